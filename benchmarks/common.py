@@ -1,0 +1,47 @@
+"""Timing and Markdown helpers shared by the benchmark scripts."""
+
+import statistics
+import time
+import timeit
+from collections.abc import Callable, Sequence
+
+
+def median_time(fn: Callable[[], object], repeat: int) -> float:
+    """Median wall time of `repeat` single calls, in seconds."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def first_call_time(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def steady_time(fn: Callable[[], object], repeat: int = 5, budget: float = 0.05) -> float:
+    """Best per-call time after two warm-up calls, `timeit` style (min of `repeat` loops)."""
+    fn()
+    fn()
+    once = median_time(fn, 3)
+    number = max(1, int(budget / max(once, 1e-9)))
+    return min(timeit.Timer(fn).repeat(repeat, number)) / number
+
+
+def ms(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    return f"{seconds * 1e3:.3g}"
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def code(text: str) -> str:
+    return "`" + text.replace("|", "\\|") + "`"

@@ -1,0 +1,204 @@
+"""Evaluation time of chainrule gradients and Hessians as a ratio to hand-written closed-form NumPy.
+
+Run: .venv/bin/python benchmarks/evaluation_time.py
+"""
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+import chainrule as cr
+from common import code, first_call_time, markdown_table, ms, steady_time
+
+SIZES = (100, 1000)
+SLOW_RATIO = 1.5
+MF_RANK = 10
+MLP_OUT = 10
+
+
+def sigmoid(t: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-t))
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max())
+    return e / e.sum()
+
+
+# ---- closed forms -------------------------------------------------------------------------------
+
+def quadratic_grad(x, A):
+    # d(x'Ax) = x'(A + A')dx
+    return (A + A.T) @ x
+
+
+def quadratic_hess(x, A):
+    return A + A.T
+
+
+def logistic_grad(X, y, w):
+    # d/dw sum log(1 + exp(-y.*Xw)) = -X'(y .* sigmoid(-y.*Xw))
+    return -X.T @ (y * sigmoid(-y * (X @ w)))
+
+
+def logistic_hess(X, y, w):
+    # X' diag(s.*(1-s)) X with s = sigmoid(y.*Xw)
+    s = sigmoid(y * (X @ w))
+    return (X.T * (s * (1 - s))) @ X
+
+
+def factorization_grad(T, U, V):
+    # d/dU ||T - UV'||_F^2 = 2(UV' - T)V
+    return 2 * (U @ V.T - T) @ V
+
+
+def factorization_hess(T, U, V):
+    # d2/dU_ij dU_ab = 2 delta_ia (V'V)_jb
+    return 2 * np.einsum("ia,jb->ijab", np.eye(U.shape[0]), V.T @ V)
+
+
+def mlp_grad(W1, W2, x, y):
+    # r = W2 tanh(W1 x) - y;  dL/dW1 = ((2 W2' r) .* (1 - tanh^2)) x'
+    a = np.tanh(W1 @ x)
+    return np.outer((2 * W2.T @ (W2 @ a - y)) * (1 - a * a), x)
+
+
+def logsumexp_grad(A, x):
+    # d/dx log(sum(exp(Ax))) = A' softmax(Ax)
+    return A.T @ softmax(A @ x)
+
+
+def logsumexp_hess(A, x):
+    # A'(diag(p) - pp')A
+    p = softmax(A @ x)
+    Ap = A.T @ p
+    return (A.T * p) @ A - np.outer(Ap, Ap)
+
+
+# ---- random inputs ------------------------------------------------------------------------------
+
+def quadratic_values(n, rng):
+    return dict(x=rng.standard_normal(n), A=rng.standard_normal((n, n)))
+
+
+def logistic_values(n, rng):
+    return dict(X=rng.standard_normal((2 * n, n)) / np.sqrt(n), y=rng.choice([-1.0, 1.0], 2 * n),
+                w=rng.standard_normal(n))
+
+
+def factorization_values(n, rng):
+    return dict(T=rng.standard_normal((n, n)), U=rng.standard_normal((n, MF_RANK)),
+                V=rng.standard_normal((n, MF_RANK)))
+
+
+def mlp_values(n, rng):
+    return dict(W1=rng.standard_normal((n, n)) / np.sqrt(n), W2=rng.standard_normal((MLP_OUT, n)) / np.sqrt(n),
+                x=rng.standard_normal(n), y=rng.standard_normal(MLP_OUT))
+
+
+def logsumexp_values(n, rng):
+    return dict(A=rng.standard_normal((n, n)) / np.sqrt(n), x=rng.standard_normal(n))
+
+
+@dataclass(frozen=True)
+class EvalCase:
+    name: str
+    text: str
+    wrt: str
+    decls: dict
+    values: Callable[[int, np.random.Generator], dict]
+    closed: dict[int, Callable[..., np.ndarray]]
+    max_n: dict[int, int]
+
+
+CASES = [
+    EvalCase("quadratic form", "x'*A*x", "x", dict(x=("n",), A=("n", "n")), quadratic_values,
+             {1: quadratic_grad, 2: quadratic_hess}, {}),
+    EvalCase("logistic regression", "sum(log(1+exp(-y.*(X*w))))", "w", dict(X=("m", "n"), y=("m",), w=("n",)),
+             logistic_values, {1: logistic_grad, 2: logistic_hess}, {}),
+    EvalCase("matrix factorization", "norm2(T-U*V')^2", "U", dict(T=("n", "n"), U=("n", "r"), V=("n", "r")),
+             factorization_values, {1: factorization_grad, 2: factorization_hess}, {2: 100}),
+    EvalCase("one-hidden-layer MLP", "sum((W2*tanh(W1*x) - y).^2)", "W1",
+             dict(W1=("h", "n"), W2=("k", "h"), x=("n",), y=("k",)), mlp_values, {1: mlp_grad}, {}),
+    EvalCase("log-sum-exp", "log(sum(exp(A*x)))", "x", dict(A=("m", "n"), x=("n",)), logsumexp_values,
+             {1: logsumexp_grad, 2: logsumexp_hess}, {}),
+]
+
+SKIP_NOTE = "skipped: the dense Hessian has n²·r² = 10⁸ entries (0.8 GB) at n = 1000"
+
+
+# ---- measurement --------------------------------------------------------------------------------
+
+def verify(actual: np.ndarray, expected: np.ndarray) -> None:
+    scale = np.abs(expected).max(initial=1.0)
+    np.testing.assert_allclose(actual, expected, rtol=1e-6, atol=1e-9 * scale)
+
+
+def measure_one(case: EvalCase, n: int, order: int) -> dict:
+    values = case.values(n, np.random.default_rng(n))
+    closed = case.closed[order]
+    derivative = cr.derivative(cr.parse(case.text, **case.decls), case.wrt, order=order)
+    first = first_call_time(lambda: derivative.evaluate(**values))
+    verify(np.asarray(derivative.evaluate(**values)), closed(**values))
+    ours = steady_time(lambda: derivative.evaluate(**values))
+    theirs = steady_time(lambda: closed(**values))
+    return dict(first=first, ours=ours, theirs=theirs, ratio=ours / theirs, printed=str(derivative), note="")
+
+
+def measure_row(case: EvalCase, n: int, order: int) -> dict:
+    row = dict(case=case, n=n, order=order, first=None, ours=None, theirs=None, ratio=None, printed="")
+    if n > case.max_n.get(order, n):
+        return {**row, "note": SKIP_NOTE}
+    try:
+        return {**row, **measure_one(case, n, order)}
+    except Exception as error:  # a mismatch or an engine error is reported in the table, not fatal
+        return {**row, "note": f"FAILED: {type(error).__name__}: {str(error).splitlines()[0][:120]}"}
+
+
+def measure(sizes: tuple[int, ...] = SIZES) -> list[dict]:
+    return [measure_row(case, n, order) for n in sizes for case in CASES for order in sorted(case.closed)]
+
+
+# ---- report -------------------------------------------------------------------------------------
+
+QUANTITY = {1: "gradient", 2: "Hessian"}
+
+
+def ratio_text(row: dict) -> str:
+    if row["ratio"] is None:
+        return "—"
+    flag = " ⚠" if row["ratio"] > SLOW_RATIO else ""
+    return f"{row['ratio']:.2f}×{flag}"
+
+
+def table(rows: list[dict]) -> str:
+    header = ["case", "expression", "by", "n", "quantity", "closed form ms", "chainrule ms",
+              "ratio", "first call ms", "note"]
+    body = [[r["case"].name, code(r["case"].text), code(r["case"].wrt), r["n"], QUANTITY[r["order"]],
+             ms(r["theirs"]), ms(r["ours"]), ratio_text(r), ms(r["first"]), r["note"]] for r in rows]
+    return markdown_table(header, body)
+
+
+def slow_notes(rows: list[dict]) -> str:
+    slow = [r for r in rows if r["ratio"] is not None and r["ratio"] > SLOW_RATIO]
+    if not slow:
+        return f"No case is slower than {SLOW_RATIO}× its closed form."
+    lines = [f"- {r['case'].name}, {QUANTITY[r['order']]}, n = {r['n']}: {r['ratio']:.2f}×; "
+             f"chainrule's derivative prints as {code(r['printed'][:300])}" for r in slow]
+    return f"Cases slower than {SLOW_RATIO}× the closed form:\n\n" + "\n".join(lines)
+
+
+def report(rows: list[dict]) -> str:
+    return table(rows) + "\n\n" + slow_notes(rows)
+
+
+def main() -> None:
+    sizes = tuple(int(a) for a in sys.argv[1:]) or SIZES
+    print("## Evaluation time (ratio chainrule / closed-form NumPy, lower is better)\n")
+    print(report(measure(sizes)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""Reverse-mode derivative rules (vector-Jacobian products), one per primitive.
+
+A rule receives the cotangent `g` of a node, shaped F + node.shape (F: the shape of the function being
+differentiated), and returns the contribution to the cotangent of operand `k`, shaped F + operand.shape.
+Every rule is written with the IR's own constructors, so derivatives are expressions like any other.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from ..ir import Node
+from ..ir.elementwise import ELEMENTWISE
+from ..simplify import build as b
+
+Rule = Callable[[Node, Node, int, int], Node]
+
+
+def _f(n_f: int) -> tuple:
+    return tuple(("f", k) for k in range(n_f))
+
+
+def _s(node: Node) -> tuple:
+    return tuple(("s", k) for k in range(node.rank))
+
+
+def _times(g: Node, factor: Node, node: Node, n_f: int) -> Node:
+    """g (F + S) times an element-wise factor of shape S or ()."""
+    f, s = _f(n_f), _s(node)
+    return b.contract([(g, f + s), (factor, s if factor.shape else ())], f + s)
+
+
+def _unbroadcast(g: Node, operand: Node, node: Node, n_f: int) -> Node:
+    """Sum a cotangent over the indices a scalar operand was expanded along (scalar expansion)."""
+    if operand.shape == node.shape:
+        return g
+    f = _f(n_f)
+    return b.contract([(g, f + _s(node))], f)
+
+
+def _elementwise(factor: Callable[[Node, int], Node]) -> Rule:
+    return lambda g, node, k, n_f: _unbroadcast(_times(g, factor(node, k), node, n_f), node.args[k], node, n_f)
+
+
+def _map_factor(node: Node, k: int) -> Node:
+    return ELEMENTWISE[node.params[0]].derivative(b, node.args[0], node)
+
+
+def _pow_factor(node: Node, k: int) -> Node:
+    x, p = node.args
+    if k == 0:  # d(x^p)/dx = p * x^(p-1)
+        return b.mul(p, b.power(x, b.add(p, b.const(-1.0))))
+    return b.mul(b.apply("log", x), node)  # d(x^p)/dp = log(x) * x^p
+
+
+def _extremum_factor(node: Node, k: int) -> Node:
+    # d max(x, y)/dx = step(x - y); min swaps the roles. Ties take 0, as the paper's max(0, z) does.
+    x, y = node.args
+    this, other = (x, y) if k == 0 else (y, x)
+    diff = b.sub(this, other) if node.op == "max" else b.sub(other, this)
+    return b.apply("step", diff)
+
+
+def _contract(g: Node, node: Node, k: int, n_f: int) -> Node:
+    # d/dA_k of sum prod_j A_j[ix_j]: the same product with A_k left out, g in the place of the output.
+    specs, out = node.params
+    f = _f(n_f)
+    operands = [(g, f + out)] + [(a, s) for j, (a, s) in enumerate(zip(node.args, specs, strict=True)) if j != k]
+    target, deltas = _distinct(specs[k], node.args[k])
+    dims = dict(zip(f + out, g.shape, strict=True))
+    dims.update(zip(specs[k], node.args[k].shape, strict=True))
+    return b.contract(operands + deltas, f + target, dims)
+
+
+def _distinct(spec: tuple, operand: Node) -> tuple[tuple, list]:
+    """Give repeated indices (a diagonal, as in a trace) fresh names tied back by Kronecker deltas."""
+    seen, target, deltas = set(), [], []
+    for pos, label in enumerate(spec):
+        if label in seen:
+            fresh = ("r", pos)
+            deltas.append((b.delta(operand.shape[pos]), (label, fresh)))
+            label = fresh
+        seen.add(label)
+        target.append(label)
+    return tuple(target), deltas
+
+
+def _logsumexp(g: Node, node: Node, k: int, n_f: int) -> Node:
+    # d logsumexp(x) = softmax(x) = exp(x - logsumexp(x))
+    x = node.args[0]
+    f, s = _f(n_f), _s(x)
+    return b.contract([(g, f), (b.apply("exp", b.sub(x, node)), s)], f + s)
+
+
+def _inverse(g: Node, node: Node, k: int, n_f: int) -> Node:
+    # d inv(A) = -inv(A) dA inv(A)
+    f = _f(n_f)
+    return b.contract([(b.const(-1.0), ()), (g, f + ("i", "j")), (node, ("i", "a")), (node, ("b", "j"))],
+                      f + ("a", "b"))
+
+
+def _det(g: Node, node: Node, k: int, n_f: int) -> Node:
+    # d det(A) = det(A) tr(inv(A) dA)
+    f = _f(n_f)
+    return b.contract([(g, f), (node, ()), (b.inv(node.args[0]), ("b", "a"))], f + ("a", "b"))
+
+
+def _logdet(g: Node, node: Node, k: int, n_f: int) -> Node:
+    # d logdet(A) = tr(inv(A) dA)
+    f = _f(n_f)
+    return b.contract([(g, f), (b.inv(node.args[0]), ("b", "a"))], f + ("a", "b"))
+
+
+VJP: dict[str, Rule] = {
+    "map": _elementwise(_map_factor),
+    "add": lambda g, node, k, n_f: _unbroadcast(g, node.args[k], node, n_f),
+    "pow": _elementwise(_pow_factor),
+    "max": _elementwise(_extremum_factor),
+    "min": _elementwise(_extremum_factor),
+    "contract": _contract,
+    "logsumexp": _logsumexp,
+    "inv": _inverse,
+    "det": _det,
+    "logdet": _logdet,
+}
+
+LEAVES = ("var", "const", "delta", "basis")

@@ -1,0 +1,108 @@
+"""`Expr`: an IR node together with what the user sees of it (orientation, the variables of its source)."""
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+
+from .errors import EvaluationError
+from .ir import Node, variables as ir_variables
+from .language.types import SType
+from .numeric.bind import bind
+from .numeric.evaluate import Plan
+
+
+class Expr:
+    """A matrix expression or a derivative: print it, evaluate it, differentiate it again.
+
+    >>> import chainrule as cr
+    >>> f = cr.parse("x'*A*x")
+    >>> str(cr.derivative(f, "x"))
+    "x'*(A+A')"
+    """
+
+    __slots__ = ("node", "orient", "variables", "_plans")
+
+    def __init__(self, node: Node, orient: str | None = None, variables: Mapping[str, tuple] | None = None):
+        self.node = node
+        self.orient = orient if node.rank == 1 else None
+        own = {name: (v.shape, v.params[1]) for name, v in ir_variables(node).items()}
+        self.variables = dict(variables) if variables is not None else own
+        self._plans: dict = {}
+
+    @property
+    def shape(self) -> tuple:
+        return self.node.shape
+
+    @property
+    def stype(self) -> SType:
+        return SType(self.node.shape, self.orient or ("col" if self.node.rank == 1 else None))
+
+    def with_node(self, node: Node, orient: str | None = None) -> Expr:
+        return Expr(node, orient, self.variables)
+
+    # ---- numbers ----
+    def evaluate(self, values: Mapping[str, object] | None = None, **kwargs: object) -> np.ndarray:
+        """The value as a NumPy array (0-d for a scalar), shape self.shape with the sizes of the given values."""
+        given = {**(values or {}), **kwargs}
+        needed = set(ir_variables(self.node))
+        sizes, arrays = bind({n: s for n, (s, _) in self.variables.items()}, given, needed)
+        key = tuple(sorted(sizes.items()))
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = Plan(self.node, sizes)
+        return np.asarray(plan.run(arrays)[-1])
+
+    # ---- printing ----
+    def text(self, cse: bool = False) -> str:
+        from .notation import render
+        return render(self, "text", cse)
+
+    def unicode(self, cse: bool = False) -> str:
+        from .notation import render
+        return render(self, "unicode", cse)
+
+    def latex(self, cse: bool = False) -> str:
+        from .notation import render
+        return render(self, "latex", cse)
+
+    def einsum(self) -> str:
+        from .notation import render_index
+        return render_index(self.node)
+
+    def __str__(self) -> str:
+        return self.text()
+
+    def __repr__(self) -> str:
+        return f"<chainrule.Expr {self.text()} : {self.stype.kind} {self.shape}>"
+
+    def _repr_latex_(self) -> str:
+        return f"$${self.latex()}$$"
+
+    # ---- building ----
+    def _apply(self, op: str, *others: object) -> Expr:
+        from .builder import apply
+        return apply(op, self, *others)
+
+    @property
+    def T(self) -> Expr:  # noqa: N802  (NumPy's name for the transpose)
+        return self._apply("transpose")
+
+    def __matmul__(self, other): return self._apply("mul", other)
+    def __rmatmul__(self, other): return self._apply("rmul", other)
+    def __add__(self, other): return self._apply("add", other)
+    def __radd__(self, other): return self._apply("radd", other)
+    def __sub__(self, other): return self._apply("sub", other)
+    def __rsub__(self, other): return self._apply("rsub", other)
+    def __mul__(self, other): return self._apply("emul", other)
+    def __rmul__(self, other): return self._apply("remul", other)
+    def __truediv__(self, other): return self._apply("ediv", other)
+    def __rtruediv__(self, other): return self._apply("rediv", other)
+    def __pow__(self, other): return self._apply("epow", other)
+    def __neg__(self): return self._apply("neg")
+
+
+def require_expr(value: object) -> Expr:
+    if not isinstance(value, Expr):
+        raise EvaluationError(f"expected a chainrule expression, got {type(value).__name__}")
+    return value

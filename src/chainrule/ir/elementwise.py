@@ -1,0 +1,55 @@
+"""The element-wise functions: one row each, holding everything about the function.
+
+`derivative(b, x, y)` returns f'(x) given the argument x and the value y = f(x), built with the normalising
+constructors in `b` (chainrule.simplify.build), so the derivative rule is itself an expression of the IR.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    # 0.5*(1+tanh(x/2)) equals 1/(1+exp(-x)) and never overflows.
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+def _step(x: np.ndarray) -> np.ndarray:
+    return (np.asarray(x) > 0).astype(float)
+
+
+@dataclass(frozen=True)
+class Elementwise:
+    name: str
+    numpy: Callable[[np.ndarray], np.ndarray]
+    derivative: Callable  # (b, x, y) -> node, the element-wise derivative f'(x)
+    latex: str
+
+
+def _row(name, numpy, derivative, latex=None) -> Elementwise:
+    return Elementwise(name, numpy, derivative, latex or rf"\{name}")
+
+
+ELEMENTWISE: dict[str, Elementwise] = {e.name: e for e in [
+    _row("exp", np.exp, lambda b, x, y: y),                                          # (e^x)' = e^x
+    _row("log", np.log, lambda b, x, y: b.power(x, b.const(-1.0))),                  # (ln x)' = 1/x
+    _row("sin", np.sin, lambda b, x, y: b.apply("cos", x)),
+    _row("cos", np.cos, lambda b, x, y: b.neg(b.apply("sin", x))),
+    _row("tan", np.tan, lambda b, x, y: b.add(b.const(1.0), b.power(y, b.const(2.0)))),  # 1 + tan^2
+    _row("arcsin", np.arcsin,
+         lambda b, x, y: b.power(b.sub(b.const(1.0), b.power(x, b.const(2.0))), b.const(-0.5))),
+    _row("arccos", np.arccos,
+         lambda b, x, y: b.neg(b.power(b.sub(b.const(1.0), b.power(x, b.const(2.0))), b.const(-0.5)))),
+    _row("arctan", np.arctan,
+         lambda b, x, y: b.power(b.add(b.const(1.0), b.power(x, b.const(2.0))), b.const(-1.0))),
+    _row("tanh", np.tanh, lambda b, x, y: b.sub(b.const(1.0), b.power(y, b.const(2.0)))),  # 1 - tanh^2
+    _row("sqrt", np.sqrt, lambda b, x, y: b.mul(b.const(0.5), b.power(y, b.const(-1.0)))),
+    # Piecewise functions take the derivative that holds almost everywhere; at the kink, 0 (as PyTorch does).
+    _row("abs", np.abs, lambda b, x, y: b.apply("sign", x), r"\operatorname{abs}"),
+    _row("sign", np.sign, lambda b, x, y: b.zeros(x.shape), r"\operatorname{sign}"),
+    _row("relu", lambda x: np.maximum(x, 0.0), lambda b, x, y: b.apply("step", x), r"\operatorname{relu}"),
+    _row("step", _step, lambda b, x, y: b.zeros(x.shape), r"\operatorname{step}"),
+    _row("sigmoid", _sigmoid, lambda b, x, y: b.mul(y, b.sub(b.const(1.0), y)), r"\sigma"),  # s(1-s)
+]}

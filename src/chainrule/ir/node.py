@@ -1,0 +1,57 @@
+"""Immutable, hash-consed nodes of the tensor-expression DAG.
+
+A node is an operation name, its operand nodes, hashable parameters and its shape. Nodes are interned: building the
+same node twice returns the same object, so identity is structural equality and shared subexpressions are shared.
+"""
+from __future__ import annotations
+
+import hashlib
+import weakref
+from typing import Any, Union
+
+Dim = Union[int, str]
+Shape = tuple[Dim, ...]
+
+_interned: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+
+class Node:
+    __slots__ = ("op", "args", "params", "shape", "digest", "__weakref__")
+
+    op: str
+    args: tuple[Node, ...]
+    params: tuple
+    shape: Shape
+    digest: bytes
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("nodes are immutable")
+
+    @property
+    def rank(self) -> int:
+        return len(self.shape)
+
+    def __repr__(self) -> str:
+        return f"Node({self.op}, {self.params}, shape={self.shape}, nargs={len(self.args)})"
+
+    def __lt__(self, other: Node) -> bool:
+        return self.digest < other.digest
+
+
+def make(op: str, args: tuple[Node, ...], params: tuple, shape: Shape) -> Node:
+    """The unique node with these fields (interned)."""
+    key = (op, params, shape, tuple(id(a) for a in args))
+    node = _interned.get(key)
+    if node is not None:
+        return node
+    node = object.__new__(Node)
+    fields = {"op": op, "args": args, "params": params, "shape": shape}
+    for name, value in fields.items():
+        object.__setattr__(node, name, value)
+    # A digest independent of the process's hash seed gives a deterministic canonical order of operands.
+    h = hashlib.blake2b(repr((op, params, shape)).encode(), digest_size=8)
+    for a in args:
+        h.update(a.digest)
+    object.__setattr__(node, "digest", h.digest())
+    _interned[key] = node
+    return node

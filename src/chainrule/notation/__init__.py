@@ -1,0 +1,43 @@
+"""Printing: IR -> matrix notation (orientation from the layout) -> text, Unicode or LaTeX; index notation fallback."""
+from __future__ import annotations
+
+from ..ir import Node, topological
+from . import mast as m
+from .from_ir import to_mast
+from .render import STYLES, Renderer
+
+__all__ = ["render", "to_mast", "render_index", "shown_tree"]
+
+
+def shown_tree(node: Node, orient: str | None) -> m.M:
+    tree = to_mast(node)
+    return m.transpose(tree) if orient == "row" else tree
+
+
+def render(expr, style: str = "text", cse: bool = False) -> str:
+    tree = shown_tree(expr.node, expr.orient)
+    if not cse:
+        return Renderer(STYLES[style]).render(tree)
+    return _render_with_names(tree, style)
+
+
+def _render_with_names(tree: m.M, style: str) -> str:
+    order = topological([tree])
+    uses = {id(tree): 1}
+    for node in reversed(order):
+        for child in node.args:
+            uses[id(child)] = uses.get(id(child), 0) + uses.get(id(node), 0)
+    shared = [n for n in order if uses.get(id(n), 0) > 1 and n.size >= 4 and n is not tree]
+    names = {id(n): f"t{k}" for k, n in enumerate(shared)}
+    renderer = Renderer(STYLES[style], names)
+    assign = {"text": " = ", "unicode": " = ", "latex": " &= "}[style]
+    lines = [names[id(n)] + assign + renderer.render(n, define=True) for n in shared]
+    lines.append(renderer.render(tree, define=True))
+    separator = " \\\\\n" if style == "latex" else "\n"
+    return separator.join(lines)
+
+
+def render_index(node: Node) -> str:
+    """The expression as one NumPy-style einsum over its operands where it is a single product, else as text."""
+    tree = to_mast(node)
+    return Renderer(STYLES["text"]).render(tree)

@@ -1,0 +1,205 @@
+"""Matrix-notation trees: the printer's view of an expression, with orientation (rows and columns) restored.
+
+Nodes are interned like IR nodes. The constructors keep the notation compact: transposes are pushed inwards only
+where that removes transposes, numeric coefficients gather in front, and sums pull out a common first or last factor.
+"""
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+# orientation: "s" scalar, "c" column, "r" row, "m" matrix, "t" tensor (index notation)
+_interned: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+_PUSH_LIMIT = 400
+
+
+class M:
+    __slots__ = ("kind", "args", "data", "orient", "tcount", "size", "__weakref__")
+
+    def __repr__(self) -> str:
+        return f"M({self.kind}, {self.data!r}, {self.orient}, {len(self.args)} args)"
+
+
+def mk(kind: str, args: tuple = (), data: Any = None, orient: str = "s") -> M:
+    key = (kind, data, orient, tuple(id(a) for a in args))
+    node = _interned.get(key)
+    if node is None:
+        node = M()
+        node.kind, node.args, node.data, node.orient = kind, tuple(args), data, orient
+        node.tcount = (kind == "T") + sum(a.tcount for a in args)
+        node.size = 1 + sum(a.size for a in args)
+        _interned[key] = node
+    return node
+
+
+def orient_of_rank(rank: int) -> str:
+    return {0: "s", 1: "c", 2: "m"}.get(rank, "t")
+
+
+def sym(name: str, rank: int, symmetric: bool = False) -> M:
+    return mk("sym", (), (name, symmetric), orient_of_rank(rank))
+
+
+def num(value: float) -> M:
+    return mk("num", (), float(value), "s")
+
+
+def is_num(x: M, value: float | None = None) -> bool:
+    return x.kind == "num" and (value is None or x.data == value)
+
+
+def fill(value: float, rank: int) -> M:
+    return num(value) if rank == 0 else mk("fill", (), float(value), orient_of_rank(rank))
+
+
+def eye() -> M:
+    return mk("eye", (), None, "m")
+
+
+def func(name: str, *args: M, orient: str | None = None) -> M:
+    return mk("func", args, name, orient or args[0].orient)
+
+
+def power(base: M, exponent: M) -> M:
+    if is_num(exponent, 0.5):
+        return func("sqrt", base)
+    if is_num(exponent, 1.0):
+        return base
+    return mk("pow", (base, exponent), None, base.orient)
+
+
+def stack(entries: list[M]) -> M:
+    return mk("stack", tuple(entries), None, "c")
+
+
+def einsum(spec: str, args: list[M], rank: int) -> M:
+    return mk("einsum", tuple(args), spec, orient_of_rank(rank))
+
+
+_FLIP = {"c": "r", "r": "c"}
+
+
+def transpose(x: M) -> M:
+    if x.orient in ("s", "t") or x.kind == "eye" or (x.kind == "sym" and x.data[1]) or (
+            x.kind == "fill" and x.orient == "m") or (x.kind == "func" and x.data == "diag" and x.orient == "m"):
+        return x
+    if x.kind == "T":
+        return x.args[0]
+    plain = mk("T", (x,), None, _FLIP.get(x.orient, x.orient))
+    if x.kind not in ("mm", "add", "had", "pow") or x.size > _PUSH_LIMIT:
+        return plain
+    pushed = _pushed(x)
+    return pushed if pushed.tcount <= plain.tcount else plain
+
+
+def _pushed(x: M) -> M:
+    # (AB)' = B'A', (A+B)' = A'+B', (A.*B)' = A'.*B'
+    if x.kind == "mm":
+        return mm(*[transpose(f) for f in reversed(x.args)])
+    if x.kind == "add":
+        return add(*[transpose(t) for t in x.args])
+    if x.kind == "had":
+        return mk("had", tuple(transpose(f) for f in x.args), None, _FLIP.get(x.orient, x.orient))
+    return power(transpose(x.args[0]), x.args[1])
+
+
+def _product_orient(factors: list[M]) -> str:
+    shaped = [f.orient for f in factors if f.orient != "s"]
+    if not shaped:
+        return "s"
+    rows = shaped[0] != "r"
+    cols = shaped[-1] != "c"
+    return {(False, False): "s", (True, False): "c", (False, True): "r", (True, True): "m"}[(rows, cols)]
+
+
+def mm(*factors: M) -> M:
+    """Matrix product (scalars scale); numeric coefficients gather in front."""
+    flat: list[M] = []
+    for f in factors:
+        flat.extend(f.args if f.kind == "mm" else [f])
+    coefficient = 1.0
+    rest = []
+    for f in flat:
+        if f.kind == "num":
+            coefficient *= f.data
+        else:
+            rest.append(f)
+    if coefficient == 0.0:
+        return num(0.0)
+    if any(f.orient != "s" and f.kind != "eye" for f in rest):
+        rest = [f for f in rest if f.kind != "eye"]   # I*A = A
+    if coefficient != 1.0:
+        rest.insert(0, num(coefficient))
+    if not rest:
+        return num(1.0)
+    if len(rest) == 1:
+        return rest[0]
+    return mk("mm", tuple(rest), None, _product_orient(rest))
+
+
+def neg(x: M) -> M:
+    return mm(num(-1.0), x)
+
+
+def had(*factors: M) -> M:
+    """Element-wise product; numeric coefficients move outside: (2x).*y = 2*(x.*y)."""
+    flat: list[M] = []
+    coefficient = 1.0
+    for f in factors:
+        c, f = split_coefficient(f)
+        coefficient *= c
+        flat.extend(f.args if f.kind == "had" else [f])
+    flat = [f for f in flat if not is_num(f, 1.0)]
+    if len(flat) <= 1:
+        return mm(num(coefficient), *flat)
+    orient = next((f.orient for f in flat if f.orient != "s"), "s")
+    return mm(num(coefficient), mk("had", tuple(flat), None, orient))
+
+
+def split_coefficient(x: M) -> tuple[float, M]:
+    if x.kind == "mm" and is_num(x.args[0]):
+        return x.args[0].data, mm(*x.args[1:])
+    if x.kind == "num":
+        return x.data, num(1.0)
+    return 1.0, x
+
+
+def add(*terms: M) -> M:
+    flat: list[M] = []
+    for t in terms:
+        flat.extend(t.args if t.kind == "add" else [t])
+    flat = _factor_common(_collect(flat))
+    if len(flat) == 1:
+        return flat[0]
+    orient = next((t.orient for t in flat if t.orient != "s"), "s")
+    flat.sort(key=lambda t: (split_coefficient(t)[0] < 0, t.tcount))
+    return mk("add", tuple(flat), None, orient)
+
+
+def _collect(terms: list[M]) -> list[M]:
+    # 2*A + 3*A = 5*A
+    total: dict[int, list] = {}
+    for t in terms:
+        c, rest = split_coefficient(t)
+        total.setdefault(id(rest), [rest, 0.0])[1] += c
+    return [mm(num(c), rest) for rest, c in total.values() if c != 0.0] or [num(0.0)]
+
+
+def _factor_common(terms: list[M]) -> list[M]:
+    # B*A + C*A = (B+C)*A and A*B + A*C = A*(B+C), when the shared factor is a matrix or vector.
+    for side in (-1, 0):
+        groups: dict[int, list[int]] = {}
+        for k, t in enumerate(terms):
+            if t.kind == "mm" and t.args[side].orient != "s" and not is_num(t.args[side]):
+                groups.setdefault(id(t.args[side]), []).append(k)
+        for members in groups.values():
+            if len(members) > 1:
+                shared = terms[members[0]].args[side]
+                rests = [mm(*(terms[k].args[:-1] if side == -1 else terms[k].args[1:])) for k in members]
+                if len({r.orient for r in rests}) != 1:
+                    continue
+                inner = add(*rests)
+                joined = mm(inner, shared) if side == -1 else mm(shared, inner)
+                kept = [t for k, t in enumerate(terms) if k not in members]
+                return _factor_common(kept + [joined])
+    return terms

@@ -1,0 +1,1 @@
+"""Numbers: evaluation plans, finite-difference checks."""

@@ -1,0 +1,252 @@
+"""Normalising constructors: the only way nodes are built outside `ir`.
+
+Each constructor applies the local algebra of its primitive (constant folding, identities, flattening) so that
+derivatives come out compact and evaluation never meets the forms removed here.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+from ..ir import Dim, Node, Shape, make
+from ..ir.elementwise import ELEMENTWISE
+from .contract import contract
+
+__all__ = [
+    "var", "const", "zeros", "delta", "identity", "apply", "add", "sub", "neg", "mul", "div", "scale", "power",
+    "maximum", "minimum", "contract", "sum_all", "transpose", "logsumexp", "inv", "det", "logdet", "broadcast_to",
+    "is_const", "basis",
+]
+
+
+def var(name: str, shape: Shape, symmetric: bool = False) -> Node:
+    return make("var", (), (name, symmetric), tuple(shape))
+
+
+def const(value: float, shape: Shape = ()) -> Node:
+    return make("const", (), (float(value),), tuple(shape))
+
+
+def zeros(shape: Shape) -> Node:
+    return const(0.0, shape)
+
+
+def delta(dim: Dim) -> Node:
+    """The identity matrix (Kronecker delta) of size dim."""
+    return make("delta", (), (), (dim, dim))
+
+
+def identity(shape: Shape) -> Node:
+    """The identity map on tensors of this shape, as a tensor of shape shape + shape."""
+    r = len(shape)
+    if r == 0:
+        return const(1.0)
+    return contract([(delta(d), (k, k + r)) for k, d in enumerate(shape)], range(2 * r))
+
+
+def basis(k: int, n: int) -> Node:
+    """The k-th unit vector of length n (used to stack scalars into a column)."""
+    return make("basis", (), (k,), (n,))
+
+
+def is_const(node: Node, value: float | None = None) -> bool:
+    return node.op == "const" and (value is None or node.params[0] == value)
+
+
+def _labels(node: Node) -> tuple[int, ...]:
+    return tuple(range(node.rank))
+
+
+def _elementwise_shape(*args: Node) -> Shape:
+    shapes = {a.shape for a in args if a.shape != ()}
+    if len(shapes) > 1:
+        raise ValueError(f"element-wise operands of shapes {sorted(shapes, key=str)}")
+    return shapes.pop() if shapes else ()
+
+
+def broadcast_to(node: Node, shape: Shape) -> Node:
+    """A scalar repeated over shape (a view, never materialised by the evaluator)."""
+    if node.shape == tuple(shape):
+        return node
+    labels = tuple(range(len(shape)))
+    return contract([(node, ())], labels, dict(zip(labels, shape, strict=True)))
+
+
+def apply(fn: str, x: Node) -> Node:
+    if x.op == "const":
+        with np.errstate(all="ignore"):
+            return const(float(ELEMENTWISE[fn].numpy(np.float64(x.params[0]))), x.shape)
+    return make("map", (x,), (fn,), x.shape)
+
+
+def mul(a: Node, b: Node) -> Node:
+    """Element-wise product, a scalar operand expanding to the other's shape."""
+    shape = _elementwise_shape(a, b)
+    labels = tuple(range(len(shape)))
+    return contract([(a, labels if a.shape else ()), (b, labels if b.shape else ())], labels)
+
+
+def scale(c: float, x: Node) -> Node:
+    return x if c == 1.0 else mul(const(c), x)
+
+
+def neg(x: Node) -> Node:
+    return scale(-1.0, x)
+
+
+def sub(a: Node, b: Node) -> Node:
+    return add(a, neg(b))
+
+
+def div(a: Node, b: Node) -> Node:
+    return mul(a, power(b, const(-1.0)))
+
+
+def sum_all(x: Node) -> Node:
+    return contract([(x, _labels(x))], ())
+
+
+def transpose(x: Node, perm: Sequence[int]) -> Node:
+    return contract([(x, _labels(x))], tuple(perm))
+
+
+def power(a: Node, b: Node) -> Node:
+    shape = _elementwise_shape(a, b)
+    if is_const(b, 1.0):
+        return broadcast_to(a, shape)
+    if is_const(b, 0.0):
+        return const(1.0, shape)
+    if a.op == "const" and b.op == "const":
+        with np.errstate(all="ignore"):
+            return const(float(np.power(a.params[0], b.params[0])), shape)
+    if a.op == "pow" and is_const(a.args[1]) and is_const(b) and float(b.params[0]).is_integer():
+        # (x^p)^n = x^(p*n) for an integer n
+        return power(a.args[0], const(a.args[1].params[0] * b.params[0]))
+    return make("pow", (a, b), (), shape)
+
+
+def _extremum(op: str, a: Node, b: Node) -> Node:
+    shape = _elementwise_shape(a, b)
+    if a.op == "const" and b.op == "const":
+        pick = max if op == "max" else min
+        return const(pick(a.params[0], b.params[0]), shape)
+    if a is b:
+        return broadcast_to(a, shape)
+    return make(op, (a, b), (), shape)
+
+
+def maximum(a: Node, b: Node) -> Node:
+    return _extremum("max", a, b)
+
+
+def minimum(a: Node, b: Node) -> Node:
+    return _extremum("min", a, b)
+
+
+def logsumexp(x: Node) -> Node:
+    return make("logsumexp", (x,), (), ())
+
+
+def inv(a: Node) -> Node:
+    if a.op == "inv":
+        return a.args[0]
+    return make("inv", (a,), (), a.shape)
+
+
+def det(a: Node) -> Node:
+    return make("det", (a,), (), ())
+
+
+def logdet(a: Node) -> Node:
+    return make("logdet", (a,), (), ())
+
+
+# ---- sums ----------------------------------------------------------------------------------------------------------
+
+def add(*terms: Node) -> Node:
+    """n-ary sum with scalar expansion: flattened, like terms collected, constants folded, zeros dropped."""
+    shape = _elementwise_shape(*terms)
+    flat = _flatten(terms)
+    constant = sum(t.params[0] for t in flat if t.op == "const")
+    collected = _collect(t for t in flat if t.op != "const")
+    collected = _merge_products(collected)
+    parts = [scale(c, core) for core, c in collected if c != 0.0]
+    if constant != 0.0:
+        parts.append(const(constant))
+    parts = [p for p in parts if not is_const(p, 0.0)]
+    if not parts:
+        return zeros(shape)
+    if len(parts) == 1:
+        return broadcast_to(parts[0], shape)
+    return make("add", tuple(sorted(parts)), (), shape)
+
+
+def _flatten(terms: Sequence[Node]) -> list[Node]:
+    flat: list[Node] = []
+    stack = list(reversed(terms))
+    while stack:
+        t = stack.pop()
+        if t.op == "add":
+            stack.extend(reversed(t.args))
+        else:
+            flat.append(t)
+    return flat
+
+
+def _split_coefficient(t: Node) -> tuple[float, Node]:
+    if t.op == "contract":
+        specs, out = t.params
+        for k, (arg, spec) in enumerate(zip(t.args, specs, strict=True)):
+            if spec == () and arg.op == "const":
+                rest = [(a, s) for j, (a, s) in enumerate(zip(t.args, specs, strict=True)) if j != k]
+                return arg.params[0], contract(rest, out, dict(zip(out, t.shape, strict=True)))
+    return 1.0, t
+
+
+def _collect(terms) -> list[tuple[Node, float]]:
+    coefficients: dict[int, list] = {}
+    for t in terms:
+        c, core = _split_coefficient(t)
+        entry = coefficients.setdefault(id(core), [core, 0.0])
+        entry[1] += c
+    return [(core, c) for core, c in coefficients.values()]
+
+
+def _merge_products(terms: list[tuple[Node, float]]) -> list[tuple[Node, float]]:
+    # A*B*C + A*D*C = A*(B+D)*C: products that differ in one factor share the rest (keeps Hessians to one product)
+    terms = list(terms)
+    merged = True
+    while merged:
+        merged = False
+        for i, j in _pairs(len(terms)):
+            joined = _join(terms[i], terms[j])
+            if joined is not None:
+                terms[i] = (joined, 1.0)
+                del terms[j]
+                merged = True
+                break
+    return terms
+
+
+def _pairs(n: int):
+    return ((i, j) for i in range(n) for j in range(i + 1, n))
+
+
+def _join(a: tuple[Node, float], b: tuple[Node, float]) -> Node | None:
+    (x, cx), (y, cy) = a, b
+    if x.op != "contract" or y.op != "contract" or x.params != y.params or len(x.args) != len(y.args):
+        return None
+    differ = [k for k, (p, q) in enumerate(zip(x.args, y.args, strict=True)) if p is not q]
+    if len(differ) != 1 or x.args[differ[0]].shape != y.args[differ[0]].shape:
+        return None
+    k = differ[0]
+    specs, out = x.params
+    inner = add(scale(cx, x.args[k]), scale(cy, y.args[k]))
+    operands = [(inner if j == k else arg, spec) for j, (arg, spec) in enumerate(zip(x.args, specs, strict=True))]
+    return contract(operands, out, dict(zip(out, x.shape, strict=True)))
+
+
+def is_integer(value: float) -> bool:
+    return math.isfinite(value) and float(value).is_integer()
