@@ -135,7 +135,7 @@ def _name_type(ctx: Ctx, node: Syntax, decls: dict, kinds: dict, var_types: dict
     if name in CONSTANTS:
         return SCALAR
     if name in FUNCTIONS:
-        if FUNCTIONS[name].arity == 0:
+        if name == "eye":
             return FUNCTIONS[name].check(ctx, node, [])
         raise TypeFailure(f"'{name}' is a function: write {name}(...)", node)
     if name not in var_types:
@@ -158,7 +158,7 @@ def _check_arguments(node: Syntax, rule: Rule, args: list) -> None:
         what = node.value if node.op == "call" else node.op
         raise TypeFailure(f"{what} takes {rule.arity} argument(s), but {len(args)} are given", node)
     strings = [k for k, t in enumerate(args) if t is None]
-    if strings and (node.value != "einsum" or strings != [0]):
+    if strings and (node.value not in ("einsum", "eye") or strings != [0]):
         raise TypeFailure("quoted text is only allowed as the spec of einsum", node.args[strings[0]])
 
 
@@ -187,6 +187,9 @@ def _lower(syntax: Syntax, ctx: Ctx, types: dict, var_types: dict, decls: dict) 
     taken = {d for decl in decls.values() if isinstance(decl, tuple) for d in decl if isinstance(d, str)}
     names = _Names(ctx.unifier, taken)
     variables = {name: (names.resolve(t).dims, decls.get(name) == "symmetric") for name, t in var_types.items()}
+    # declared but unused: their values are still accepted, and size the dimensions they name
+    variables.update({name: (decl, False) for name, decl in decls.items()
+                      if isinstance(decl, tuple) and name not in variables})
     lowered: dict[int, tuple] = {}
     for node in walk(syntax):
         stype = names.resolve(types[id(node)]) if types[id(node)] is not None else None

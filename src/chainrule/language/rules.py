@@ -151,8 +151,17 @@ def _filled(rank: int) -> Check:
 
 
 def _eye(ctx: Ctx, node: Syntax, args: list[SType]) -> SType:
-    n = ctx.fresh()
-    return SType((n, n))
+    if len(args) > 1:
+        raise TypeFailure("eye takes at most one argument: its size, as in eye(3) or eye(\"n\")", node)
+    if not args:
+        n = ctx.fresh()
+        return SType((n, n))
+    size = node.args[0]
+    if size.op == "string" and size.value.isidentifier():
+        return SType((size.value, size.value))
+    if size.op == "number" and float(size.value).is_integer() and size.value > 0:
+        return SType((int(size.value), int(size.value)))
+    raise TypeFailure('the size of eye is a whole number or a quoted dimension name, as in eye(3) or eye("n")', size)
 
 
 def _scalar_args(ctx: Ctx, node: Syntax, args: list[SType]) -> SType:
@@ -289,7 +298,7 @@ FUNCTIONS: dict[str, Rule] = {
     "logsumexp": Rule(1, _to_scalar, _unary(b.logsumexp)),
     "vector": Rule(1, _filled(1), lambda args, result: b.broadcast_to(args[0][0], result.dims)),
     "matrix": Rule(1, _filled(2), lambda args, result: b.broadcast_to(args[0][0], result.dims)),
-    "eye": Rule(0, _eye, lambda args, result: b.delta(result.dims[0])),
+    "eye": Rule(None, _eye, lambda args, result: b.delta(result.dims[0])),
     "einsum": Rule(None, _einsum, _lower_einsum),
 }
 

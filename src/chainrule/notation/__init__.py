@@ -27,7 +27,7 @@ def _render_with_names(tree: m.M, style: str) -> str:
     for node in reversed(order):
         for child in node.args:
             uses[id(child)] = uses.get(id(child), 0) + uses.get(id(node), 0)
-    shared = [n for n in order if uses.get(id(n), 0) > 1 and n.size >= 4 and n is not tree]
+    shared = [n for n in order if uses.get(id(n), 0) > 1 and n.size >= 4 and n is not tree and not _thin(n)]
     names = {id(n): f"t{k}" for k, n in enumerate(shared)}
     renderer = Renderer(STYLES[style], names)
     assign = {"text": " = ", "unicode": " = ", "latex": " &= "}[style]
@@ -41,3 +41,8 @@ def render_index(node: Node) -> str:
     """The expression as one NumPy-style einsum over its operands where it is a single product, else as text."""
     tree = to_mast(node)
     return Renderer(STYLES["text"]).render(tree)
+
+
+def _thin(n: m.M) -> bool:
+    """A transpose or a scaled copy of something: naming it would only add a line."""
+    return n.kind == "T" or (n.kind == "mm" and len(n.args) == 2 and m.is_num(n.args[0]))

@@ -96,6 +96,8 @@ def _outer(specs, out, args) -> M | None:
     if len(out) != 2:
         return None
     groups = _components(specs)
+    if not all(any(label in g[0] for g in groups) for label in out):
+        return None
     first, second = (next(g for g in groups if label in g[0]) for label in out)
     if first is second:
         return None
@@ -304,7 +306,7 @@ def _leaf_var(node: Node, args: list[M]) -> M:
 _CONVERT = {
     "var": _leaf_var,
     "const": lambda node, args: m.fill(node.params[0], node.rank),
-    "delta": lambda node, args: m.eye(),
+    "delta": lambda node, args: m.eye(node.shape[0]),
     "basis": lambda node, args: m.stack([m.num(float(k == node.params[0])) for k in range(node.shape[0])]),
     "map": lambda node, args: m.func(node.params[0], args[0]),
     "add": _add,

@@ -52,8 +52,8 @@ def fill(value: float, rank: int) -> M:
     return num(value) if rank == 0 else mk("fill", (), float(value), orient_of_rank(rank))
 
 
-def eye() -> M:
-    return mk("eye", (), None, "m")
+def eye(dim: object) -> M:
+    return mk("eye", (), dim, "m")
 
 
 def func(name: str, *args: M, orient: str | None = None) -> M:
@@ -128,6 +128,7 @@ def mm(*factors: M) -> M:
         return num(0.0)
     if any(f.orient != "s" and f.kind != "eye" for f in rest):
         rest = [f for f in rest if f.kind != "eye"]   # I*A = A
+    rest = _merge_diagonals(rest)
     if coefficient != 1.0:
         rest.insert(0, num(coefficient))
     if not rest:
@@ -135,6 +136,21 @@ def mm(*factors: M) -> M:
     if len(rest) == 1:
         return rest[0]
     return mk("mm", tuple(rest), None, _product_orient(rest))
+
+
+def _is_diag(f: M) -> bool:
+    return f.kind == "func" and f.data == "diag" and f.orient == "m"
+
+
+def _merge_diagonals(factors: list[M]) -> list[M]:
+    # diag(a)*diag(b) = diag(a.*b)
+    merged: list[M] = []
+    for f in factors:
+        if merged and _is_diag(f) and _is_diag(merged[-1]):
+            merged[-1] = func("diag", had(merged[-1].args[0], f.args[0]), orient="m")
+        else:
+            merged.append(f)
+    return merged
 
 
 def neg(x: M) -> M:
@@ -168,12 +184,21 @@ def add(*terms: M) -> M:
     flat: list[M] = []
     for t in terms:
         flat.extend(t.args if t.kind == "add" else [t])
-    flat = _factor_common(_collect(flat))
+    flat = _factor_common(_join_diagonals(_collect(flat)))
     if len(flat) == 1:
         return flat[0]
     orient = next((t.orient for t in flat if t.orient != "s"), "s")
     flat.sort(key=lambda t: (split_coefficient(t)[0] < 0, t.tcount))
     return mk("add", tuple(flat), None, orient)
+
+
+def _join_diagonals(terms: list[M]) -> list[M]:
+    # c1*diag(a) + c2*diag(b) = diag(c1*a + c2*b)
+    diagonals = [t for t in terms if _is_diag(split_coefficient(t)[1])]
+    if len(diagonals) < 2:
+        return terms
+    inner = [mm(num(c), d.args[0]) for c, d in map(split_coefficient, diagonals)]
+    return [t for t in terms if t not in diagonals] + [func("diag", add(*inner), orient="m")]
 
 
 def _collect(terms: list[M]) -> list[M]:
@@ -187,15 +212,17 @@ def _collect(terms: list[M]) -> list[M]:
 
 def _factor_common(terms: list[M]) -> list[M]:
     # B*A + C*A = (B+C)*A and A*B + A*C = A*(B+C), when the shared factor is a matrix or vector.
+    split = [split_coefficient(t) for t in terms]
     for side in (-1, 0):
         groups: dict[int, list[int]] = {}
-        for k, t in enumerate(terms):
-            if t.kind == "mm" and t.args[side].orient != "s" and not is_num(t.args[side]):
+        for k, (_, t) in enumerate(split):
+            if t.kind == "mm" and t.args[side].orient != "s":
                 groups.setdefault(id(t.args[side]), []).append(k)
         for members in groups.values():
             if len(members) > 1:
-                shared = terms[members[0]].args[side]
-                rests = [mm(*(terms[k].args[:-1] if side == -1 else terms[k].args[1:])) for k in members]
+                shared = split[members[0]][1].args[side]
+                rests = [mm(num(split[k][0]), *(split[k][1].args[:-1] if side == -1 else split[k][1].args[1:]))
+                         for k in members]
                 if len({r.orient for r in rests}) != 1:
                     continue
                 inner = add(*rests)

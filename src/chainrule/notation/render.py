@@ -30,8 +30,8 @@ class Style:
         kind = {"c": "vector", "m": "matrix"}.get(orient)
         return f"{kind}({_number(value)})" if kind else _number(value)
 
-    def eye(self) -> str:
-        return "eye"
+    def eye(self, dim) -> str:
+        return f'eye("{dim}")' if isinstance(dim, str) else f"eye({dim})"
 
     def post_transpose(self, s: str) -> str:
         return s + self.transpose
@@ -61,7 +61,7 @@ class UnicodeStyle(Style):
     def fill(self, value: float, orient: str) -> str:
         return ("𝟏" if value == 1 else f"{_number(value)}·𝟏") if orient in "cm" else _number(value)
 
-    def eye(self) -> str:
+    def eye(self, dim) -> str:
         return "I"
 
     def power(self, base, exponent, exponent_text, scalar):
@@ -86,7 +86,7 @@ class LatexStyle(Style):
         return (r"\mathbf{1}" if value == 1 else rf"{_number(value)}\,\mathbf{{1}}") if orient in "cm" else \
             _number(value)
 
-    def eye(self):
+    def eye(self, dim):
         return "I"
 
     def post_transpose(self, s: str) -> str:
@@ -158,7 +158,7 @@ class Renderer:
         return self.style.fill(x.data, x.orient), ATOM
 
     def _eye(self, x):
-        return self.style.eye(), ATOM
+        return self.style.eye(x.data), ATOM
 
     def _T(self, x):  # noqa: N802
         return self.style.post_transpose(self._get(x.args[0], POST)), POST

@@ -75,10 +75,17 @@ def broadcast_to(node: Node, shape: Shape) -> Node:
 
 
 def apply(fn: str, x: Node) -> Node:
+    if fn == "log" and _is_sum_of_exp(x):
+        return logsumexp(x.args[0].args[0])   # log(sum(exp(z))) = logsumexp(z), computed without overflow
     if x.op == "const":
         with np.errstate(all="ignore"):
             return const(float(ELEMENTWISE[fn].numpy(np.float64(x.params[0]))), x.shape)
     return make("map", (x,), (fn,), x.shape)
+
+
+def _is_sum_of_exp(x: Node) -> bool:
+    return (x.op == "contract" and len(x.args) == 1 and x.params[1] == () and x.args[0].op == "map"
+            and x.args[0].params[0] == "exp" and len(set(x.params[0][0])) == x.args[0].rank)
 
 
 def mul(a: Node, b: Node) -> Node:
