@@ -49,7 +49,7 @@ def is_num(x: M, value: float | None = None) -> bool:
 
 
 def fill(value: float, rank: int) -> M:
-    return num(value) if rank == 0 else mk("fill", (), float(value), orient_of_rank(rank))
+    return num(value) if rank == 0 or value == 0 else mk("fill", (), float(value), orient_of_rank(rank))
 
 
 def eye(dim: object) -> M:
