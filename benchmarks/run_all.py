@@ -4,19 +4,26 @@ Run: .venv/bin/python benchmarks/run_all.py
 """
 
 import os
-import platform
-import time
 
-import numpy as np
-import sympy as sp
+# One BLAS thread on both sides: on a small machine thread wake-ups otherwise dominate and blur the ratios.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
 
-import derivation_time
-import evaluation_time
+import platform  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+import sympy as sp  # noqa: E402
+
+import derivation_time  # noqa: E402
+import evaluation_time  # noqa: E402
 
 
 def environment() -> str:
     return (f"Python {platform.python_version()}, NumPy {np.__version__}, SymPy {sp.__version__}, "
-            f"{os.cpu_count()} CPU cores, {platform.machine()} {platform.system()}.")
+            f"{os.cpu_count()} CPU cores, {platform.machine()} {platform.system()}, "
+            f"BLAS threads {os.environ['OPENBLAS_NUM_THREADS']}.")
 
 
 def main() -> None:

@@ -24,6 +24,8 @@ class Compiled:
     node: Node
     stype: SType
     variables: dict            # name -> (shape, symmetric), in order of appearance
+    syntax: Syntax | None = None
+    lowered: dict | None = None  # id(syntax node) -> (IR node or spec string, resolved SType)
 
 
 def default_kind(name: str) -> str:
@@ -196,7 +198,7 @@ def _lower(syntax: Syntax, ctx: Ctx, types: dict, var_types: dict, decls: dict) 
         args = [lowered[id(a)] for a in node.args]
         lowered[id(node)] = (_lower_node(node, args, stype, variables), stype)
     root, stype = lowered[id(syntax)]
-    return Compiled(root, stype, variables)
+    return Compiled(root, stype, variables, syntax, lowered)
 
 
 def _lower_node(node: Syntax, args: list, stype: SType | None, variables: dict):
