@@ -31,6 +31,12 @@ def steady_time(fn: Callable[[], object], repeat: int = 5, budget: float = 0.05)
     return min(timeit.Timer(fn).repeat(repeat, number)) / number
 
 
+def paired_times(a: Callable[[], object], b: Callable[[], object], rounds: int = 3) -> tuple[float, float]:
+    """Steady times of `a` and `b`, measured in alternation so that a burst of machine load hits both."""
+    pairs = [(steady_time(a), steady_time(b)) for _ in range(rounds)]
+    return min(p[0] for p in pairs), min(p[1] for p in pairs)
+
+
 def ms(seconds: float | None) -> str:
     if seconds is None:
         return "—"

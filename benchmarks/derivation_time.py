@@ -9,14 +9,14 @@ import statistics
 import sys
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import SimpleNamespace
 
 import numpy as np
 import sympy as sp
+from common import code, markdown_table, median_time, ms
 
 import chainrule as cr
-from common import code, markdown_table, median_time, ms
 
 REPEAT = 15
 SYMPY_REPEAT = 3
@@ -62,67 +62,67 @@ class Case:
 
 
 CASES = [
-    Case("linear", "b'*x", "x", dict(b=N, x=N), lambda s: s.b.T * s.x),
-    Case("quadratic", "x'*A*x", "x", dict(x=N, A=NN), lambda s: s.x.T * s.A * s.x),
-    Case("quadratic", "x'*A*x", "x", dict(x="vector", A="symmetric"), lambda s: s.x.T * s.A * s.x),
-    Case("quadratic", "x'*A*x", "A", dict(x=N, A=NN), lambda s: s.x.T * s.A * s.x),
-    Case("quadratic", "x'*A*y", "A", dict(x=N, A=NM, y=M), lambda s: s.x.T * s.A * s.y),
-    Case("quadratic", "(A*x-b)'*(A*x-b)", "x", dict(A=MN, x=N, b=M), lambda s: sqnorm(s.A * s.x - s.b)),
-    Case("quadratic", "(A*x-b)'*(A*x-b)", "A", dict(A=MN, x=N, b=M), lambda s: sqnorm(s.A * s.x - s.b)),
-    Case("quadratic", "norm2(A*x-b)^2 + c*x'*x", "x", dict(A=MN, x=N, b=M, c=S),
+    Case("linear", "b'*x", "x", {"b": N, "x": N}, lambda s: s.b.T * s.x),
+    Case("quadratic", "x'*A*x", "x", {"x": N, "A": NN}, lambda s: s.x.T * s.A * s.x),
+    Case("quadratic", "x'*A*x", "x", {"x": "vector", "A": "symmetric"}, lambda s: s.x.T * s.A * s.x),
+    Case("quadratic", "x'*A*x", "A", {"x": N, "A": NN}, lambda s: s.x.T * s.A * s.x),
+    Case("quadratic", "x'*A*y", "A", {"x": N, "A": NM, "y": M}, lambda s: s.x.T * s.A * s.y),
+    Case("quadratic", "(A*x-b)'*(A*x-b)", "x", {"A": MN, "x": N, "b": M}, lambda s: sqnorm(s.A * s.x - s.b)),
+    Case("quadratic", "(A*x-b)'*(A*x-b)", "A", {"A": MN, "x": N, "b": M}, lambda s: sqnorm(s.A * s.x - s.b)),
+    Case("quadratic", "norm2(A*x-b)^2 + c*x'*x", "x", {"A": MN, "x": N, "b": M, "c": S},
          lambda s: sqnorm(s.A * s.x - s.b) + s.c * s.x.T * s.x),
-    Case("quadratic", "(x'*A*x)/(x'*x)", "x", dict(x=N, A=NN),
+    Case("quadratic", "(x'*A*x)/(x'*x)", "x", {"x": N, "A": NN},
          lambda s: s.x.T * s.A * s.x * (s.x.T * s.x) ** -1),
-    Case("quadratic", "exp(-x'*A*x)", "x", dict(x=N, A=NN), lambda s: ew(sp.exp, -s.x.T * s.A * s.x)),
-    Case("quadratic", "x'*inv(A)*x", "x", dict(x=N, A=NN), lambda s: s.x.T * s.A.I * s.x),
-    Case("quadratic", "x'*inv(A)*x", "A", dict(x=N, A=NN), lambda s: s.x.T * s.A.I * s.x),
-    Case("trace", "tr(A*X)", "X", dict(A=MN, X=NM), lambda s: sp.Trace(s.A * s.X)),
-    Case("trace", "tr(X'*A*X)", "X", dict(X=NM, A=NN), lambda s: sp.Trace(s.X.T * s.A * s.X)),
-    Case("trace", "tr(A*X*B)", "X", dict(A=MN, X=NK, B=KM), lambda s: sp.Trace(s.A * s.X * s.B)),
-    Case("trace", "tr(X*X)", "X", dict(X=NN), lambda s: sp.Trace(s.X * s.X)),
-    Case("trace", "tr(A*X*B*X')", "X", dict(A=NN, X=NM, B=MM), lambda s: sp.Trace(s.A * s.X * s.B * s.X.T)),
-    Case("trace", "tr(inv(X)*A)", "X", dict(X=NN, A=NN), lambda s: sp.Trace(s.X.I * s.A)),
-    Case("trace", "tr(X'*X)", "X", dict(X=MN), lambda s: sp.Trace(s.X.T * s.X)),
-    Case("det", "det(X)", "X", dict(X=NN), lambda s: sp.Determinant(s.X)),
-    Case("det", "logdet(X)", "X", dict(X=NN), lambda s: sp.log(sp.Determinant(s.X))),
-    Case("det", "logdet(X'*A*X)", "X", dict(X=MN, A=MM), lambda s: sp.log(sp.Determinant(s.X.T * s.A * s.X))),
-    Case("det", "logdet(A + x*x')", "x", dict(A=NN, x=N), lambda s: sp.log(sp.Determinant(s.A + s.x * s.x.T))),
-    Case("ML", "sum(log(1+exp(-y.*(X*w))))", "w", dict(X=MN, y=M, w=N),
+    Case("quadratic", "exp(-x'*A*x)", "x", {"x": N, "A": NN}, lambda s: ew(sp.exp, -s.x.T * s.A * s.x)),
+    Case("quadratic", "x'*inv(A)*x", "x", {"x": N, "A": NN}, lambda s: s.x.T * s.A.I * s.x),
+    Case("quadratic", "x'*inv(A)*x", "A", {"x": N, "A": NN}, lambda s: s.x.T * s.A.I * s.x),
+    Case("trace", "tr(A*X)", "X", {"A": MN, "X": NM}, lambda s: sp.Trace(s.A * s.X)),
+    Case("trace", "tr(X'*A*X)", "X", {"X": NM, "A": NN}, lambda s: sp.Trace(s.X.T * s.A * s.X)),
+    Case("trace", "tr(A*X*B)", "X", {"A": MN, "X": NK, "B": KM}, lambda s: sp.Trace(s.A * s.X * s.B)),
+    Case("trace", "tr(X*X)", "X", {"X": NN}, lambda s: sp.Trace(s.X * s.X)),
+    Case("trace", "tr(A*X*B*X')", "X", {"A": NN, "X": NM, "B": MM}, lambda s: sp.Trace(s.A * s.X * s.B * s.X.T)),
+    Case("trace", "tr(inv(X)*A)", "X", {"X": NN, "A": NN}, lambda s: sp.Trace(s.X.I * s.A)),
+    Case("trace", "tr(X'*X)", "X", {"X": MN}, lambda s: sp.Trace(s.X.T * s.X)),
+    Case("det", "det(X)", "X", {"X": NN}, lambda s: sp.Determinant(s.X)),
+    Case("det", "logdet(X)", "X", {"X": NN}, lambda s: sp.log(sp.Determinant(s.X))),
+    Case("det", "logdet(X'*A*X)", "X", {"X": MN, "A": MM}, lambda s: sp.log(sp.Determinant(s.X.T * s.A * s.X))),
+    Case("det", "logdet(A + x*x')", "x", {"A": NN, "x": N}, lambda s: sp.log(sp.Determinant(s.A + s.x * s.x.T))),
+    Case("ML", "sum(log(1+exp(-y.*(X*w))))", "w", {"X": MN, "y": M, "w": N},
          lambda s: total(ew(sp.log, sp.OneMatrix(*s.y.shape) + ew(sp.exp, -sp.hadamard_product(s.y, s.X * s.w))))),
-    Case("ML", "sum(log(1+exp(-y.*(X*w))))", "w", dict(X=NN, y=N, w=N),
+    Case("ML", "sum(log(1+exp(-y.*(X*w))))", "w", {"X": NN, "y": N, "w": N},
          lambda s: total(ew(sp.log, sp.OneMatrix(*s.y.shape) + ew(sp.exp, -sp.hadamard_product(s.y, s.X * s.w))))),
-    Case("ML", "sum((W2*tanh(W1*x) - y).^2)", "W1", dict(W1=KN, W2=MK, x=N, y=M),
+    Case("ML", "sum((W2*tanh(W1*x) - y).^2)", "W1", {"W1": KN, "W2": MK, "x": N, "y": M},
          lambda s: total(sp.HadamardPower(s.W2 * ew(sp.tanh, s.W1 * s.x) - s.y, 2))),
-    Case("ML", "sum((W2*tanh(W1*x) - y).^2)", "W2", dict(W1=KN, W2=MK, x=N, y=M),
+    Case("ML", "sum((W2*tanh(W1*x) - y).^2)", "W2", {"W1": KN, "W2": MK, "x": N, "y": M},
          lambda s: total(sp.HadamardPower(s.W2 * ew(sp.tanh, s.W1 * s.x) - s.y, 2))),
-    Case("ML", "sum(sigmoid(W*x))", "W", dict(W=MN, x=N), lambda s: total(ew(sigmoid, s.W * s.x))),
-    Case("ML", "norm2(W*x - y)^2", "W", dict(W=MN, x=N, y=M), lambda s: sqnorm(s.W * s.x - s.y)),
-    Case("ML", "sum(relu(W*x + b))", "W", dict(W=MN, x=N, b=M),
+    Case("ML", "sum(sigmoid(W*x))", "W", {"W": MN, "x": N}, lambda s: total(ew(sigmoid, s.W * s.x))),
+    Case("ML", "norm2(W*x - y)^2", "W", {"W": MN, "x": N, "y": M}, lambda s: sqnorm(s.W * s.x - s.y)),
+    Case("ML", "sum(relu(W*x + b))", "W", {"W": MN, "x": N, "b": M},
          lambda s: total(ew(lambda t: sp.Max(0, t), s.W * s.x + s.b))),
-    Case("ML", "-y'*log(softmax(W*x))", "W", dict(W=MN, x=N, y=M),
+    Case("ML", "-y'*log(softmax(W*x))", "W", {"W": MN, "x": N, "y": M},
          lambda s: -s.y.T * ew(sp.log, softmax(s.W * s.x))),
-    Case("norm", "norm2(x)", "x", dict(x=N), lambda s: sp.sqrt(s.x.T * s.x)),
-    Case("norm", "norm2(A*x-b)", "x", dict(A=MN, x=N, b=M), lambda s: sp.sqrt(sqnorm(s.A * s.x - s.b))),
-    Case("norm", "norm1(x)", "x", dict(x=N), lambda s: total(ew(sp.Abs, s.x))),
-    Case("norm", "sum(X.^2)", "X", dict(X=MN), lambda s: total(sp.HadamardPower(s.X, 2))),
-    Case("norm", "sum((T-U*V').^2)", "U", dict(T=NN, U=NK, V=NK),
+    Case("norm", "norm2(x)", "x", {"x": N}, lambda s: sp.sqrt(s.x.T * s.x)),
+    Case("norm", "norm2(A*x-b)", "x", {"A": MN, "x": N, "b": M}, lambda s: sp.sqrt(sqnorm(s.A * s.x - s.b))),
+    Case("norm", "norm1(x)", "x", {"x": N}, lambda s: total(ew(sp.Abs, s.x))),
+    Case("norm", "sum(X.^2)", "X", {"X": MN}, lambda s: total(sp.HadamardPower(s.X, 2))),
+    Case("norm", "sum((T-U*V').^2)", "U", {"T": NN, "U": NK, "V": NK},
          lambda s: total(sp.HadamardPower(s.T - s.U * s.V.T, 2))),
-    Case("softmax", "logsumexp(x)", "x", dict(x=N), lambda s: ew(sp.log, total(ew(sp.exp, s.x)))),
-    Case("softmax", "log(sum(exp(A*x)))", "x", dict(A=MN, x=N), lambda s: ew(sp.log, total(ew(sp.exp, s.A * s.x)))),
-    Case("softmax", "softmax(x)", "x", dict(x=N), lambda s: softmax(s.x)),
-    Case("elementwise", "sum(exp(x).*sin(x))", "x", dict(x=N),
+    Case("softmax", "logsumexp(x)", "x", {"x": N}, lambda s: ew(sp.log, total(ew(sp.exp, s.x)))),
+    Case("softmax", "log(sum(exp(A*x)))", "x", {"A": MN, "x": N}, lambda s: ew(sp.log, total(ew(sp.exp, s.A * s.x)))),
+    Case("softmax", "softmax(x)", "x", {"x": N}, lambda s: softmax(s.x)),
+    Case("elementwise", "sum(exp(x).*sin(x))", "x", {"x": N},
          lambda s: total(sp.hadamard_product(ew(sp.exp, s.x), ew(sp.sin, s.x)))),
-    Case("elementwise", "sum(tanh(A*x))", "x", dict(A=MN, x=N), lambda s: total(ew(sp.tanh, s.A * s.x))),
-    Case("elementwise", "exp(A*x)", "x", dict(A=MN, x=N), lambda s: ew(sp.exp, s.A * s.x)),
-    Case("elementwise", "x.*y", "x", dict(x=N, y=N), lambda s: sp.hadamard_product(s.x, s.y)),
-    Case("elementwise", "A*x", "x", dict(A=MN, x=N), lambda s: s.A * s.x),
-    Case("elementwise", "sum(sqrt(x.^2+1))", "x", dict(x=N),
+    Case("elementwise", "sum(tanh(A*x))", "x", {"A": MN, "x": N}, lambda s: total(ew(sp.tanh, s.A * s.x))),
+    Case("elementwise", "exp(A*x)", "x", {"A": MN, "x": N}, lambda s: ew(sp.exp, s.A * s.x)),
+    Case("elementwise", "x.*y", "x", {"x": N, "y": N}, lambda s: sp.hadamard_product(s.x, s.y)),
+    Case("elementwise", "A*x", "x", {"A": MN, "x": N}, lambda s: s.A * s.x),
+    Case("elementwise", "sum(sqrt(x.^2+1))", "x", {"x": N},
          lambda s: total(ew(sp.sqrt, sp.HadamardPower(s.x, 2) + sp.OneMatrix(*s.x.shape)))),
-    Case("elementwise", "sigmoid(w'*x)", "w", dict(w=N, x=N), lambda s: ew(sigmoid, s.w.T * s.x)),
-    Case("elementwise", "log(x'*x)", "x", dict(x=N), lambda s: ew(sp.log, s.x.T * s.x)),
-    Case("elementwise", "sum(exp(c*x))", "c", dict(c=S, x=N), lambda s: total(ew(sp.exp, s.c * s.x))),
-    Case("matrix-valued", "A*X*B", "X", dict(A=MN, X=NK, B=KM), lambda s: s.A * s.X * s.B),
-    Case("matrix-valued", "inv(X)", "X", dict(X=NN), lambda s: s.X.I),
+    Case("elementwise", "sigmoid(w'*x)", "w", {"w": N, "x": N}, lambda s: ew(sigmoid, s.w.T * s.x)),
+    Case("elementwise", "log(x'*x)", "x", {"x": N}, lambda s: ew(sp.log, s.x.T * s.x)),
+    Case("elementwise", "sum(exp(c*x))", "c", {"c": S, "x": N}, lambda s: total(ew(sp.exp, s.c * s.x))),
+    Case("matrix-valued", "A*X*B", "X", {"A": MN, "X": NK, "B": KM}, lambda s: s.A * s.X * s.B),
+    Case("matrix-valued", "inv(X)", "X", {"X": NN}, lambda s: s.X.I),
 ]
 
 
@@ -176,15 +176,15 @@ def chainrule_row(case: Case) -> dict:
     reference = fd_jacobian(f, values, case.wrt)
     derivative = cr.derivative(f, case.wrt)
     ok = close(np.asarray(derivative.evaluate(**values), dtype=float), reference)
-    return dict(
-        total=median_time(lambda: derive(case), REPEAT),
-        derive_only=median_time(lambda: cr.derivative(f, case.wrt), REPEAT),
-        check="ok" if ok else "WRONG",
-        printed=str(derivative),
-        f=f,
-        values=values,
-        reference=reference,
-    )
+    return {
+        "total": median_time(lambda: derive(case), REPEAT),
+        "derive_only": median_time(lambda: cr.derivative(f, case.wrt), REPEAT),
+        "check": "ok" if ok else "WRONG",
+        "printed": str(derivative),
+        "f": f,
+        "values": values,
+        "reference": reference,
+    }
 
 
 # ---- SymPy --------------------------------------------------------------------------------------
@@ -261,12 +261,12 @@ def matches_up_to_layout(candidate: np.ndarray, reference: np.ndarray) -> bool:
 def sympy_status(case: Case, values: dict, cr_f, reference: np.ndarray) -> tuple[str, str]:
     try:
         f, symbols = sympy_function(case)
-    except Exception as error:  # SymPy raises many exception types; all count as failure.
+    except Exception as error:  # noqa: BLE001  (SymPy raises many types; every one counts as a failure)
         return "not expressible", f"{type(error).__name__}: {error}"
     try:
         with time_limit(SYMPY_TIMEOUT_S):
             d = f.diff(symbols[case.wrt])
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001
         return f"error ({type(error).__name__})", str(error)
     if "Derivative" in sp.srepr(d):
         return "unevaluated", str(d)
@@ -274,7 +274,7 @@ def sympy_status(case: Case, values: dict, cr_f, reference: np.ndarray) -> tuple
         with time_limit(SYMPY_TIMEOUT_S):
             f_value = sympy_numeric(f, symbols, values)
             d_value = sympy_numeric(d, symbols, values)
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001
         return "unchecked", f"{d}  [could not evaluate: {type(error).__name__}]"
     if not matches_up_to_layout(f_value, np.asarray(cr_f.evaluate(**values), dtype=float)):
         return "unchecked", f"{d}  [SymPy and chainrule disagree on the function value]"
@@ -285,16 +285,16 @@ def sympy_time(case: Case) -> float | None:
     try:
         with time_limit(SYMPY_TIMEOUT_S):
             return median_time(lambda: sympy_derive(case), SYMPY_REPEAT)
-    except Exception:
+    except Exception:  # noqa: BLE001
         return None
 
 
 def sympy_row(case: Case, row: dict) -> dict:
     if case.sympy is None:
-        return dict(sympy_time=None, sympy="not expressible", sympy_detail="")
+        return {"sympy_time": None, "sympy": "not expressible", "sympy_detail": ""}
     status, detail = sympy_status(case, row["values"], row["f"], row["reference"])
     elapsed = None if status == "not expressible" else sympy_time(case)
-    return dict(sympy_time=elapsed, sympy=status, sympy_detail=detail)
+    return {"sympy_time": elapsed, "sympy": status, "sympy_detail": detail}
 
 
 # ---- report -------------------------------------------------------------------------------------
@@ -312,10 +312,15 @@ def case_label(case: Case) -> str:
     return f"{code(case.text)} by {code(case.wrt)}"
 
 
+def shapes(case: Case) -> str:
+    return ", ".join(f"{name}: {decl if isinstance(decl, str) else '×'.join(decl) or 'scalar'}"
+                     for name, decl in case.decls.items())
+
+
 def table(rows: list[dict]) -> str:
-    header = ["#", "group", "expression", "chainrule parse+derive ms", "derive only ms",
+    header = ["#", "group", "expression", "declarations", "chainrule parse+derive ms", "derive only ms",
               "chainrule check", "SymPy ms", "SymPy result"]
-    body = [[i, r["case"].group, case_label(r["case"]), ms(r["total"]), ms(r["derive_only"]),
+    body = [[i, r["case"].group, case_label(r["case"]), shapes(r["case"]), ms(r["total"]), ms(r["derive_only"]),
              r["check"], ms(r["sympy_time"]), r["sympy"]] for i, r in enumerate(rows, 1)]
     return markdown_table(header, body)
 

@@ -10,14 +10,14 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
-import sys  # noqa: E402
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np  # noqa: E402
+import numpy as np
+from common import code, first_call_time, markdown_table, ms, paired_times
 
-import chainrule as cr  # noqa: E402
-from common import code, first_call_time, markdown_table, ms, steady_time  # noqa: E402
+import chainrule as cr
 
 SIZES = (100, 1000)
 SLOW_RATIO = 1.5
@@ -90,26 +90,26 @@ def logsumexp_hess(A, x):
 # ---- random inputs ------------------------------------------------------------------------------
 
 def quadratic_values(n, rng):
-    return dict(x=rng.standard_normal(n), A=rng.standard_normal((n, n)))
+    return {"x": rng.standard_normal(n), "A": rng.standard_normal((n, n))}
 
 
 def logistic_values(n, rng):
-    return dict(X=rng.standard_normal((2 * n, n)) / np.sqrt(n), y=rng.choice([-1.0, 1.0], 2 * n),
-                w=rng.standard_normal(n))
+    return {"X": rng.standard_normal((2 * n, n)) / np.sqrt(n), "y": rng.choice([-1.0, 1.0], 2 * n),
+                "w": rng.standard_normal(n)}
 
 
 def factorization_values(n, rng):
-    return dict(T=rng.standard_normal((n, n)), U=rng.standard_normal((n, MF_RANK)),
-                V=rng.standard_normal((n, MF_RANK)))
+    return {"T": rng.standard_normal((n, n)), "U": rng.standard_normal((n, MF_RANK)),
+                "V": rng.standard_normal((n, MF_RANK))}
 
 
 def mlp_values(n, rng):
-    return dict(W1=rng.standard_normal((n, n)) / np.sqrt(n), W2=rng.standard_normal((MLP_OUT, n)) / np.sqrt(n),
-                x=rng.standard_normal(n), y=rng.standard_normal(MLP_OUT))
+    return {"W1": rng.standard_normal((n, n)) / np.sqrt(n), "W2": rng.standard_normal((MLP_OUT, n)) / np.sqrt(n),
+                "x": rng.standard_normal(n), "y": rng.standard_normal(MLP_OUT)}
 
 
 def logsumexp_values(n, rng):
-    return dict(A=rng.standard_normal((n, n)) / np.sqrt(n), x=rng.standard_normal(n))
+    return {"A": rng.standard_normal((n, n)) / np.sqrt(n), "x": rng.standard_normal(n)}
 
 
 @dataclass(frozen=True)
@@ -124,15 +124,15 @@ class EvalCase:
 
 
 CASES = [
-    EvalCase("quadratic form", "x'*A*x", "x", dict(x=("n",), A=("n", "n")), quadratic_values,
+    EvalCase("quadratic form", "x'*A*x", "x", {"x": ("n",), "A": ("n", "n")}, quadratic_values,
              {1: quadratic_grad, 2: quadratic_hess}, {}),
-    EvalCase("logistic regression", "sum(log(1+exp(-y.*(X*w))))", "w", dict(X=("m", "n"), y=("m",), w=("n",)),
+    EvalCase("logistic regression", "sum(log(1+exp(-y.*(X*w))))", "w", {"X": ("m", "n"), "y": ("m",), "w": ("n",)},
              logistic_values, {1: logistic_grad, 2: logistic_hess}, {}),
-    EvalCase("matrix factorization", "norm2(T-U*V')^2", "U", dict(T=("n", "n"), U=("n", "r"), V=("n", "r")),
+    EvalCase("matrix factorization", "norm2(T-U*V')^2", "U", {"T": ("n", "n"), "U": ("n", "r"), "V": ("n", "r")},
              factorization_values, {1: factorization_grad, 2: factorization_hess}, {2: 100}),
     EvalCase("one-hidden-layer MLP", "sum((W2*tanh(W1*x) - y).^2)", "W1",
-             dict(W1=("h", "n"), W2=("k", "h"), x=("n",), y=("k",)), mlp_values, {1: mlp_grad}, {}),
-    EvalCase("log-sum-exp", "log(sum(exp(A*x)))", "x", dict(A=("m", "n"), x=("n",)), logsumexp_values,
+             {"W1": ("h", "n"), "W2": ("k", "h"), "x": ("n",), "y": ("k",)}, mlp_values, {1: mlp_grad}, {}),
+    EvalCase("log-sum-exp", "log(sum(exp(A*x)))", "x", {"A": ("m", "n"), "x": ("n",)}, logsumexp_values,
              {1: logsumexp_grad, 2: logsumexp_hess}, {}),
 ]
 
@@ -152,18 +152,19 @@ def measure_one(case: EvalCase, n: int, order: int) -> dict:
     derivative = cr.derivative(cr.parse(case.text, **case.decls), case.wrt, order=order)
     first = first_call_time(lambda: derivative.evaluate(**values))
     verify(np.asarray(derivative.evaluate(**values)), closed(**values))
-    ours = steady_time(lambda: derivative.evaluate(**values))
-    theirs = steady_time(lambda: closed(**values))
-    return dict(first=first, ours=ours, theirs=theirs, ratio=ours / theirs, printed=str(derivative), note="")
+    ours, theirs = paired_times(lambda: derivative.evaluate(**values), lambda: closed(**values))
+    return {"first": first, "ours": ours, "theirs": theirs, "ratio": ours / theirs,
+            "printed": str(derivative), "note": ""}
 
 
 def measure_row(case: EvalCase, n: int, order: int) -> dict:
-    row = dict(case=case, n=n, order=order, first=None, ours=None, theirs=None, ratio=None, printed="")
+    row = {"case": case, "n": n, "order": order, "first": None, "ours": None, "theirs": None, "ratio": None,
+           "printed": ""}
     if n > case.max_n.get(order, n):
         return {**row, "note": SKIP_NOTE}
     try:
         return {**row, **measure_one(case, n, order)}
-    except Exception as error:  # a mismatch or an engine error is reported in the table, not fatal
+    except Exception as error:  # noqa: BLE001  (a mismatch or engine error is reported, not fatal)
         return {**row, "note": f"FAILED: {type(error).__name__}: {str(error).splitlines()[0][:120]}"}
 
 

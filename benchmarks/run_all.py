@@ -10,14 +10,13 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
-import platform  # noqa: E402
-import time  # noqa: E402
+import platform
+import time
 
-import numpy as np  # noqa: E402
-import sympy as sp  # noqa: E402
-
-import derivation_time  # noqa: E402
-import evaluation_time  # noqa: E402
+import derivation_time
+import evaluation_time
+import numpy as np
+import sympy as sp
 
 
 def environment() -> str:

@@ -6,7 +6,7 @@ from typing import Mapping
 import numpy as np
 
 from .errors import EvaluationError
-from .ir import Node, variables as ir_variables
+from .ir import Node, VarInfo, variables as ir_variables
 from .language.types import SType
 from .numeric.bind import bind
 from .numeric.evaluate import Plan
@@ -26,8 +26,8 @@ class Expr:
     def __init__(self, node: Node, orient: str | None = None, variables: Mapping[str, tuple] | None = None):
         self.node = node
         self.orient = orient if node.rank == 1 else None
-        own = {name: (v.shape, v.params[1]) for name, v in ir_variables(node).items()}
-        self.variables = dict(variables) if variables is not None else own
+        own = {name: VarInfo(v.shape, v.params[1]) for name, v in ir_variables(node).items()}
+        self.variables = {n: VarInfo(*info) for n, info in (variables if variables is not None else own).items()}
         self._plans: dict = {}
 
     @property
@@ -46,7 +46,7 @@ class Expr:
         """The value as a NumPy array (0-d for a scalar), shape self.shape with the sizes of the given values."""
         given = {**(values or {}), **kwargs}
         needed = set(ir_variables(self.node))
-        sizes, arrays = bind({n: s for n, (s, _) in self.variables.items()}, given, needed)
+        sizes, arrays = bind({n: info.shape for n, info in self.variables.items()}, given, needed)
         key = tuple(sorted(sizes.items()))
         plan = self._plans.get(key)
         if plan is None:

@@ -1,5 +1,5 @@
 """The intermediate representation: an orientation-free tensor-expression DAG."""
 from .graph import depends_on, fold, topological, variables
-from .node import Dim, Node, Shape, make
+from .node import Dim, Node, Shape, VarInfo, make
 
-__all__ = ["Dim", "Node", "Shape", "make", "fold", "topological", "variables", "depends_on"]
+__all__ = ["Dim", "Node", "Shape", "VarInfo", "make", "fold", "topological", "variables", "depends_on"]

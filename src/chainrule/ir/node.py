@@ -7,10 +7,18 @@ from __future__ import annotations
 
 import hashlib
 import weakref
-from typing import Any, Union
+from typing import Any, NamedTuple, Union
 
 Dim = Union[int, str]
 Shape = tuple[Dim, ...]
+
+
+
+class VarInfo(NamedTuple):
+    """What an expression knows of one of its variables."""
+    shape: Shape
+    symmetric: bool = False
+
 
 _interned: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 

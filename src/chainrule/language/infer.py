@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from ..errors import ParseError, ShapeError
-from ..ir import Node
+from ..ir import Node, VarInfo
 from ..simplify import build as b
 from .parser import parse_syntax
 from .rules import CONSTANTS, FUNCTIONS, OPERATORS, Ctx, Rule, TypeFailure
@@ -160,7 +160,9 @@ def _check_arguments(node: Syntax, rule: Rule, args: list) -> None:
         what = node.value if node.op == "call" else node.op
         raise TypeFailure(f"{what} takes {rule.arity} argument(s), but {len(args)} are given", node)
     strings = [k for k, t in enumerate(args) if t is None]
-    if strings and (node.value not in ("einsum", "eye") or strings != [0]):
+    sized = node.value in ("eye", "vector", "matrix")
+    if strings and not (node.value == "einsum" and strings == [0]) and not (sized and 0 not in strings[:1] or
+                                                                           node.value == "eye"):
         raise TypeFailure("quoted text is only allowed as the spec of einsum", node.args[strings[0]])
 
 
@@ -188,9 +190,10 @@ class _Names:
 def _lower(syntax: Syntax, ctx: Ctx, types: dict, var_types: dict, decls: dict) -> Compiled:
     taken = {d for decl in decls.values() if isinstance(decl, tuple) for d in decl if isinstance(d, str)}
     names = _Names(ctx.unifier, taken)
-    variables = {name: (names.resolve(t).dims, decls.get(name) == "symmetric") for name, t in var_types.items()}
+    variables = {name: VarInfo(names.resolve(t).dims, decls.get(name) == "symmetric")
+                 for name, t in var_types.items()}
     # declared but unused: their values are still accepted, and size the dimensions they name
-    variables.update({name: (decl, False) for name, decl in decls.items()
+    variables.update({name: VarInfo(decl) for name, decl in decls.items()
                       if isinstance(decl, tuple) and name not in variables})
     lowered: dict[int, tuple] = {}
     for node in walk(syntax):

@@ -144,10 +144,21 @@ def _diag(ctx: Ctx, node: Syntax, args: list[SType]) -> SType:
 
 def _filled(rank: int) -> Check:
     def check(ctx: Ctx, node: Syntax, args: list[SType]) -> SType:
-        if args[0].rank != 0:
-            raise TypeFailure(f"{node.value}(c) takes a scalar c", node)
-        return SType(tuple(ctx.fresh() for _ in range(rank)), "col" if rank == 1 else None)
+        if not args or args[0] is None or args[0].rank != 0 or len(args) not in (1, 1 + rank):
+            sizes = ", ".join(['"n"', '"m"'][:rank])
+            raise TypeFailure(f"{node.value} takes a scalar value, optionally followed by its size: "
+                              f"{node.value}(1) or {node.value}(1, {sizes})", node)
+        dims = [_size_argument(a) for a in node.args[1:]] or [ctx.fresh() for _ in range(rank)]
+        return SType(tuple(dims), "col" if rank == 1 else None)
     return check
+
+
+def _size_argument(size: Syntax):
+    if size.op == "string" and size.value.isidentifier():
+        return size.value
+    if size.op == "number" and float(size.value).is_integer() and size.value > 0:
+        return int(size.value)
+    raise TypeFailure('a size is a whole number or a quoted dimension name, as in 3 or "n"', size)
 
 
 def _eye(ctx: Ctx, node: Syntax, args: list[SType]) -> SType:
@@ -156,12 +167,8 @@ def _eye(ctx: Ctx, node: Syntax, args: list[SType]) -> SType:
     if not args:
         n = ctx.fresh()
         return SType((n, n))
-    size = node.args[0]
-    if size.op == "string" and size.value.isidentifier():
-        return SType((size.value, size.value))
-    if size.op == "number" and float(size.value).is_integer() and size.value > 0:
-        return SType((int(size.value), int(size.value)))
-    raise TypeFailure('the size of eye is a whole number or a quoted dimension name, as in eye(3) or eye("n")', size)
+    n = _size_argument(node.args[0])
+    return SType((n, n))
 
 
 def _scalar_args(ctx: Ctx, node: Syntax, args: list[SType]) -> SType:
@@ -296,8 +303,8 @@ FUNCTIONS: dict[str, Rule] = {
     "diag": Rule(1, _diag, _lower_diag),
     "softmax": Rule(1, _vector_or_matrix, _unary(_softmax)),
     "logsumexp": Rule(1, _to_scalar, _unary(b.logsumexp)),
-    "vector": Rule(1, _filled(1), lambda args, result: b.broadcast_to(args[0][0], result.dims)),
-    "matrix": Rule(1, _filled(2), lambda args, result: b.broadcast_to(args[0][0], result.dims)),
+    "vector": Rule(None, _filled(1), lambda args, result: b.broadcast_to(args[0][0], result.dims)),
+    "matrix": Rule(None, _filled(2), lambda args, result: b.broadcast_to(args[0][0], result.dims)),
     "eye": Rule(None, _eye, lambda args, result: b.delta(result.dims[0])),
     "einsum": Rule(None, _einsum, _lower_einsum),
 }

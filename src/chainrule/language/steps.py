@@ -75,7 +75,8 @@ def _intermediate(name: str, node: Syntax, text: str, names: dict, lowered: dict
             fresh_args.append((value, arg_type))
             fresh_vars.append(None)
         else:
-            v = b.var(names[id(arg)], value.shape)
+            symmetric = value.op == "var" and value.params[1]
+            v = b.var(names[id(arg)], value.shape, symmetric)
             fresh_args.append((v, arg_type))
             fresh_vars.append(v)
     rule = FUNCTIONS[node.value] if node.op == "call" else OPERATORS[node.op]

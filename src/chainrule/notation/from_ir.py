@@ -83,15 +83,24 @@ def _contract(node: Node, args: list[M]) -> M:
         entries = [m.num(0.0)] * node.shape[0]
         entries[slot] = _without_basis(node, args[0])
         return m.stack(entries)
-    shown = _outer(specs, out, args) or _product(specs, out, args)
+    dims = _label_dims(node)
+    shown = _outer(specs, out, args, dims) or _product(specs, out, args, dims)
     return shown if shown is not None else _einsum_of(node, args)
 
 
-def _product(specs, out, args) -> M | None:
-    return _peel_hadamard(specs, out, args) or _Graph(specs, out, args).to_matrix()
+def _label_dims(node: Node) -> dict:
+    specs, out = node.params
+    dims = dict(zip(out, node.shape, strict=True))
+    for spec, arg in zip(specs, node.args, strict=True):
+        dims.update(zip(spec, arg.shape, strict=True))
+    return dims
 
 
-def _outer(specs, out, args) -> M | None:
+def _product(specs, out, args, dims) -> M | None:
+    return _peel_hadamard(specs, out, args, dims) or _Graph(specs, out, args, dims).to_matrix()
+
+
+def _outer(specs, out, args, dims) -> M | None:
     """u_i v_j (each built from its own operands) is u*v': print each factor as a vector, then the outer product."""
     if len(out) != 2:
         return None
@@ -102,7 +111,7 @@ def _outer(specs, out, args) -> M | None:
     if first is second:
         return None
     scalars = [args[k] for g in groups if g is not first and g is not second for k in g[1]]
-    u, v = (_product([specs[k] for k in g[1]], (label,), [args[k] for k in g[1]])
+    u, v = (_product([specs[k] for k in g[1]], (label,), [args[k] for k in g[1]], dims)
             for g, label in ((first, out[0]), (second, out[1])))
     return m.mm(*scalars, u, m.transpose(v)) if u is not None and v is not None else None
 
@@ -120,7 +129,7 @@ def _components(specs) -> list[tuple[set, list[int]]]:
     return groups
 
 
-def _peel_hadamard(specs, out, args) -> M | None:
+def _peel_hadamard(specs, out, args, dims) -> M | None:
     """y_i * (X w)_i is y.*(X*w), not diag(y)*X*w: vectors on a vector result's index multiply element-wise."""
     if len(out) != 1:
         return None
@@ -129,7 +138,7 @@ def _peel_hadamard(specs, out, args) -> M | None:
     if not vectors or not any(len(s) == 2 and i in s for s in specs):
         return None
     rest = [k for k in range(len(specs)) if k not in vectors]
-    inner = _Graph([specs[k] for k in rest], out, [args[k] for k in rest]).to_matrix()
+    inner = _Graph([specs[k] for k in rest], out, [args[k] for k in rest], dims).to_matrix()
     return m.had(*[args[k] for k in vectors], inner) if inner is not None else None
 
 
@@ -140,7 +149,8 @@ class _Graph:
     products (x'*A*B*y), a cycle a trace.
     """
 
-    def __init__(self, specs, out, args: list[M]):
+    def __init__(self, specs, out, args: list[M], dims: dict):
+        self.dims = dims
         self.out = list(out)
         self.scalars = [a for a, s in zip(args, specs, strict=True) if not s]
         self.ops = [(a, tuple(s)) for a, s in zip(args, specs, strict=True) if s]
@@ -171,7 +181,7 @@ class _Graph:
     def _broadcasts(self) -> None:
         for label in self.out:
             if not any(label in ix for _, ix in self.ops):
-                self.ops.append((m.fill(1.0, 1), (label,)))
+                self.ops.append((m.fill(1.0, (self.dims[label],)), (label,)))
 
     def _hadamard(self) -> None:
         groups: dict[frozenset, list[int]] = {}
@@ -192,10 +202,10 @@ class _Graph:
         self.ops = [op for k, op in enumerate(self.ops) if k not in drop] + merged
 
     def _lone_sums(self) -> None:
-        ones = m.fill(1.0, 1)
         result = []
         for a, ix in self.ops:
             lone = [label for label in ix if self.count(label) == 1]
+            ones = m.fill(1.0, (self.dims[lone[0]],)) if lone else None
             if len(lone) == len(ix):
                 self.scalars.append(m.func("sum", a, orient="s"))
             elif lone:
@@ -305,7 +315,7 @@ def _leaf_var(node: Node, args: list[M]) -> M:
 
 _CONVERT = {
     "var": _leaf_var,
-    "const": lambda node, args: m.fill(node.params[0], node.rank),
+    "const": lambda node, args: m.fill(node.params[0], node.shape),
     "delta": lambda node, args: m.eye(node.shape[0]),
     "basis": lambda node, args: m.stack([m.num(float(k == node.params[0])) for k in range(node.shape[0])]),
     "map": lambda node, args: m.func(node.params[0], args[0]),

@@ -15,6 +15,7 @@ _PUSH_LIMIT = 400
 
 class M:
     __slots__ = ("kind", "args", "data", "orient", "tcount", "size", "__weakref__")
+    # tcount: the reading cost of the transposes in this tree (a transpose of a parenthesised group costs 2)
 
     def __repr__(self) -> str:
         return f"M({self.kind}, {self.data!r}, {self.orient}, {len(self.args)} args)"
@@ -26,7 +27,8 @@ def mk(kind: str, args: tuple = (), data: Any = None, orient: str = "s") -> M:
     if node is None:
         node = M()
         node.kind, node.args, node.data, node.orient = kind, tuple(args), data, orient
-        node.tcount = (kind == "T") + sum(a.tcount for a in args)
+        own = (1 + (args[0].size > 1)) if kind == "T" else 0
+        node.tcount = own + sum(a.tcount for a in args)
         node.size = 1 + sum(a.size for a in args)
         _interned[key] = node
     return node
@@ -48,8 +50,11 @@ def is_num(x: M, value: float | None = None) -> bool:
     return x.kind == "num" and (value is None or x.data == value)
 
 
-def fill(value: float, rank: int) -> M:
-    return num(value) if rank == 0 or value == 0 else mk("fill", (), float(value), orient_of_rank(rank))
+def fill(value: float, shape: tuple) -> M:
+    """A tensor with every entry equal to value (its shape kept so the text can say it: vector(1, "n"))."""
+    if not shape or value == 0:
+        return num(value)
+    return mk("fill", (), (float(value), tuple(shape)), orient_of_rank(len(shape)))
 
 
 def eye(dim: object) -> M:
@@ -116,7 +121,9 @@ def mm(*factors: M) -> M:
     """Matrix product (scalars scale); numeric coefficients gather in front."""
     flat: list[M] = []
     for f in factors:
-        flat.extend(f.args if f.kind == "mm" else [f])
+        # a scalar sub-product such as x'*a stays one factor: it is not part of the matrix chain around it
+        inline = f.kind == "mm" and (f.orient != "s" or all(a.orient == "s" for a in f.args))
+        flat.extend(f.args if inline else [f])
     coefficient = 1.0
     rest = []
     for f in flat:

@@ -26,9 +26,12 @@ class Style:
     def num(self, value: float) -> str:
         return _number(value)
 
-    def fill(self, value: float, orient: str) -> str:
-        kind = {"c": "vector", "m": "matrix"}.get(orient)
-        return f"{kind}({_number(value)})" if kind else _number(value)
+    def fill(self, value: float, shape: tuple) -> str:
+        kind = {1: "vector", 2: "matrix"}.get(len(shape))
+        if kind is None:
+            return _number(value)
+        dims = ", ".join(f'"{d}"' if isinstance(d, str) else str(d) for d in shape)
+        return f"{kind}({_number(value)}, {dims})"
 
     def eye(self, dim) -> str:
         return f'eye("{dim}")' if isinstance(dim, str) else f"eye({dim})"
@@ -58,8 +61,8 @@ class Style:
 class UnicodeStyle(Style):
     transpose, times, minus, hadamard, divide, plus = "ᵀ", "·", "−", " ⊙ ", " ⊘ ", " + "
 
-    def fill(self, value: float, orient: str) -> str:
-        return ("𝟏" if value == 1 else f"{_number(value)}·𝟏") if orient in "cm" else _number(value)
+    def fill(self, value: float, shape: tuple) -> str:
+        return "𝟏" if value == 1 else f"{_number(value)}·𝟏"
 
     def eye(self, dim) -> str:
         return "I"
@@ -82,9 +85,8 @@ class LatexStyle(Style):
     def sym(self, name: str) -> str:
         return name if len(name) == 1 else rf"\mathit{{{name}}}"
 
-    def fill(self, value, orient):
-        return (r"\mathbf{1}" if value == 1 else rf"{_number(value)}\,\mathbf{{1}}") if orient in "cm" else \
-            _number(value)
+    def fill(self, value, shape):
+        return r"\mathbf{1}" if value == 1 else rf"{_number(value)}\,\mathbf{{1}}"
 
     def eye(self, dim):
         return "I"
@@ -155,7 +157,7 @@ class Renderer:
         return (self.style.minus + self.style.num(-x.data), NEG) if x.data < 0 else (self.style.num(x.data), ATOM)
 
     def _fill(self, x):
-        return self.style.fill(x.data, x.orient), ATOM
+        return self.style.fill(*x.data), ATOM
 
     def _eye(self, x):
         return self.style.eye(x.data), ATOM

@@ -1,0 +1,102 @@
+"""Small IR helpers for derivations: chain two Jacobians, substitute intermediates back, apply a layout.
+
+Everything here builds nodes with the engine's normalising constructors, so a product of local Jacobians simplifies
+exactly as the engine's own derivatives do.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..api import _orientation, _x_first  # the engine's own layout rules, so a derivation prints as derivative() does
+from ..errors import DerivativeError
+from ..expr import Expr
+from ..ir import Node, topological
+from ..simplify import build as b
+
+
+def compose(outer: Node, inner: Node, n_out: int) -> Node:
+    """The chain-rule product of d a/d m (shape A+M) and d m/d x (shape M+X): contract the M indices.
+
+    >>> compose(b.const(2.0), b.var("x", ()), 0) is b.mul(b.const(2.0), b.var("x", ()))
+    True
+    """
+    n_mid = outer.rank - n_out
+    n_in = inner.rank - n_mid
+    a = tuple(range(n_out))
+    m = tuple(range(n_out, n_out + n_mid))
+    x = tuple(range(n_out + n_mid, n_out + n_mid + n_in))
+    return b.contract([(outer, a + m), (inner, m + x)], a + x)
+
+
+def _contract(node: Node, args: list[Node]) -> Node:
+    specs, out = node.params
+    return b.contract(list(zip(args, specs, strict=True)), out, dict(zip(out, node.shape, strict=True)))
+
+
+# How to build each primitive again from new operands (leaves are never rebuilt).
+REBUILD: dict[str, Callable[[Node, list[Node]], Node]] = {
+    "map": lambda n, a: b.apply(n.params[0], a[0]),
+    "add": lambda n, a: b.add(*a),
+    "pow": lambda n, a: b.power(a[0], a[1]),
+    "max": lambda n, a: b.maximum(a[0], a[1]),
+    "min": lambda n, a: b.minimum(a[0], a[1]),
+    "contract": _contract,
+    "logsumexp": lambda n, a: b.logsumexp(a[0]),
+    "inv": lambda n, a: b.inv(a[0]),
+    "det": lambda n, a: b.det(a[0]),
+    "logdet": lambda n, a: b.logdet(a[0]),
+}
+
+
+def substitute(node: Node, mapping: dict[str, Node]) -> Node:
+    """Replace the variables named in `mapping` by nodes, simplifying with the engine's constructors (iteratively)."""
+    new: dict[int, Node] = {}
+    for n in topological([node]):
+        if n.op == "var" and n.params[0] in mapping:
+            new[id(n)] = mapping[n.params[0]]
+        elif not n.args:
+            new[id(n)] = n
+        else:
+            new[id(n)] = _rebuilt(n, [new[id(a)] for a in n.args])
+    return new[id(node)]
+
+
+def _rebuilt(n: Node, args: list[Node]) -> Node:
+    if all(x is y for x, y in zip(args, n.args, strict=True)):
+        return n
+    rule = REBUILD.get(n.op)
+    if rule is None:
+        raise DerivativeError(f"explain cannot substitute into the primitive '{n.op}'")
+    return rule(n, args)
+
+
+def mentions(node: Node, name: str) -> bool:
+    return any(n.op == "var" and n.params[0] == name for n in topological([node]))
+
+
+def in_layout(node: Node, n_f: int, n_x: int, layout: str, variables: dict) -> Expr:
+    """A numerator-layout Jacobian (shape F+X) shown in `layout`, oriented as `chainrule.derivative` orients it."""
+    if layout == "denominator":
+        node = _x_first(node, n_f)
+    return Expr(node, _orientation(n_f, n_x, 1, layout), variables)
+
+
+def dims_text(dims: tuple) -> str:
+    return "×".join(str(d) for d in dims) if dims else "1"
+
+
+def jacobian_shape(f_dims: tuple, x_dims: tuple, layout: str) -> str:
+    """The generalized Jacobian's shape, (M1×…×MDy)×(N1×…×NDx), with x's part first in the denominator layout."""
+    parts = [f_dims, x_dims] if layout != "denominator" else [x_dims, f_dims]
+    return "×".join(f"({dims_text(p)})" if len(p) > 1 else dims_text(p) for p in parts)
+
+
+def kind_text(dims: tuple, orient: str | None = None) -> str:
+    if not dims:
+        return "scalar"
+    if len(dims) == 1:
+        side = f"{orient} " if orient in ("row", "col") else ""
+        return f"{side}vector ({dims[0]})".replace("col vector", "column vector")
+    if len(dims) == 2:
+        return f"matrix ({dims_text(dims)})"
+    return f"rank-{len(dims)} tensor ({dims_text(dims)})"

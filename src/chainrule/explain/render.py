@@ -1,0 +1,373 @@
+"""Print a derivation as terminal text, Markdown (with $...$ math), LaTeX or JSON.
+
+The formulas are the engine's own printouts (`Expr.unicode()` / `Expr.latex()`); this module only arranges them
+and shows the intermediates' names with subscripts (u1 -> u₁, u_{1}).
+"""
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..expr import Expr
+from ..simplify import build as b
+from .derivation import Derivation, Local, Product, shape_of
+
+FORMATS = ("text", "markdown", "latex", "json")
+_SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+_NAME = re.compile(r"(?<![\w.])(u|[A-Za-z][A-Za-z0-9]*_)([0-9]+)(?![0-9A-Za-z_])")
+
+
+# ---- math in two notations -----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Math:
+    """How one notation writes names, derivatives and expressions."""
+    latex: bool
+    d: str = "∂"
+
+    def name(self, n: str) -> str:
+        m = re.fullmatch(r"(u|.+_)(\d+)", n)
+        if not m:
+            return n if not self.latex else Expr(b.var(n, ())).latex()
+        stem = m.group(1).rstrip("_")
+        return f"{stem}_{{{m.group(2)}}}" if self.latex else stem + m.group(2).translate(_SUB)
+
+    def deriv(self, num: str, den: str) -> str:
+        if self.latex:
+            d = r"\partial " if self.d == "∂" else "d"
+            return rf"\frac{{{d}{self.name(num)}}}{{{d}{self.name(den)}}}"
+        return f"{self.d}{self.name(num)}/{self.d}{self.name(den)}"
+
+    def expr(self, e: Expr) -> str:
+        if self.latex:
+            return re.sub(r"\\mathit\{(u|[A-Za-z]\w*?_)(\d+)\}", lambda m: self.name(m.group(1) + m.group(2)),
+                          e.latex())
+        return _NAME.sub(lambda m: self.name(m.group(1) + m.group(2)), e.unicode())
+
+    def times(self, parts: list[str]) -> str:
+        return r"\,".join(parts) if self.latex else " ".join(parts)
+
+    def paren(self, s: str) -> str:
+        return rf"\left({s}\right)" if self.latex else f"({s})"
+
+    def sym(self, s: str) -> str:
+        table = {"→": r"\to", "×": r"\times", "+": "+", "=": "="}
+        return table.get(s, s) if self.latex else s
+
+
+def _plain(n: str) -> str:
+    """A name in prose: u1 -> u₁ in every format (LaTeX prose maps the subscript digits)."""
+    return Math(False).name(n)
+
+
+def _same_or_both(m: Math, first: Expr, second: Expr) -> str:
+    a, b_ = m.expr(first), m.expr(second)
+    return a if a == b_ else f"{a} = {b_}"
+
+
+def _labels(m: Math, edges) -> str:
+    return m.times([m.deriv(e.of, e.copy or e.by) for e in edges])
+
+
+# ---- a format-neutral outline of the derivation -------------------------------------------------------------------
+
+@dataclass
+class Outline:
+    """Blocks: ("h", title), ("p", prose), ("items", [[segments]]), ("eq", [(lhs, rhs)]). Segments: str or ("m", math)."""
+    blocks: list
+
+    def h(self, title: str) -> None:
+        self.blocks.append(("h", title))
+
+    def p(self, prose: str) -> None:
+        self.blocks.append(("p", prose))
+
+    def items(self, rows: list) -> None:
+        if rows:
+            self.blocks.append(("items", rows))
+
+    def eq(self, lines: list) -> None:
+        if lines:
+            self.blocks.append(("eq", lines))
+
+
+def outline(d: Derivation, m: Math) -> Outline:
+    o = Outline([])
+    o.h(f"Derivative of {d.expression} by {d.wrt}")
+    o.p(f"Layout: {d.layout}; order: {d.order} ({'from y back to ' + d.wrt if d.order == 'reverse' else 'from ' + d.wrt + ' to y'}). "
+        f"The result is the generalized Jacobian, shape {shape_of(d)}.")
+    _step1(d, m, o)
+    _step2(d, m, o)
+    _step3(d, m, o)
+    _step4(d, m, o)
+    return o
+
+
+def _step1(d: Derivation, m: Math, o: Outline) -> None:
+    o.h("Step 1. Introduce intermediate variables")
+    if not d.definitions:
+        o.p(f"y = {d.expression} applies no operation, so there is nothing to break up.")
+        return
+    o.p("One per operator or function application, in evaluation order.")
+    rows = []
+    for u in d.definitions:
+        row = [("m", f"{m.name(u.name)} = {m.expr(u.expr)}"), ("code", u.source), u.kind]
+        if u.name == d.output:
+            row.append(("m", f"y = {m.name(u.name)}"))
+        if not u.on_path:
+            row.append(f"does not depend on {d.wrt}")
+        rows.append(row)
+    o.items(rows)
+
+
+def _step2(d: Derivation, m: Math, o: Outline) -> None:
+    o.h("Step 2. Local derivatives")
+    if not d.locals:
+        o.p(f"No intermediate depends on {d.wrt}.")
+        return
+    o.p(f"Each intermediate by each operand that depends on {d.wrt}, as a Jacobian in the {d.layout} layout "
+        "with its shape, and the rule that gives it.")
+    rows = []
+    for e in d.locals:
+        row = [("m", f"{m.deriv(e.of, e.by)} = {m.expr(e.jacobian)}"), e.shape, e.rule]
+        if e.copy:
+            row.append(f"{e.by} used as the copy {_plain(e.copy)}")
+        rows.append(row)
+        index = _index_form(e.node, m) if e.node.rank >= 3 else None
+        if index:
+            rows.append([("m", f"{m.paren(m.deriv(e.of, e.by))}_{{{index[0]}}} = {index[1]}" if m.latex
+                          else f"({m.deriv(e.of, e.by)})[{index[0]}] = {index[1]}"), "in index notation"])
+    o.items(rows)
+
+
+def _step3(d: Derivation, m: Math, o: Outline) -> None:
+    o.h("Step 3. Combine")
+    o.p(d.reason[0].upper() + d.reason[1:] + ".")
+    if d.rule == "tensor":
+        o.p("In index notation, each product of a Jacobian of z by Y and one of Y by X sums over Y's indices j: "
+            "∇_X z = Σ_j (∇_X Y_j) ∂z/∂Y_j (Goodfellow §6.5.2).")
+    if d.rule == "total-derivative":
+        o.p(f"In the paper's notation, a direct use of {d.wrt} counts as one more intermediate "
+            f"u_(n+1) = {d.wrt} with derivative 1, so every path starts at an intermediate.")
+    _copies(d, m, o)
+    _paths(d, m, o)
+    _accumulation(d, m, o)
+
+
+def _copies(d: Derivation, m: Math, o: Outline) -> None:
+    if not d.copies:
+        return
+    uses = ", ".join(f"{_plain(c.name)} in {_plain(c.consumer)}" for c in d.copies)
+    o.p(f"{d.wrt} is used in {len(d.copies)} places. As Goodfellow §6.5 does for shared parameters, treat each use "
+        f"as its own copy ({uses}), differentiate by each copy, and add the contributions.")
+    lines = [(m.deriv("y", c.name), _same_or_both(m, c.contribution, c.value)) for c in d.copies]
+    total = " + ".join(m.deriv("y", c.name) for c in d.copies)
+    lines.append((m.deriv("y", d.wrt), f"{total} = {m.expr(d.total)}"))
+    o.eq(lines)
+
+
+def _paths(d: Derivation, m: Math, o: Outline) -> None:
+    if d.paths is None:
+        o.p(f"There are too many paths from {d.wrt} to y to list; the accumulation below adds them all.")
+        return
+    if not d.paths:
+        return
+    lines = []
+    for k, p in enumerate(d.paths):
+        lhs = m.deriv("y", d.wrt) if len(d.paths) == 1 else f"\\text{{path {k + 1}}}" if m.latex else f"path {k + 1}"
+        lines.extend(_path_lines(p, m, lhs))
+    if len(d.paths) > 1:
+        names = " + ".join(f"\\text{{path {k + 1}}}" if m.latex else f"path {k + 1}" for k in range(len(d.paths)))
+        lines.append((m.deriv("y", d.wrt), f"{names} = {m.expr(d.total)}"))
+    o.eq(lines)
+
+
+def _path_lines(p: Product, m: Math, lhs: str) -> list:
+    names = [p.edges[0].copy or p.edges[0].by] + [e.of for e in p.edges]
+    route = f" {m.sym('→')} ".join(m.name(n) for n in names)
+    lines = [(lhs, _labels(m, p.factors) + (f"\\quad ({route})" if m.latex else f"    ({route})"))]
+    if len(p.factors) > 1:
+        factors = m.times([m.paren(m.expr(f.jacobian)) for f in p.factors])
+        shapes = p.shapes.replace("×", r"\times ").replace("→", r"\to ") if m.latex else p.shapes
+        lines.append(("", f"{factors}" + (f"\\quad {shapes}" if m.latex else f"    {shapes}")))
+    lines.append(("", m.expr(p.expr)))
+    return lines
+
+
+def _accumulation(d: Derivation, m: Math, o: Outline) -> None:
+    if not d.accumulation:
+        return
+    if d.order == "reverse":
+        o.p(f"Reverse accumulation (backpropagation): start from y and compute ∂y/∂u for each intermediate, "
+            f"from the last to {d.wrt}; each is the sum, over the intermediates that use it, of the already known "
+            "derivative times the local one.")
+    else:
+        o.p(f"Forward accumulation: start from {d.wrt} and compute ∂u/∂{d.wrt} for each intermediate in "
+            "evaluation order; each is the sum, over its operands, of the local derivative times the operand's "
+            "already known derivative.")
+    lines = []
+    for a in d.accumulation:
+        terms = [_term(d, m, pair) for pair in a.terms]
+        rhs = " + ".join(terms) if terms != [m.deriv(a.num, a.den)] else ""
+        lines.append((m.deriv(a.num, a.den), f"{rhs} = {m.expr(a.expr)}" if rhs else m.expr(a.expr)))
+    o.eq(lines)
+
+
+def _term(d: Derivation, m: Math, pair) -> str:
+    # ∂x/∂x and ∂y/∂y are the identity: leave them out of the written product
+    kept = [q for q in pair if not (q[0] == q[1] or (q[0] == "y" and q[1] == d.output))]
+    return m.times([m.deriv(*q) for q in kept])
+
+
+def _step4(d: Derivation, m: Math, o: Outline) -> None:
+    o.h("Step 4. Substitute back and simplify")
+    lhs = m.deriv("y", d.wrt)
+    lines = [(lhs, m.expr(d.total))]
+    for s in d.substitutions:
+        note = f"{m.name(s.name)} = {m.expr(s.definition)}"
+        lines.append(("", m.expr(s.expr) + (f"\\quad ({note})" if m.latex else f"    ({note})")))
+    if not d.identical:
+        lines.append(("", m.expr(d.result) + ("\\quad \\text{(simplified)}" if m.latex else "    (simplified)")))
+    o.eq(lines)
+    same = "the same expression" if d.identical else "the same values (checked in the tests)"
+    o.p(f"chainrule.derivative gives {d.result.text()}: {same}.")
+
+
+def _index_form(node, m: Math) -> tuple[str, str] | None:
+    """A single generalized product written with its indices and sums, e.g. A_{ik} δ_{jl}."""
+    if node.op != "contract":
+        return None
+    specs, out = node.params
+    letter = {label: "ijklmnopqrstuvw"[k % 15] for k, label in enumerate(dict.fromkeys(out + sum(specs, ())))}
+    factors = []
+    for arg, spec in zip(node.args, specs, strict=True):
+        base = ("\\delta" if m.latex else "δ") if arg.op == "delta" else m.expr(Expr(arg))
+        base = base if arg.op in ("delta", "var", "const") else m.paren(base)
+        sub = "".join(letter[s] for s in spec)
+        factors.append(f"{base}_{{{sub}}}" if m.latex and sub else (f"{base}[{sub}]" if sub else base))
+    summed = [letter[s] for s in dict.fromkeys(sum(specs, ())) if s not in out]
+    total = m.times(factors)
+    if summed:
+        total = (f"\\sum_{{{''.join(summed)}}} " if m.latex else f"Σ_{''.join(summed)} ") + total
+    return "".join(letter[s] for s in out), total
+
+
+# ---- the three layouts of an outline -------------------------------------------------------------------------------
+
+def _segment_text(seg) -> str:
+    if isinstance(seg, tuple):
+        return seg[1] if seg[0] == "m" else f"`{seg[1]}`" if seg[0] == "code" else seg[1]
+    return seg
+
+
+def _text(o: Outline) -> str:
+    out = []
+    for kind, body in o.blocks:
+        if kind == "h":
+            out += ["", body, "-" * len(body)]
+        elif kind == "p":
+            out += textwrap.wrap(body, 110)
+        elif kind == "items":
+            out += ["  " + "   ".join(_segment_text(s) for s in row) for row in body]
+        else:
+            width = max(len(lhs) for lhs, _ in body)
+            out += [f"  {lhs.ljust(width)} = {rhs}" for lhs, rhs in body]
+    return "\n".join(out).strip() + "\n"
+
+
+_MD_ESCAPE = str.maketrans({"*": r"\*", "_": r"\_", "`": r"\`"})
+
+
+def _md_segment(seg) -> str:
+    if isinstance(seg, tuple):
+        return f"${seg[1]}$" if seg[0] == "m" else f"`{seg[1]}`"
+    return seg.translate(_MD_ESCAPE)
+
+
+def _markdown(o: Outline) -> str:
+    out = []
+    for kind, body in o.blocks:
+        if kind == "h":
+            out += ["", f"{'##' if body.startswith('Derivative') else '###'} {body.translate(_MD_ESCAPE)}", ""]
+        elif kind == "p":
+            out += [body.translate(_MD_ESCAPE), ""]
+        elif kind == "items":
+            out += ["- " + " · ".join(_md_segment(s) for s in row) for row in body] + [""]
+        else:
+            out += ["$$", r"\begin{aligned}", " \\\\\n".join(f"{lhs} &= {rhs}" for lhs, rhs in body),
+                    r"\end{aligned}", "$$", ""]
+    return "\n".join(out).strip() + "\n"
+
+
+_TEX_PROSE = {"\\": r"\textbackslash{}", "_": r"\_", "&": r"\&", "%": r"\%", "#": r"\#", "$": r"\$", "{": r"\{",
+              "}": r"\}", "^": r"\^{}", "~": r"\~{}", "×": r"$\times$", "…": r"\dots{}", "∂": r"$\partial$",
+              "∇": r"$\nabla$", "Σ": r"$\Sigma$", "→": r"$\to$", "§": r"\S{}", "'": r"\textquotesingle{}",
+              **{chr(0x2080 + k): f"$_{k}$" for k in range(10)}}
+_TEX_ESCAPE = str.maketrans(_TEX_PROSE)
+
+
+def _tex_segment(seg) -> str:
+    if isinstance(seg, tuple):
+        return f"${seg[1]}$" if seg[0] == "m" else rf"\texttt{{{seg[1].translate(_TEX_ESCAPE)}}}"
+    return seg.translate(_TEX_ESCAPE)
+
+
+def _latex(o: Outline) -> str:
+    out = ["% chainrule explain: needs \\usepackage{amsmath}"]
+    for kind, body in o.blocks:
+        if kind == "h":
+            out += [rf"\subsection*{{{body.translate(_TEX_ESCAPE)}}}"]
+        elif kind == "p":
+            out += [body.translate(_TEX_ESCAPE), ""]
+        elif kind == "items":
+            out += [r"\begin{itemize}"] + [r"\item " + "; ".join(_tex_segment(s) for s in row) for row in body]
+            out += [r"\end{itemize}"]
+        else:
+            out += [r"\begin{align*}", " \\\\\n".join(f"{lhs} &= {rhs}" for lhs, rhs in body), r"\end{align*}"]
+    return "\n".join(out) + "\n"
+
+
+# ---- JSON ----------------------------------------------------------------------------------------------------------
+
+def _formula(e: Expr) -> dict:
+    return {"text": e.text(), "unicode": e.unicode(), "latex": e.latex(), "shape": [str(s) for s in e.shape]}
+
+
+def _local_dict(e: Local) -> dict:
+    return {"of": e.of, "by": e.by, "copy": e.copy, "shape": e.shape, "rule": e.rule, **_formula(e.jacobian)}
+
+
+def to_dict(d: Derivation) -> dict:
+    """Everything a web page or notebook needs to show the derivation, as plain data."""
+    return {
+        "expression": d.expression, "wrt": d.wrt, "layout": d.layout, "order": d.order, "output": d.output,
+        "shape": shape_of(d), "chain_rule": d.rule, "reason": d.reason,
+        "intermediates": [{"name": u.name, "source": u.source, "operands": list(u.operands), "kind": u.kind,
+                           "on_path": u.on_path, **_formula(u.expr)} for u in d.definitions],
+        "locals": [_local_dict(e) for e in d.locals],
+        "copies": [{"name": c.name, "consumer": c.consumer, "contribution": _formula(c.contribution),
+                    "value": _formula(c.value)} for c in d.copies],
+        "paths": None if d.paths is None else [
+            {"route": [p.edges[0].by] + [e.of for e in p.edges], "factors": [[f.of, f.by] for f in p.factors],
+             "shapes": p.shapes, **_formula(p.expr)} for p in d.paths],
+        "accumulation": [{"of": a.num, "by": a.den, "terms": [list(map(list, t)) for t in a.terms],
+                          **_formula(a.expr)} for a in d.accumulation],
+        "total": _formula(d.total),
+        "substitutions": [{"name": s.name, "definition": _formula(s.definition), **_formula(s.expr)}
+                          for s in d.substitutions],
+        "result": _formula(d.result), "identical": d.identical,
+    }
+
+
+_LAYOUTS: dict[str, Callable[[Outline], str]] = {"text": _text, "markdown": _markdown, "latex": _latex}
+
+
+def render(d: Derivation, fmt: str = "text") -> str:
+    """The derivation in one of FORMATS."""
+    if fmt == "json":
+        return json.dumps(to_dict(d), indent=2, ensure_ascii=False)
+    d_symbol = "d" if d.rule == "single-variable" else "∂"
+    return _LAYOUTS[fmt](outline(d, Math(fmt != "text", d_symbol)))

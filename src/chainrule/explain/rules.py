@@ -1,0 +1,155 @@
+"""The name of the rule that gives each local derivative, in the words of Parr & Howard's tables.
+
+The derivative itself always comes from the engine; this table only says which textbook rule it is an instance of,
+so a reader can match each step with the paper. One entry per operator or function, chosen by the operands' shapes.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..ir.elementwise import ELEMENTWISE
+from ..language.steps import Intermediate
+
+DIAGONAL = "so the Jacobian is diagonal"
+Namer = Callable[[Intermediate, int], str]
+
+
+def _ranks(u: Intermediate) -> list[int | None]:
+    return [v.rank if v is not None else None for v in u.operand_vars]
+
+
+def _other_is_constant(u: Intermediate, k: int) -> bool:
+    return any(v is None for j, v in enumerate(u.operand_vars) if j != k)
+
+
+def _shape_case(u: Intermediate, k: int) -> str:
+    """'scalar' (all scalars), 'expand_by_scalar', 'expand_by_tensor' (scalar expansion) or 'elementwise'."""
+    ranks = [r or 0 for r in _ranks(u)]
+    if u.node.rank == 0:
+        return "scalar"
+    if ranks[k] == 0:
+        return "expand_by_scalar"
+    return "expand_by_tensor" if 0 in ranks else "elementwise"
+
+
+def _binary(scalar: str, by_scalar: str, by_tensor: str, elementwise: str) -> Namer:
+    words = {"scalar": scalar, "expand_by_scalar": by_scalar, "expand_by_tensor": by_tensor,
+             "elementwise": elementwise}
+    return lambda u, k: words[_shape_case(u, k)]
+
+
+def _elementwise_words(what: str) -> str:
+    return f"element-wise binary operation ({what}): y_i depends only on w_i and x_i, {DIAGONAL}"
+
+
+def _add(u: Intermediate, k: int) -> str:
+    return _binary("sum rule: d(a+b)/da = 1", "scalar expansion: z is added to every element, so the derivative "
+                   "is a vector of ones", "scalar expansion: each y_i = x_i + z, so the Jacobian is the identity",
+                   _elementwise_words("sum"))(u, k)
+
+
+def _sub(u: Intermediate, k: int) -> str:
+    sign = "+1" if k == 0 else "-1"
+    return _binary(f"difference rule: the derivative is {sign}", f"scalar expansion with a difference ({sign} in "
+                   "every element)", f"scalar expansion: the Jacobian is {sign} times the identity",
+                   _elementwise_words("difference"))(u, k)
+
+
+def _emul(u: Intermediate, k: int) -> str:
+    if _shape_case(u, k) == "scalar":
+        return "constant multiple rule: d(c*a)/da = c" if _other_is_constant(u, k) else "product rule"
+    return _binary("", "scalar expansion: d(x*z)/dz = x", "scalar expansion: each y_i = x_i*z, so the Jacobian is "
+                   "z times the identity", _elementwise_words("product"))(u, k)
+
+
+def _ediv(u: Intermediate, k: int) -> str:
+    if _shape_case(u, k) == "scalar":
+        return "quotient rule: d(a/b)/da = 1/b" if k == 0 else "quotient rule: d(a/b)/db = -a/b^2"
+    return _binary("", "scalar expansion of a quotient", "scalar expansion: each y_i = x_i/z, so the Jacobian is "
+                   "1/z times the identity", _elementwise_words("quotient"))(u, k)
+
+
+def _power(u: Intermediate, k: int) -> str:
+    if k == 1:
+        return "exponential rule: d(a^b)/db = ln(a)*a^b"
+    if u.node.rank == 0:
+        return "power rule: d(x^n)/dx = n*x^(n-1)"
+    if u.op == "pow":
+        return "matrix power: a product of copies of the matrix (product rule for each factor)"
+    return f"element-wise power: y_i depends only on x_i, {DIAGONAL}"
+
+
+def _product(u: Intermediate, k: int) -> str:
+    ranks = [r or 0 for r in _ranks(u)]
+    if 0 in ranks:
+        return _emul(u, k)
+    if u.node.rank == 0:
+        return "dot product: d(u'x)/du = x' (and d(u'x)/dx = u')"
+    if all(r == 1 for r in ranks):
+        return "outer product: each entry is a product of one element of each vector"
+    if u.node.rank == 1 and ranks[k] == 2:
+        return "matrix-vector product by the matrix: a tensor with one copy of the vector per row"
+    if u.node.rank == 1:
+        return "matrix-vector product: d(Ax)/dx = A"
+    return "matrix product: Y_ij = sum_k A_ik B_kj, a generalized (tensor) Jacobian"
+
+
+def _map(u: Intermediate, k: int) -> str:
+    name = "ln" if u.op in ("ln", "log") else u.op
+    if u.node.rank == 0:
+        return f"derivative of {name} (scalar rule)"
+    return f"element-wise function {name}: y_i depends only on x_i, {DIAGONAL} (diag of {name}')"
+
+
+def _piecewise(u: Intermediate, k: int) -> str:
+    where = "z > 0" if u.op == "max" else "z < 0"
+    shape = "" if u.node.rank == 0 else f", element-wise: {DIAGONAL}, diag(step)"
+    return f"piecewise ({u.op}): the derivative is 1 where {where} and 0 elsewhere{shape}"
+
+
+def _transpose(u: Intermediate, k: int) -> str:
+    if u.node.rank == 1:
+        return "transpose of a vector: the same numbers, only the orientation changes (identity Jacobian)"
+    return "transpose: a permutation of the entries (a tensor of Kronecker deltas)"
+
+
+NAMES: dict[str, Namer] = {
+    "add": _add,
+    "sub": _sub,
+    "neg": lambda u, k: "negation: the derivative is -1" + ("" if u.node.rank == 0 else f" (-I, {DIAGONAL})"),
+    "emul": _emul,
+    "mul": _product,
+    "ediv": _ediv,
+    "div": _ediv,
+    "pow": _power,
+    "epow": _power,
+    "transpose": _transpose,
+    "max": _piecewise,
+    "min": _piecewise,
+    "sum": lambda u, k: "sum reduction: every element counts once, so the derivative is a vector of ones (the row 1' in the numerator layout)",
+    "stack": lambda u, k: f"stacking: operand {k + 1} becomes entry {k + 1}, so its derivative is a unit vector",
+    "tr": lambda u, k: "trace: d tr(A)/dA = I",
+    "det": lambda u, k: "determinant: d det(A)/dA = det(A) inv(A)'",
+    "logdet": lambda u, k: "log-determinant: d logdet(A)/dA = inv(A)'",
+    "inv": lambda u, k: "inverse: d inv(A) = -inv(A) dA inv(A), a tensor",
+    "diag": lambda u, k: "diag: picks or places the diagonal (a tensor of Kronecker deltas)",
+    "norm1": lambda u, k: "1-norm: sum of |x_i|, derivative sign(x)'",
+    "norm2": lambda u, k: "2-norm: derivative x'/norm2(x)",
+    "softmax": lambda u, k: "softmax: Jacobian diag(s) - s s'",
+    "logsumexp": lambda u, k: "log-sum-exp: derivative softmax(x)'",
+    "einsum": lambda u, k: "einsum: a generalized product, linear in each operand",
+    "vector": lambda u, k: "filled vector: every element equals the scalar",
+    "matrix": lambda u, k: "filled matrix: every element equals the scalar",
+    **{name: _map for name in (*ELEMENTWISE, "ln")},
+}
+
+
+def rule_name(u: Intermediate, k: int) -> str:
+    """The textbook rule behind d u / d (operand k).
+
+    >>> from chainrule.language.steps import intermediates
+    >>> rule_name(intermediates("x^3", {"x": "scalar"}).intermediates[0], 0)
+    'power rule: d(x^n)/dx = n*x^(n-1)'
+    """
+    namer = NAMES.get(u.op)
+    return namer(u, k) if namer is not None else f"the engine's rule for {u.op}"

@@ -1,0 +1,82 @@
+"""`chainrule trace EXPR --wrt w --at w=1,2 ...`: thin, reads arguments, calls `trace`, prints one format."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..api import parse
+from ..cli import UsageError, _declaration, _value, random_values
+from ..errors import ChainruleError
+from .compute import MODES, trace
+
+FORMATS = ("text", "markdown", "json")
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the `trace` subcommand; its `func` runs it and returns the exit status (0 ok, 1 a check failed, 2 bad input)."""
+    p = subparsers.add_parser("trace", help="watch backpropagation: values, upstream, local and downstream gradients",
+                              description="Evaluate EXPR at a point and print every step of the chain rule.")
+    p.add_argument("expression", help="e.g. \"max(0, w'*x+b)\"")
+    p.add_argument("--wrt", action="append", required=True, metavar="NAME",
+                   help="a variable to differentiate by (repeat for several)")
+    p.add_argument("--at", action="append", default=[], metavar="NAME=VALUES",
+                   help="x=1,2,3 (vector), A='1,2;3,4' (matrix), b=0.5, or JSON; random values if none is given")
+    p.add_argument("--var", action="append", default=[], metavar="NAME=KIND|DIMS",
+                   help="declare a variable: A=symmetric, X=m,n, x=3, a=scalar")
+    p.add_argument("--mode", choices=MODES, default="reverse")
+    p.add_argument("--direction", action="append", default=[], metavar="NAME=VALUES",
+                   help="forward mode: the tangent of a wrt variable (default ones; unnamed wrt variables get zeros)")
+    p.add_argument("--format", choices=FORMATS, default="text")
+    p.add_argument("--full", action="store_true", help="print every entry of large tensors")
+    p.add_argument("--seed", type=int, default=0, help="for random values and random check directions")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        result = _trace(args)
+    except ChainruleError as error:
+        print(f"chainrule: {error}", file=sys.stderr)
+        return 2
+    print(_show(result, args.format, args.full))
+    return 0 if result.ok else 1
+
+
+def _trace(args: argparse.Namespace):
+    decls = dict(_declaration(v) for v in args.var)
+    f = parse(args.expression, **decls)
+    given = dict(_value(v) for v in args.at)
+    at = _fit(given, f.variables) if given else random_values(f, seed=args.seed)
+    direction = dict(_value(v) for v in args.direction) or None
+    if direction is not None and args.mode != "forward":
+        raise UsageError("--direction is only for --mode forward")
+    return trace(args.expression, args.wrt, at, args.mode, direction, declarations=decls, seed=args.seed)
+
+
+def _fit(given: dict, variables: dict) -> dict:
+    """Scalars typed as b=0.5 arrive as [0.5]; name what is missing in the command line's words."""
+    missing = [n for n in variables if n not in given]
+    if missing:
+        raise UsageError(f"no value given for {', '.join(missing)}",
+                         hint=f"Add --at {missing[0]}=... (or give no --at at all for random values).")
+    return {n: v.reshape(()) if n in variables and not variables[n][0] and v.size == 1 else v
+            for n, v in given.items()}
+
+
+def _show(result, fmt: str, full: bool) -> str:
+    if fmt == "json":
+        return result.to_json()
+    return result.markdown(full) if fmt == "markdown" else result.text(full)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the subcommand alone (`python -m chainrule.trace.command ...`), until the main CLI registers it."""
+    parser = argparse.ArgumentParser(prog="chainrule")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

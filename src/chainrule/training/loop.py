@@ -1,0 +1,150 @@
+"""Plain gradient descent on a loss written in the chainrule language, with gradients derived symbolically once."""
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TextIO
+
+import numpy as np
+
+from ..api import derivative, parse
+from ..errors import ChainruleError
+from ..expr import Expr
+
+Callback = Callable[[int, float], None]
+
+
+class TrainingError(ChainruleError):
+    """A training run that cannot start or cannot go on (bad names, a non-scalar loss, a diverging loss)."""
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    """The outcome of `train`: final parameters, the loss before the first and after every step, the gradients used.
+
+    `losses[k]` is the loss after k steps, so `len(losses) == steps + 1`; `gradients[p]` is the expression
+    `derivative(loss, p)` that every step evaluated.
+    """
+
+    loss: Expr
+    params: dict[str, np.ndarray]
+    losses: list[float]
+    gradients: dict[str, Expr]
+
+
+def train(loss: str | Expr, params: Mapping[str, object], data: Mapping[str, object], lr: float = 0.1,
+          steps: int = 100, declarations: Mapping[str, object] | None = None,
+          callback: Callback | None = None) -> TrainingResult:
+    """Minimise `loss` over `params` by gradient descent, p <- p - lr * dloss/dp, with data held fixed.
+
+    Every name of the loss gets its value from `params` (the starting point, not modified) or `data`. Declarations
+    default to the kind of each value (0-d scalar, 1-d vector, 2-d matrix); `callback(step, loss)` sees each loss.
+    The same as `descend(*derive(loss, params, data, declarations), params, data, lr, steps, callback)`.
+
+    >>> r = train("(a - 3)^2", params={"a": 0.0}, data={}, lr=0.25, steps=30)
+    >>> round(float(r.params["a"]), 6), r.losses[:3]
+    (3.0, [9.0, 2.25, 0.5625])
+    """
+    f, gradients = derive(loss, params, data, declarations)
+    return descend(f, gradients, params, data, lr, steps, callback)
+
+
+def derive(loss: str | Expr, params: Mapping[str, object], data: Mapping[str, object],
+           declarations: Mapping[str, object] | None = None) -> tuple[Expr, dict[str, Expr]]:
+    """The loss as an expression and its gradient by each parameter, `derivative(loss, p)`, checked against the values.
+
+    >>> f, grads = derive("sum((y - X*w).^2)", {"w": [0.0, 0.0]}, {"X": [[1.0, 2.0]], "y": [1.0]})
+    >>> str(grads["w"])
+    "-2*(y-X*w)'*X"
+    """
+    values = _values(params, data)
+    f = _compile(loss, values, declarations or {})
+    _check_names(f, params, data)
+    return f, {name: derivative(f, name) for name in params}
+
+
+def descend(f: Expr, gradients: Mapping[str, Expr], params: Mapping[str, object], data: Mapping[str, object],
+            lr: float = 0.1, steps: int = 100, callback: Callback | None = None) -> TrainingResult:
+    """Run `steps` gradient-descent steps from `params`, evaluating the given gradient expressions at each one."""
+    values = _values(params, data)
+    losses = _descend(f, gradients, values, lr, steps, callback)
+    final = {name: values[name] for name in params}
+    return TrainingResult(f, final, losses, dict(gradients))
+
+
+def _values(params: Mapping[str, object], data: Mapping[str, object]) -> dict[str, np.ndarray]:
+    both = sorted(set(params) & set(data))
+    if both:
+        raise TrainingError(f"{', '.join(both)} given both as a parameter and as data",
+                            hint="A name is either trained (params) or held fixed (data), not both.")
+    # float64 copies: the caller's arrays are never updated in place.
+    return {name: np.array(value, dtype=float) for name, value in {**params, **data}.items()}
+
+
+def _compile(loss: str | Expr, values: Mapping[str, np.ndarray], declarations: Mapping[str, object]) -> Expr:
+    if isinstance(loss, Expr):
+        f = loss
+    else:
+        kinds = {name: _kind(value) for name, value in values.items()}
+        f = parse(loss, **{**kinds, **declarations})
+    if f.shape != ():
+        raise TrainingError(f"the loss must be a scalar, but '{f.text()}' has shape {f.shape}",
+                            hint="Reduce it to one number, e.g. with sum(...) or a mean sum(...)/N.")
+    return f
+
+
+def _kind(value: np.ndarray) -> object:
+    # Kinds leave dimension names to the parser; a tensor's sizes can only be given as numbers.
+    kinds = {0: "scalar", 1: "vector", 2: "matrix"}
+    return kinds.get(value.ndim, tuple(value.shape))
+
+
+def _check_names(f: Expr, params: Mapping[str, object], data: Mapping[str, object]) -> None:
+    unused = [name for name in [*params, *data] if name not in f.variables]
+    if unused:
+        raise TrainingError(f"{', '.join(unused)} not used by the loss '{f.text()}'",
+                            hint=f"Its variables are: {', '.join(f.variables)}.")
+    missing = [name for name in f.variables if name not in params and name not in data]
+    if missing:
+        raise TrainingError(f"no value for {', '.join(missing)} in the loss '{f.text()}'",
+                            hint="Give each variable a value, in params (trained) or data (fixed).")
+    if not params:
+        raise TrainingError("nothing to train: params is empty", hint="Name at least one variable in params.")
+
+
+def _descend(f: Expr, gradients: Mapping[str, Expr], values: dict[str, np.ndarray], lr: float, steps: int,
+             callback: Callback | None) -> list[float]:
+    losses = []
+    for step in range(steps + 1):
+        losses.append(_loss_at(f, values, step, lr))
+        if callback is not None:
+            callback(step, losses[-1])
+        if step == steps:
+            break
+        # Every gradient at the same point before any parameter moves: a simultaneous update.
+        grads = {name: g.evaluate(values) for name, g in gradients.items()}
+        for name, grad in grads.items():
+            values[name] = values[name] - lr * grad
+    return losses
+
+
+def _loss_at(f: Expr, values: Mapping[str, np.ndarray], step: int, lr: float) -> float:
+    value = float(f.evaluate(values))
+    if not math.isfinite(value):
+        raise TrainingError(f"the loss is {value} after {step} steps: gradient descent diverged",
+                            hint=f"Try a smaller learning rate than {lr:g}.")
+    return value
+
+
+def progress_printer(steps: int, every: int | None = None, out: TextIO | None = None) -> Callback:
+    """A callback for `train` that prints `step, loss` about ten times per run, and at the last step."""
+    every = every or max(1, steps // 10)
+    width = len(str(steps))
+
+    def show(step: int, loss: float) -> None:
+        if step % every == 0 or step == steps:
+            print(f"step {step:>{width}}  loss {loss:.9e}", file=out or sys.stdout)
+
+    return show
