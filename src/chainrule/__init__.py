@@ -2,11 +2,32 @@
 from .api import LAYOUTS, check, derivative, hessian, parse
 from .builder import call, matrix, scalar, vector
 from .errors import ChainruleError, DerivativeError, EvaluationError, ParseError, ShapeError
+from .explain import Derivation, explain
 from .expr import Expr
 from .numeric.check import CheckResult
+from .trace import trace
+from .training import TrainingResult, train
 
 __all__ = [
-    "parse", "derivative", "hessian", "check", "LAYOUTS", "Expr", "CheckResult",
-    "scalar", "vector", "matrix", "call",
-    "ChainruleError", "ParseError", "ShapeError", "EvaluationError", "DerivativeError",
+    "LAYOUTS",
+    "ChainruleError",
+    "CheckResult",
+    "Derivation",
+    "DerivativeError",
+    "EvaluationError",
+    "Expr",
+    "ParseError",
+    "ShapeError",
+    "TrainingResult",
+    "call",
+    "check",
+    "derivative",
+    "explain",
+    "hessian",
+    "matrix",
+    "parse",
+    "scalar",
+    "trace",
+    "train",
+    "vector",
 ]

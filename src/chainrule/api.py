@@ -1,7 +1,7 @@
 """The public functions: parse, derivative, hessian, check."""
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 

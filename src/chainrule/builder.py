@@ -7,7 +7,7 @@ from .errors import ShapeError
 from .expr import Expr
 from .language.rules import FUNCTIONS, OPERATORS, Ctx, Rule, TypeFailure
 from .language.surface import Syntax
-from .language.types import SType, Unifier
+from .language.types import Unifier
 from .simplify import build as b
 
 _SWAPPED = {"rmul": "mul", "radd": "add", "rsub": "sub", "remul": "emul", "rediv": "ediv"}

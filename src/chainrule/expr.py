@@ -1,12 +1,13 @@
 """`Expr`: an IR node together with what the user sees of it (orientation, the variables of its source)."""
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 
 from .errors import EvaluationError
-from .ir import Node, VarInfo, variables as ir_variables
+from .ir import Node, VarInfo
+from .ir import variables as ir_variables
 from .language.types import SType
 from .numeric.bind import bind
 from .numeric.evaluate import Plan
@@ -21,7 +22,7 @@ class Expr:
     "x'*(A+A')"
     """
 
-    __slots__ = ("node", "orient", "variables", "_plans")
+    __slots__ = ("_plans", "node", "orient", "variables")
 
     def __init__(self, node: Node, orient: str | None = None, variables: Mapping[str, tuple] | None = None):
         self.node = node
@@ -85,7 +86,7 @@ class Expr:
         return apply(op, self, *others)
 
     @property
-    def T(self) -> Expr:  # noqa: N802  (NumPy's name for the transpose)
+    def T(self) -> Expr:
         return self._apply("transpose")
 
     def __matmul__(self, other): return self._apply("mul", other)

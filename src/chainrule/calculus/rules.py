@@ -6,7 +6,7 @@ Every rule is written with the IR's own constructors, so derivatives are express
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from ..ir import Node
 from ..ir.elementwise import ELEMENTWISE

@@ -8,29 +8,11 @@ import argparse
 import sys
 
 from ..api import LAYOUTS
+from ..arguments import UsageError, declaration
 from ..errors import ChainruleError
 from .derivation import explain
 from .graph import dot, render_graph
 from .render import FORMATS, render
-
-KINDS = ("scalar", "vector", "matrix", "symmetric")
-
-
-class ExplainUsageError(ChainruleError):
-    """A command-line argument of `explain` that cannot be read."""
-
-
-def declaration(item: str) -> tuple[str, object]:
-    """--var A=symmetric | X=m,n | x=3 | a=() -> (name, declaration)."""
-    name, _, value = item.partition("=")
-    if not name.isidentifier() or not value:
-        raise ExplainUsageError(f"cannot read --var {item!r}",
-                                hint="Write --var A=symmetric, --var X=m,n, --var x=3 or --var a=scalar.")
-    if value in KINDS:
-        return name, value
-    if value == "()":
-        return name, ()
-    return name, tuple(int(d) if d.strip().isdigit() else d.strip() for d in value.split(","))
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -63,7 +45,7 @@ def _produce(args: argparse.Namespace) -> str | bytes:
         return dot(d)
     if args.graph:
         if args.graph == "png" and not args.output:
-            raise ExplainUsageError("a PNG cannot be printed to the terminal", hint="Add --output graph.png.")
+            raise UsageError("a PNG cannot be printed to the terminal", hint="Add --output graph.png.")
         return render_graph(d, args.graph)
     return render(d, args.format)
 

@@ -2,4 +2,4 @@
 from .graph import depends_on, fold, topological, variables
 from .node import Dim, Node, Shape, VarInfo, make
 
-__all__ = ["Dim", "Node", "Shape", "VarInfo", "make", "fold", "topological", "variables", "depends_on"]
+__all__ = ["Dim", "Node", "Shape", "VarInfo", "depends_on", "fold", "make", "topological", "variables"]

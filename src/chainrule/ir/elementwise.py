@@ -5,8 +5,8 @@ constructors in `b` (chainrule.simplify.build), so the derivative rule is itself
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

@@ -1,7 +1,8 @@
 """Iterative graph walks: deep expressions must never hit Python's recursion limit."""
 from __future__ import annotations
 
-from typing import Callable, Iterable, TypeVar
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 from .node import Node
 

@@ -24,7 +24,7 @@ _interned: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 
 
 class Node:
-    __slots__ = ("op", "args", "params", "shape", "digest", "__weakref__")
+    __slots__ = ("__weakref__", "args", "digest", "op", "params", "shape")
 
     op: str
     args: tuple[Node, ...]

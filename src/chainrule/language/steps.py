@@ -6,8 +6,8 @@ applied to fresh variables named after its operands (to take its local derivativ
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from ..ir import Node
 from ..simplify import build as b
@@ -68,10 +68,7 @@ def _intermediate(name: str, node: Syntax, text: str, names: dict, lowered: dict
     fresh_args, fresh_vars = [], []
     for arg in node.args:
         value, arg_type = lowered[id(arg)]
-        if arg.op in ("number", "string") or (arg.op == "name" and not isinstance(value, Node)):
-            fresh_args.append((value, arg_type))
-            fresh_vars.append(None)
-        elif arg.op == "name" and value.op == "const":       # pi
+        if arg.op in ("number", "string") or (arg.op == "name" and not isinstance(value, Node)) or arg.op == "name" and value.op == "const":
             fresh_args.append((value, arg_type))
             fresh_vars.append(None)
         else:

@@ -6,7 +6,7 @@ from . import mast as m
 from .from_ir import to_mast
 from .render import STYLES, Renderer
 
-__all__ = ["render", "to_mast", "render_index", "shown_tree"]
+__all__ = ["render", "render_index", "shown_tree", "to_mast"]
 
 
 def shown_tree(node: Node, orient: str | None) -> m.M:

@@ -14,7 +14,7 @@ _PUSH_LIMIT = 400
 
 
 class M:
-    __slots__ = ("kind", "args", "data", "orient", "tcount", "size", "__weakref__")
+    __slots__ = ("__weakref__", "args", "data", "kind", "orient", "size", "tcount")
     # tcount: the reading cost of the transposes in this tree (a transpose of a parenthesised group costs 2)
 
     def __repr__(self) -> str:

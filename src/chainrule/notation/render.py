@@ -162,7 +162,7 @@ class Renderer:
     def _eye(self, x):
         return self.style.eye(x.data), ATOM
 
-    def _T(self, x):  # noqa: N802
+    def _T(self, x):
         return self.style.post_transpose(self._get(x.args[0], POST)), POST
 
     def _func(self, x):

@@ -1,7 +1,7 @@
 """Matching given values to an expression's variables, and dimension names to sizes."""
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 

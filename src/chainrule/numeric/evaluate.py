@@ -1,7 +1,7 @@
 """NumPy evaluation of IR expressions, through a plan compiled once per set of dimension sizes."""
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import opt_einsum
@@ -53,7 +53,7 @@ def _contract_step(node: Node, sizes) -> Step:
     equation = ",".join("".join(letter[i] for i in s) for s in specs) + "->" + "".join(letter[i] for i in kept)
     shapes = [_shape(a.shape, sizes) for a in node.args]
     if all(len(s) == 1 for s in specs) or len(specs) == 1:
-        run = lambda *xs: np.einsum(equation, *xs)  # noqa: E731  (no pairwise path to optimise)
+        run = lambda *xs: np.einsum(equation, *xs)
     else:
         run = opt_einsum.contract_expression(equation, *shapes)
     full = _shape(node.shape, sizes)

@@ -6,7 +6,7 @@ derivatives come out compact and evaluation never meets the forms removed here.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -15,9 +15,31 @@ from ..ir.elementwise import ELEMENTWISE
 from .contract import contract
 
 __all__ = [
-    "var", "const", "zeros", "delta", "identity", "apply", "add", "sub", "neg", "mul", "div", "scale", "power",
-    "maximum", "minimum", "contract", "sum_all", "transpose", "logsumexp", "inv", "det", "logdet", "broadcast_to",
-    "is_const", "basis",
+    "add",
+    "apply",
+    "basis",
+    "broadcast_to",
+    "const",
+    "contract",
+    "delta",
+    "det",
+    "div",
+    "identity",
+    "inv",
+    "is_const",
+    "logdet",
+    "logsumexp",
+    "maximum",
+    "minimum",
+    "mul",
+    "neg",
+    "power",
+    "scale",
+    "sub",
+    "sum_all",
+    "transpose",
+    "var",
+    "zeros",
 ]
 
 

@@ -7,9 +7,9 @@ coefficient, zeros annihilate, and equal factors of a Hadamard product become a 
 from __future__ import annotations
 
 import itertools
-from typing import Hashable, Sequence
+from collections.abc import Hashable, Sequence
 
-from ..ir import Dim, Node, make
+from ..ir import Node, make
 
 Label = Hashable
 Operand = tuple[Node, tuple]

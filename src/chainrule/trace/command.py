@@ -5,7 +5,7 @@ import argparse
 import sys
 
 from ..api import parse
-from ..cli import UsageError, _declaration, _value, random_values
+from ..arguments import UsageError, declaration, random_values, value
 from ..errors import ChainruleError
 from .compute import MODES, trace
 
@@ -44,11 +44,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _trace(args: argparse.Namespace):
-    decls = dict(_declaration(v) for v in args.var)
+    decls = dict(declaration(v) for v in args.var)
     f = parse(args.expression, **decls)
-    given = dict(_value(v) for v in args.at)
+    given = dict(value(v) for v in args.at)
     at = _fit(given, f.variables) if given else random_values(f, seed=args.seed)
-    direction = dict(_value(v) for v in args.direction) or None
+    direction = dict(value(v) for v in args.direction) or None
     if direction is not None and args.mode != "forward":
         raise UsageError("--direction is only for --mode forward")
     return trace(args.expression, args.wrt, at, args.mode, direction, declarations=decls, seed=args.seed)

@@ -1,0 +1,62 @@
+"""Reading command-line values shared by every subcommand: declarations, values, random points."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from .errors import ChainruleError
+from .expr import Expr
+
+
+class UsageError(ChainruleError):
+    """A command-line argument that cannot be read."""
+
+
+def declaration(item: str) -> tuple[str, object]:
+    name, _, value = item.partition("=")
+    if not name.isidentifier() or not value:
+        raise UsageError(f"cannot read --var {item!r}", hint="Write --var A=symmetric, --var X=m,n or --var x=3.")
+    if value in ("scalar", "vector", "matrix", "symmetric"):
+        return name, value
+    if value == "()":
+        return name, ()
+    return name, tuple(int(d) if d.strip().isdigit() else d.strip() for d in value.split(","))
+
+
+def value(item: str) -> tuple[str, np.ndarray]:
+    name, _, text = item.partition("=")
+    try:
+        if text.lstrip().startswith("["):
+            return name, np.array(json.loads(text), dtype=float)
+        rows = [[float(v) for v in row.split(",")] for row in text.split(";")]
+    except ValueError:
+        raise UsageError(f"cannot read --at {item!r}",
+                         hint="Write --at x=1,2,3 for a vector, --at A='1,2;3,4' for a matrix, --at b=0.5, "
+                              "or JSON such as --at A='[[1,2],[3,4]]'.") from None
+    array = np.array(rows)
+    return name, array.reshape(-1) if ";" not in text else array
+
+
+def values_for(f: Expr, given: dict, shapes: dict) -> dict:
+    values = {}
+    for name, (shape, _) in f.variables.items():
+        value = given.get(name)
+        if value is not None and len(shape) == 0:
+            value = value.reshape(())
+        values[name] = value
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def random_values(f: Expr, seed: int = 0, size: int = 3) -> dict:
+    """Random values for every variable (symmetric positive definite for square matrices), sizes 3, 4, 5, ..."""
+    rng = np.random.default_rng(seed)
+    sizes: dict = {}
+    values = {}
+    for name, (shape, symmetric) in f.variables.items():
+        dims = tuple(d if isinstance(d, int) else sizes.setdefault(d, size + len(sizes)) for d in shape)
+        value = rng.standard_normal(dims)
+        if len(dims) == 2 and dims[0] == dims[1]:
+            value = value @ value.T / dims[0] + np.eye(dims[0])
+        values[name] = value
+    return values
