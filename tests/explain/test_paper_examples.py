@@ -162,7 +162,7 @@ def test_elementwise_binary_operations(expr, wrt, form):
 
 @pytest.mark.parametrize("expr, wrt, form, words", [
     ("x+z", "x", 'eye("n")', "identity"),
-    ("x+z", "z", "vector(1)", "vector of ones"),
+    ("x+z", "z", 'vector(1, "n")', "vector of ones"),
     ("x*z", "x", 'z*eye("n")', "z times the identity"),
     ("x*z", "z", "x", "d(x*z)/dz = x"),
 ])
@@ -174,8 +174,8 @@ def test_scalar_expansion(expr, wrt, form, words):
 
 
 @pytest.mark.parametrize("expr, wrt, result", [
-    ("sum(x)", "x", "vector(1)'"),
-    ("sum(x*z)", "x", "z*vector(1)'"),
+    ("sum(x)", "x", 'vector(1, "n")\''),
+    ("sum(x*z)", "x", 'z*vector(1, "n")\''),
     ("sum(x*z)", "z", "sum(x)"),
 ])
 def test_sum_reduction(expr, wrt, result):
@@ -195,14 +195,14 @@ def test_vector_of_functions_of_a_scalar():
 
 def test_sum_of_elementwise_sum():
     d = explain("sum(w+x)", "w", **VEC)
-    assert d.rule == "vector" and locals_of(d) == {("u1", "w"): 'eye("n")', ("u2", "u1"): "vector(1)'"}
+    assert d.rule == "vector" and locals_of(d) == {("u1", "w"): 'eye("n")', ("u2", "u1"): 'vector(1, "n")\''}
     assert d.paths[0].shapes == "(1×n)(n×n) → 1×n"
     check_derivation(d)
 
 
 def test_dot_product_via_hadamard_and_sum():
     d = explain("sum(w.*x)", "w", **VEC)
-    assert locals_of(d) == {("u1", "w"): "diag(x)", ("u2", "u1"): "vector(1)'"}    # diag(x) and 1'
+    assert locals_of(d) == {("u1", "w"): "diag(x)", ("u2", "u1"): 'vector(1, "n")\''}    # diag(x) and 1'
     assert d.paths[0].shapes == "(1×n)(n×n) → 1×n" and d.result.text() == "x'"
     check_derivation(d)
 

@@ -72,8 +72,18 @@ class UnicodeStyle(Style):
             return f"{base}{'' if scalar else '^∘'}{_number(exponent).translate(_SUPERSCRIPT)}"
         return f"{base}{'^' if scalar else '^∘'}{exponent_text}"
 
+    def call(self, name, args):
+        if name == "inv":
+            return (f"{args[0]}⁻¹" if len(args[0]) == 1 else f"({args[0]})⁻¹"), POST
+        return super().call(name, args)
+
     def einsum(self, spec, args):
-        return f"einsum({spec}; {', '.join(args)})"
+        inputs, out = spec.split("->")
+        summed = "".join(sorted(set(inputs.replace(",", "")) - set(out)))
+        factors = " ".join(f"{a}[{ix}]" if len(a) == 1 else f"({a})[{ix}]"
+                           for a, ix in zip(args, inputs.split(","), strict=True))
+        body = (f"Σ_{summed} " if summed else "") + factors
+        return f"[{out}: {body}]" if out else body
 
 
 class LatexStyle(Style):
@@ -92,13 +102,13 @@ class LatexStyle(Style):
         return "I"
 
     def post_transpose(self, s: str) -> str:
-        return s + "^{\\top}"
+        return ("{" + s + "}" if "^" in s else s) + "^{\\top}"  # no double superscript
 
     def call(self, name, args):
         if name == "sqrt":
             return rf"\sqrt{{{args[0]}}}", ATOM
         if name == "inv":
-            return rf"\left({args[0]}\right)^{{-1}}", ATOM
+            return (f"{args[0]}^{{-1}}" if len(args[0]) == 1 else rf"\left({args[0]}\right)^{{-1}}"), ATOM
         command = self._names.get(name) or (ELEMENTWISE[name].latex if name in ELEMENTWISE else
                                            rf"\operatorname{{{name}}}")
         return rf"{command}\left({', '.join(args)}\right)", ATOM
@@ -110,8 +120,13 @@ class LatexStyle(Style):
         return r"\begin{bmatrix}" + r" \\ ".join(entries) + r"\end{bmatrix}"
 
     def einsum(self, spec, args):
-        arrow = spec.replace("->", r"{\to}")
-        return rf"\operatorname{{einsum}}\left(\texttt{{{arrow}}}, {', '.join(args)}\right)"
+        # index (Einstein) notation, the free indices named outside: (sum_j A_ij x_j)_i
+        inputs, out = spec.split("->")
+        summed = "".join(sorted(set(inputs.replace(",", "")) - set(out)))
+        factors = " ".join(a + f"_{{{ix}}}" if len(a) == 1 else rf"\left[{a}\right]_{{{ix}}}"
+                           for a, ix in zip(args, inputs.split(","), strict=True))
+        body = (rf"\sum_{{{summed}}} " if summed else "") + factors
+        return rf"\left({body}\right)_{{{out}}}" if out else body
 
     def scalar_divide(self, top, bottom):
         return rf"\frac{{{top}}}{{{bottom}}}"
