@@ -22,14 +22,16 @@ class Expr:
     "x'*(A+A')"
     """
 
-    __slots__ = ("_plans", "node", "orient", "variables")
+    __slots__ = ("_needed", "_plans", "node", "orient", "variables")
 
     def __init__(self, node: Node, orient: str | None = None, variables: Mapping[str, tuple] | None = None):
         self.node = node
         self.orient = orient if node.rank == 1 else None
-        own = {name: VarInfo(v.shape, v.params[1]) for name, v in ir_variables(node).items()}
+        used = ir_variables(node)
+        own = {name: VarInfo(v.shape, v.params[1]) for name, v in used.items()}
         self.variables = {n: VarInfo(*info) for n, info in (variables if variables is not None else own).items()}
         self._plans: dict = {}
+        self._needed = frozenset(used)
 
     @property
     def shape(self) -> tuple:
@@ -46,8 +48,7 @@ class Expr:
     def evaluate(self, values: Mapping[str, object] | None = None, **kwargs: object) -> np.ndarray:
         """The value as a NumPy array (0-d for a scalar), shape self.shape with the sizes of the given values."""
         given = {**(values or {}), **kwargs}
-        needed = set(ir_variables(self.node))
-        sizes, arrays = bind({n: info.shape for n, info in self.variables.items()}, given, needed)
+        sizes, arrays = bind({n: info.shape for n, info in self.variables.items()}, given, self._needed)
         key = tuple(sorted(sizes.items()))
         plan = self._plans.get(key)
         if plan is None:

@@ -47,20 +47,81 @@ def _sum(args: list[np.ndarray]) -> np.ndarray:
 
 def _contract_step(node: Node, sizes) -> Step:
     specs, out = node.params
+    scalars = [k for k, spec in enumerate(specs) if not spec]
+    tensors = [k for k, spec in enumerate(specs) if spec]
     present = sorted(set().union(*map(set, specs)) if specs else set())
-    letter = {label: _LETTERS[k] for k, label in enumerate(present)}
-    kept = [label for label in out if label in letter]
-    equation = ",".join("".join(letter[i] for i in s) for s in specs) + "->" + "".join(letter[i] for i in kept)
-    shapes = [_shape(a.shape, sizes) for a in node.args]
-    if all(len(s) == 1 for s in specs) or len(specs) == 1:
-        run = lambda *xs: np.einsum(equation, *xs)
-    else:
-        run = opt_einsum.contract_expression(equation, *shapes)
-    full = _shape(node.shape, sizes)
-    expand = [k for k, label in enumerate(out) if label not in letter]
+    kept = tuple(label for label in out if label in present)
+    shapes = [_shape(node.args[k].shape, sizes) for k in tensors]
+    run = _product([specs[k] for k in tensors], kept, shapes)
+    scale = _scaled(run, tensors, scalars, [int(np.prod(s)) for s in shapes])
+    expand = [k for k, label in enumerate(out) if label not in present]
     if not expand:
-        return lambda xs: run(*xs)
-    return lambda xs: np.broadcast_to(np.expand_dims(run(*xs), expand), full)
+        return scale
+    full = _shape(node.shape, sizes)
+    return lambda xs: np.broadcast_to(np.expand_dims(scale(xs), expand), full)
+
+
+def _scaled(run, tensors: list[int], scalars: list[int], sizes: list[int]) -> Step:
+    if not scalars:
+        return lambda xs: run(*[xs[k] for k in tensors])
+    if not tensors:
+        return lambda xs: np.prod([xs[k] for k in scalars])
+    # scale the smallest operand, not the (possibly much larger) result
+    smallest = min(range(len(tensors)), key=lambda j: sizes[j])
+
+    def step(xs):
+        operands = [xs[k] for k in tensors]
+        operands[smallest] = np.prod([xs[k] for k in scalars]) * operands[smallest]
+        return run(*operands)
+    return step
+
+
+def _product(specs: list[tuple], out: tuple, shapes: list[tuple]):
+    """The fastest NumPy call for this product: BLAS matmul for matrix/vector products, a plain multiply for
+    element-wise products, opt_einsum's optimised pairwise order for longer products."""
+    if not specs:
+        return lambda: np.float64(1.0)
+    if all(spec == out for spec in specs):
+        return lambda *xs: _multiply(xs)
+    if len(specs) == 2 and _is_matmul(specs, out):
+        return _matmul(specs, out)
+    letter = {label: _LETTERS[k] for k, label in enumerate(sorted(set().union(*map(set, specs))))}
+    equation = ",".join("".join(letter[i] for i in s) for s in specs) + "->" + "".join(letter[i] for i in out)
+    if len(specs) == 1 or all(len(s) == 1 for s in specs):
+        return lambda *xs: np.einsum(equation, *xs)
+    return opt_einsum.contract_expression(equation, *shapes)
+
+
+def _multiply(xs):
+    result = xs[0]
+    for x in xs[1:]:
+        result = result * x
+    return result
+
+
+def _is_matmul(specs: list[tuple], out: tuple) -> bool:
+    a, b = specs
+    shared = set(a) & set(b)
+    return (len(a) <= 2 and len(b) <= 2 and len(set(a)) == len(a) and len(set(b)) == len(b)
+            and len(shared) <= 1 and (set(a) ^ set(b)) == set(out))
+
+
+def _matmul(specs: list[tuple], out: tuple):
+    # orient a as (free, summed) and b as (summed, free); the product's indices are then a's free + b's free
+    a, b = specs
+    summed = set(a) & set(b)
+    a_order = tuple(i for i in a if i not in summed) + tuple(i for i in a if i in summed)
+    b_order = tuple(i for i in b if i in summed) + tuple(i for i in b if i not in summed)
+    flip_a, flip_b = a_order != a, b_order != b
+    result = tuple(i for i in a_order if i not in summed) + tuple(i for i in b_order if i not in summed)
+    perm = tuple(result.index(label) for label in out)
+    reorder = perm != tuple(range(len(perm)))
+    product = np.matmul if summed else np.multiply.outer
+
+    def run(x, y):
+        z = product(x.T if flip_a else x, y.T if flip_b else y)
+        return z.transpose(perm) if reorder else z
+    return run
 
 
 def _const_step(node: Node, sizes) -> Step:
