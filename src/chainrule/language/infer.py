@@ -54,7 +54,9 @@ def _is_dim(d: object) -> bool:
     return (isinstance(d, int) and not isinstance(d, bool) and d > 0) or (isinstance(d, str) and d.isidentifier())
 
 
-def compile_text(text: str, decls: Mapping[str, object]) -> Compiled:
+def compile_text(text: str, decls: Mapping[str, object], every_node: bool = False) -> Compiled:
+    """Parse, infer shapes and lower to the IR. `every_node` lowers each operator of a long sum on its own too
+    (explain needs them); otherwise a chain a+b-c+... is built as one n-ary sum, in linear time."""
     decls = check_declarations(decls)
     syntax = parse_syntax(text)
     names = _variable_names(syntax)
@@ -64,7 +66,7 @@ def compile_text(text: str, decls: Mapping[str, object]) -> Compiled:
     for _ in range(3 * len(kinds) + 1):
         try:
             ctx, types, var_types = _infer(syntax, text, decls, kinds)
-            return _lower(syntax, ctx, types, var_types, decls)
+            return _lower(syntax, ctx, types, var_types, decls, every_node)
         except TypeFailure as failure:
             first = first or failure
             if not _rekind(failure, kinds, tried):
@@ -187,7 +189,28 @@ class _Names:
         return self.names[d]
 
 
-def _lower(syntax: Syntax, ctx: Ctx, types: dict, var_types: dict, decls: dict) -> Compiled:
+_CHAIN = ("add", "sub")
+
+
+def _inner_chain_nodes(syntax: Syntax) -> set[int]:
+    return {id(a) for n in walk(syntax) if n.op in _CHAIN for a in n.args if a.op in _CHAIN}
+
+
+def _lower_chain(node: Syntax, lowered: dict, inner: set[int]) -> Node:
+    terms, stack = [], [(node, False)]
+    while stack:
+        n, negated = stack.pop()
+        if n is node or id(n) in inner:
+            left, right = n.args
+            stack.append((right, negated != (n.op == "sub")))
+            stack.append((left, negated))
+        else:
+            term = lowered[id(n)][0]
+            terms.append(b.neg(term) if negated else term)
+    return b.add(*terms)
+
+
+def _lower(syntax: Syntax, ctx: Ctx, types: dict, var_types: dict, decls: dict, every_node: bool) -> Compiled:
     taken = {d for decl in decls.values() if isinstance(decl, tuple) for d in decl if isinstance(d, str)}
     names = _Names(ctx.unifier, taken)
     variables = {name: VarInfo(names.resolve(t).dims, decls.get(name) == "symmetric")
@@ -196,10 +219,16 @@ def _lower(syntax: Syntax, ctx: Ctx, types: dict, var_types: dict, decls: dict) 
     variables.update({name: VarInfo(decl) for name, decl in decls.items()
                       if isinstance(decl, tuple) and name not in variables})
     lowered: dict[int, tuple] = {}
+    inner = set() if every_node else _inner_chain_nodes(syntax)
     for node in walk(syntax):
         stype = names.resolve(types[id(node)]) if types[id(node)] is not None else None
-        args = [lowered[id(a)] for a in node.args]
-        lowered[id(node)] = (_lower_node(node, args, stype, variables), stype)
+        if id(node) in inner:
+            lowered[id(node)] = (None, stype)
+        elif node.op in _CHAIN and not every_node:
+            lowered[id(node)] = (_lower_chain(node, lowered, inner), stype)
+        else:
+            args = [lowered[id(a)] for a in node.args]
+            lowered[id(node)] = (_lower_node(node, args, stype, variables), stype)
     root, stype = lowered[id(syntax)]
     return Compiled(root, stype, variables, syntax, lowered)
 

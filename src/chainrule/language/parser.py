@@ -12,10 +12,46 @@ from .surface import Syntax
 MAX_LENGTH = 1_000_000
 
 
+class _ToSyntax(lark.Transformer):
+    """Builds Syntax nodes as the parser reduces (no intermediate tree, no recursion). Positions come from the
+    tokens; an operator's span runs from its first operand to its last."""
+
+    def number(self, kids):
+        token = kids[0]
+        return Syntax("number", (), token.start_pos, token.end_pos, float(token))
+
+    def name(self, kids):
+        token = kids[0]
+        return Syntax("name", (), token.start_pos, token.end_pos, str(token))
+
+    def arguments(self, kids):
+        return [k if isinstance(k, Syntax) else Syntax("string", (), k.start_pos, k.end_pos, str(k)[1:-1])
+                for k in kids]
+
+    def call(self, kids):
+        token, args = kids[0], tuple(kids[1] or ())
+        end = (args[-1].end if args else token.end_pos + 1) + 1
+        return Syntax("call", args, token.start_pos, end, str(token))
+
+    def stack(self, kids):
+        return Syntax("stack", tuple(kids), kids[0].start - 1, kids[-1].end + 1)
+
+    def neg(self, kids):
+        return Syntax("neg", tuple(kids), kids[0].start - 1, kids[0].end)
+
+    def transpose(self, kids):
+        return Syntax("transpose", tuple(kids), kids[0].start, kids[0].end + 1)
+
+    def __default__(self, data, children, meta):
+        if str(data).startswith("_"):        # lark's own helper rules (repetitions), inlined by lark itself
+            return lark.Tree(data, children, meta)
+        return Syntax(str(data), tuple(children), children[0].start, children[-1].end)
+
+
 @lru_cache(maxsize=1)
 def _parser() -> lark.Lark:
     grammar = resources.files(__package__).joinpath("grammar.lark").read_text()
-    return lark.Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True)
+    return lark.Lark(grammar, parser="lalr", maybe_placeholders=True, transformer=_ToSyntax())
 
 
 def parse_syntax(text: str) -> Syntax:
@@ -29,7 +65,7 @@ def parse_syntax(text: str) -> Syntax:
         tree = _parser().parse(text)
     except lark.exceptions.UnexpectedInput as error:
         raise _explain(error, text) from None
-    return _convert(tree)
+    return tree
 
 
 def _describe(names) -> str:
@@ -62,46 +98,3 @@ def _hint_for_character(char: str) -> str | None:
 def _unclosed_hint(text: str) -> str | None:
     depth = text.count("(") - text.count(")")
     return f"{depth} parenthesis(es) not closed." if depth > 0 else None
-
-
-def _convert(tree) -> Syntax:
-    """lark tree -> Syntax, iteratively (nesting may be deeper than Python's recursion limit)."""
-    done: dict[int, Syntax] = {}
-    stack = [(tree, False)]
-    while stack:
-        item, expanded = stack.pop()
-        if not isinstance(item, lark.Tree):
-            continue
-        if not expanded:
-            stack.append((item, True))
-            stack.extend((c, False) for c in _subtrees(item))
-            continue
-        done[id(item)] = _node(item, done)
-    return done[id(tree)]
-
-
-def _subtrees(tree: lark.Tree) -> list[lark.Tree]:
-    kids = tree.children
-    if tree.data == "call":
-        kids = kids[1].children if kids[1] is not None else []
-    return [c for c in kids if isinstance(c, lark.Tree)]
-
-
-def _node(tree: lark.Tree, done: dict[int, Syntax]) -> Syntax:
-    start, end = tree.meta.start_pos, tree.meta.end_pos
-    kids = tree.children
-    if tree.data == "number":
-        return Syntax("number", (), start, end, float(kids[0]))
-    if tree.data == "name":
-        return Syntax("name", (), start, end, str(kids[0]))
-    if tree.data == "call":
-        args = kids[1].children if kids[1] is not None else []
-        converted = tuple(_argument(a, done) for a in args)
-        return Syntax("call", converted, start, end, str(kids[0]))
-    return Syntax(str(tree.data), tuple(done[id(k)] for k in kids), start, end)
-
-
-def _argument(item, done: dict[int, Syntax]) -> Syntax:
-    if isinstance(item, lark.Tree):
-        return done[id(item)]
-    return Syntax("string", (), item.start_pos, item.end_pos, str(item)[1:-1])

@@ -49,7 +49,7 @@ def intermediates(text: str, declarations: Mapping[str, object] | None = None) -
     >>> [u.source for u in intermediates("sin(x^2)", {"x": "scalar"}).intermediates]
     ['x^2', 'sin(x^2)']
     """
-    compiled = compile_text(text, declarations or {})
+    compiled = compile_text(text, declarations or {}, every_node=True)
     names: dict[int, str] = {}
     found: list[Intermediate] = []
     for node in walk(compiled.syntax):

@@ -79,9 +79,12 @@ class Unifier:
         self.parent: dict[DimVar, AnyDim] = {}
 
     def find(self, d: AnyDim) -> AnyDim:
-        while isinstance(d, DimVar) and d in self.parent:
-            d = self.parent[d]
-        return d
+        root = d
+        while isinstance(root, DimVar) and root in self.parent:
+            root = self.parent[root]
+        while isinstance(d, DimVar) and d in self.parent and self.parent[d] is not root:
+            self.parent[d], d = root, self.parent[d]     # path compression: later look-ups are one step
+        return root
 
     def unify(self, a: AnyDim, b: AnyDim) -> bool:
         a, b = self.find(a), self.find(b)

@@ -14,9 +14,13 @@ def shown_tree(node: Node, orient: str | None) -> m.M:
     return m.transpose(tree) if orient == "row" else tree
 
 
+# Written out in full, a deep expression repeats its shared parts: past this many nodes, name them instead.
+AUTO_CSE_SIZE = 20_000
+
+
 def render(expr, style: str = "text", cse: bool = False) -> str:
     tree = shown_tree(expr.node, expr.orient)
-    if not cse:
+    if not cse and tree.size <= AUTO_CSE_SIZE:
         return Renderer(STYLES[style]).render(tree)
     return _render_with_names(tree, style)
 

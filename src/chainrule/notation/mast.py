@@ -11,6 +11,7 @@ from typing import Any
 # orientation: "s" scalar, "c" column, "r" row, "m" matrix, "t" tensor (index notation)
 _interned: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 _PUSH_LIMIT = 400
+_FLATTEN_LIMIT = 16   # longer products stay nested, so a chain of n products is built in linear time
 
 
 class M:
@@ -122,7 +123,8 @@ def mm(*factors: M) -> M:
     flat: list[M] = []
     for f in factors:
         # a scalar sub-product such as x'*a stays one factor: it is not part of the matrix chain around it
-        inline = f.kind == "mm" and (f.orient != "s" or all(a.orient == "s" for a in f.args))
+        inline = f.kind == "mm" and (f.orient != "s" or all(a.orient == "s" for a in f.args)) and \
+            len(f.args) <= _FLATTEN_LIMIT
         flat.extend(f.args if inline else [f])
     coefficient = 1.0
     rest = []
@@ -171,7 +173,7 @@ def had(*factors: M) -> M:
     for f in factors:
         c, f = split_coefficient(f)
         coefficient *= c
-        flat.extend(f.args if f.kind == "had" else [f])
+        flat.extend(f.args if f.kind == "had" and len(f.args) <= _FLATTEN_LIMIT else [f])
     flat = [f for f in flat if not is_num(f, 1.0)]
     if len(flat) <= 1:
         return mm(num(coefficient), *flat)

@@ -1,7 +1,6 @@
 """Matrix-notation trees -> text (the input language), Unicode and LaTeX."""
 from __future__ import annotations
 
-from ..ir import topological
 from ..ir.elementwise import ELEMENTWISE
 from .mast import M, split_coefficient
 
@@ -148,13 +147,24 @@ class Renderer:
         self.kept: list[M] = []
 
     def render(self, root: M, define: bool = False) -> str:
-        for node in topological([root]):
-            if id(node) not in self.done:
-                self.done[id(node)] = self._node(node)
-                self.kept.append(node)
+        self._ensure(root)
         if not define and id(root) in self.names:
             return self.names[id(root)]
         return self.done[id(root)][0]
+
+    def _ensure(self, root: M) -> None:
+        """Render root and whatever below it is not rendered yet, children first, without recursion."""
+        stack = [(root, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if id(node) in self.done:
+                continue
+            if expanded:
+                self.done[id(node)] = self._node(node)
+                self.kept.append(node)
+            else:
+                stack.append((node, True))
+                stack.extend((a, False) for a in node.args if id(a) not in self.done)
 
     def _get(self, node: M, min_prec: int) -> str:
         if id(node) not in self.done and id(node) not in self.names:

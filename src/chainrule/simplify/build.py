@@ -244,37 +244,30 @@ def _collect(terms) -> list[tuple[Node, float]]:
 
 
 def _merge_products(terms: list[tuple[Node, float]]) -> list[tuple[Node, float]]:
-    # A*B*C + A*D*C = A*(B+D)*C: products that differ in one factor share the rest (keeps Hessians to one product)
+    # A*B*C + A*D*C = A*(B+D)*C: products that differ in one factor share the rest (keeps Hessians to one product).
+    # Products are bucketed by everything but one factor, and a whole bucket merges at once: linear in the terms.
     terms = list(terms)
-    merged = True
-    while merged:
-        merged = False
-        for i, j in _pairs(len(terms)):
-            joined = _join(terms[i], terms[j])
-            if joined is not None:
-                terms[i] = (joined, 1.0)
-                del terms[j]
-                merged = True
-                break
-    return terms
+    while True:
+        buckets: dict = {}
+        for index, (x, _) in enumerate(terms):
+            if x.op == "contract":
+                for k in range(len(x.args)):
+                    key = (x.params, k, x.args[k].shape, tuple(id(a) for j, a in enumerate(x.args) if j != k))
+                    buckets.setdefault(key, []).append(index)
+        group = next(((key[1], members) for key, members in buckets.items() if len(members) > 1), None)
+        if group is None:
+            return terms
+        k, members = group
+        joined = _join([terms[i] for i in members], k)
+        terms = [t for i, t in enumerate(terms) if i not in set(members)] + [(joined, 1.0)]
 
 
-def _pairs(n: int):
-    return ((i, j) for i in range(n) for j in range(i + 1, n))
-
-
-def _join(a: tuple[Node, float], b: tuple[Node, float]) -> Node | None:
-    (x, cx), (y, cy) = a, b
-    if x.op != "contract" or y.op != "contract" or x.params != y.params or len(x.args) != len(y.args):
-        return None
-    differ = [k for k, (p, q) in enumerate(zip(x.args, y.args, strict=True)) if p is not q]
-    if len(differ) != 1 or x.args[differ[0]].shape != y.args[differ[0]].shape:
-        return None
-    k = differ[0]
-    specs, out = x.params
-    inner = add(scale(cx, x.args[k]), scale(cy, y.args[k]))
-    operands = [(inner if j == k else arg, spec) for j, (arg, spec) in enumerate(zip(x.args, specs, strict=True))]
-    return contract(operands, out, dict(zip(out, x.shape, strict=True)))
+def _join(group: list[tuple[Node, float]], k: int) -> Node:
+    first = group[0][0]
+    specs, out = first.params
+    inner = add(*(scale(c, x.args[k]) for x, c in group))
+    operands = [(inner if j == k else arg, spec) for j, (arg, spec) in enumerate(zip(first.args, specs, strict=True))]
+    return contract(operands, out, dict(zip(out, first.shape, strict=True)))
 
 
 def is_integer(value: float) -> bool:

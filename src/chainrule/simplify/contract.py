@@ -62,10 +62,14 @@ def _occurrences(ops: list[Operand], out: tuple, skip: int = -1) -> dict:
     return count
 
 
+MAX_FUSED = 12   # flattening a product longer than this is left undone: a chain of n products stays linear in n
+
+
 def _inline(ops: list[Operand], out: tuple, fresh, sizes: dict) -> list[Operand]:
     result: list[Operand] = []
     for k, (node, ix) in enumerate(ops):
-        inlined = _inline_one(node, ix, fresh, sizes) if node.op == "contract" else None
+        fits = node.op == "contract" and len(ops) + len(node.args) <= MAX_FUSED
+        inlined = _inline_one(node, ix, fresh, sizes) if fits else None
         if inlined is not None and _keeps_labels(node, ix, ops, out, k):
             result.extend(inlined)
         else:
