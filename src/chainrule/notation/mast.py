@@ -178,6 +178,7 @@ def had(*factors: M) -> M:
     if len(flat) <= 1:
         return mm(num(coefficient), *flat)
     orient = next((f.orient for f in flat if f.orient != "s"), "s")
+    flat.sort(key=lambda f: f.kind != "sym")     # y.*exp(z) reads better than exp(z).*y
     return mm(num(coefficient), mk("had", tuple(flat), None, orient))
 
 

@@ -1,0 +1,89 @@
+"""Printed forms, where the form is the point; every printed result is also re-parsed and compared numerically."""
+import numpy as np
+import pytest
+
+import chainrule as cr
+
+FORMS = [
+    ("x'*A*x", {}, "x", 1, "x'*(A+A')"),
+    ("x'*A*x", {}, "x", 2, "A+A'"),
+    ("x'*A*x", {"A": "symmetric"}, "x", 1, "2*x'*A"),
+    ("norm2(X*w-y)^2", {}, "w", 1, "2*(X*w-y)'*X"),
+    ("tr(X'*A*X)", {}, "X", 1, "(A+A')*X"),
+    ("sum(log(1+exp(-y.*(X*w))))", {}, "w", 1, "-(y.*exp(-y.*(X*w))./(1+exp(-y.*(X*w))))'*X"),
+    ("norm2(T-U*V')^2", {}, "U", 1, "-2*(T-U*V')*V"),
+    ("w'*x", {}, "w", 1, "x'"),
+    ("A*x", {}, "x", 1, "A"),
+    ("w.*x", {}, "w", 1, "diag(x)"),
+    ("sin(x^2)", {}, "x", 1, "2*cos(x^2)*x"),
+    ("ln(sin(x^3)^2)", {}, "x", 1, "6*x^2*cos(x^3)/sin(x^3)"),
+    ("[ln(x^2); sin(3*x)]", {}, "x", 1, "[2/x; 3*cos(3*x)]"),
+    ("max(0, w'*x+b)", {}, "b", 1, "step(b+w'*x)"),
+    ("logdet(X)", {}, "X", 1, "inv(X)'"),
+    ("inv(X)", {}, "X", 1, 'einsum("ik,lj->ijkl", inv(X), inv(X))'),
+]
+LAYOUTS = [("w'*x", "w", "numerator", "x'"), ("w'*x", "w", "denominator", "x"), ("w'*x", "w", "mixed", "x"),
+           ("A*x", "x", "numerator", "A"), ("A*x", "x", "denominator", "A'"), ("A*x", "x", "mixed", "A")]
+
+
+def values_for(f, rng, n=3):
+    sizes = {}
+    values = {}
+    for name, info in f.variables.items():
+        shape = tuple(d if isinstance(d, int) else sizes.setdefault(d, n + len(sizes)) for d in info.shape)
+        value = rng.standard_normal(shape)
+        if len(shape) == 2 and shape[0] == shape[1]:
+            value = value @ value.T + shape[0] * np.eye(shape[0])
+        values[name] = value
+    return values
+
+
+def reparsed_value(d, f, values):
+    again = cr.parse(d.text(), **{n: info.shape for n, info in f.variables.items()})
+    return np.broadcast_to(again.evaluate(values), d.shape if not isinstance(d.shape, str) else ())
+
+
+@pytest.mark.parametrize("text, decls, wrt, order, form", FORMS, ids=[f"{r[0]} by {r[2]}" for r in FORMS])
+def test_printed_form(text, decls, wrt, order, form, rng):
+    f = cr.parse(text, **decls)
+    d = cr.derivative(f, wrt, order=order)
+    assert d.text().replace("-einsum", "einsum") == form
+    values = values_for(f, rng)
+    got = d.evaluate(values)
+    np.testing.assert_allclose(cr.parse(d.text(), **{n: i.shape for n, i in f.variables.items()}).evaluate(values),
+                               got, rtol=1e-10, atol=1e-12)
+    assert d.unicode() and d.latex()
+
+
+@pytest.mark.parametrize("text, wrt, layout, form", LAYOUTS)
+def test_layouts(text, wrt, layout, form, rng):
+    f = cr.parse(text)
+    d = cr.derivative(f, wrt, layout=layout)
+    assert d.text() == form
+    numerator = cr.derivative(f, wrt).evaluate(values_for(f, rng))
+    expected = numerator.T if layout == "denominator" else numerator
+    np.testing.assert_allclose(d.evaluate(values_for(f, np.random.default_rng(0))), expected)
+
+
+def test_unicode_and_latex_renderings():
+    d = cr.derivative("x'*A*x", "x")
+    assert d.unicode() == "xᵀ·(A + Aᵀ)"
+    assert d.latex() == r"x^{\top} \left(A + A^{\top}\right)"
+    assert "⊙" in cr.derivative("sum(x.*sin(x))", "x", layout="mixed").unicode()
+
+
+def test_tensor_results_use_index_notation():
+    d = cr.derivative("inv(X)", "X")
+    assert "[ijkl:" in d.unicode() and r"_{ijkl}" in d.latex()
+
+
+def test_cse_names_shared_subexpressions(rng):
+    d = cr.derivative("softmax(x)", "x")
+    lines = d.text(cse=True).splitlines()
+    assert lines[-1] == "diag(t1)-t1*t1'" and lines[0].startswith("t0 = ")
+
+
+def test_very_deep_results_name_their_shared_parts():
+    d = cr.derivative("sin(" * 3000 + "x" + ")" * 3000, "x")
+    text = d.text()
+    assert text.count("\n") > 100 and len(text) < 200_000

@@ -1,0 +1,59 @@
+import itertools
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.ir import topological
+from chainrule.numeric.evaluate import _LETTERS, _product
+
+
+def test_fast_products_agree_with_einsum_on_every_two_operand_pattern(rng):
+    sizes = {0: 2, 1: 3, 2: 4}
+    for ra, rb in itertools.product(range(3), repeat=2):
+        for a, b in itertools.product(itertools.product(sizes, repeat=ra), itertools.product(sizes, repeat=rb)):
+            present = sorted(set(a) | set(b))
+            for r in range(len(present) + 1):
+                for out in itertools.permutations(present, r):
+                    xs = [rng.standard_normal([sizes[i] for i in s]) for s in (a, b)]
+                    eq = ",".join("".join(_LETTERS[i] for i in s) for s in (a, b)) + "->" + \
+                        "".join(_LETTERS[i] for i in out)
+                    got = _product([a, b], out, [x.shape for x in xs])(*xs)
+                    np.testing.assert_allclose(got, np.einsum(eq, *xs), err_msg=eq)
+
+
+def test_scalars_may_be_numbers_and_extra_values_are_accepted():
+    f = cr.parse("a*sum(x)")
+    g = cr.derivative(f, "a")
+    assert g.evaluate(a=2, x=[1.0, 2.0]) == 3.0
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"x": np.ones(3)}, "no value given for A"),
+    ({"x": np.ones((3, 1)), "A": np.eye(3)}, "x is declared"),
+    ({"x": np.ones(2), "A": np.eye(3)}, "dimension n is"),
+    ({"x": np.ones(3), "A": np.eye(3), "q": 1.0}, "'q' is not a variable"),
+])
+def test_evaluation_errors_say_what_is_wrong(values, message):
+    with pytest.raises(cr.EvaluationError, match=message):
+        cr.parse("x'*A*x").evaluate(values)
+
+
+def _no_dense_identity(expr):
+    return all(node.op != "delta" for node in topological([expr.node]))
+
+
+def test_logistic_hessian_costs_one_weighted_product():
+    H = cr.hessian("sum(log(1+exp(-y.*(X*w))))", "w")
+    assert _no_dense_identity(H)
+    products = [n for n in topological([H.node]) if n.op == "contract" and n.rank == 2 and
+                sum(a.rank == 2 for a in n.args) == 2]
+    assert len(products) == 1   # X' * (a weighted X): the only matrix-matrix product
+
+
+def test_factorization_gradient_needs_nothing_larger_than_the_product(rng):
+    g = cr.derivative("norm2(T-U*V')^2", "U")
+    assert _no_dense_identity(g)
+    assert all(n.rank <= 2 for n in topological([g.node]))
+    T, U, V = rng.standard_normal((5, 5)), rng.standard_normal((5, 2)), rng.standard_normal((5, 2))
+    np.testing.assert_allclose(g.evaluate(T=T, U=U, V=V), -2 * (T - U @ V.T) @ V)
