@@ -5,6 +5,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from .calculus.layout import LAYOUTS, arrange
 from .calculus.reverse import jacobian
 from .errors import DerivativeError
 from .expr import Expr
@@ -12,7 +13,6 @@ from .language import compile_text
 from .numeric.check import CheckResult, directional_check
 from .simplify import build as b
 
-LAYOUTS = ("numerator", "denominator", "mixed")
 
 
 def parse(text: str, **declarations: object) -> Expr:
@@ -49,9 +49,8 @@ def derivative(f: Expr | str, wrt: str | Expr | Sequence, order: int = 1, layout
     node = f.node
     for _ in range(order):
         node = jacobian(node, x)
-    if layout == "denominator":
-        node = _x_first(node, f.node.rank)
-    return Expr(node, _orientation(f.node.rank, x.rank, order, layout), f.variables)
+    node, orient = arrange(node, f.node.rank, x.rank, order, layout)
+    return Expr(node, orient, f.variables)
 
 
 def hessian(f: Expr | str, wrt: str | Expr, layout: str = "numerator") -> Expr:
@@ -68,23 +67,6 @@ def _variable(f: Expr, wrt: str | Expr):
                               hint=f"Its variables are: {known}.")
     shape, symmetric = f.variables[name]
     return b.var(name, shape, symmetric)
-
-
-def _x_first(node, n_f: int):
-    labels = tuple(range(node.rank))
-    return b.transpose(node, labels[n_f:] + labels[:n_f])
-
-
-def _orientation(n_f: int, n_x: int, order: int, layout: str) -> str | None:
-    # A 1-index result is a gradient (index from x) or a vector of derivatives (index from f).
-    if n_f + order * n_x != 1:
-        return None
-    from_x = n_x == 1
-    if layout == "numerator":
-        return "row" if from_x else "col"
-    if layout == "denominator":
-        return "col" if from_x else "row"
-    return "col"
 
 
 def check(f: Expr | str, wrt: str, at: Mapping[str, object], order: int = 1, seed: int = 0) -> CheckResult:

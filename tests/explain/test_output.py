@@ -126,6 +126,6 @@ def test_api_rejects_unknown_order():
 
 def test_as_a_user_runs_it():
     env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
-    done = subprocess.run([sys.executable, "-m", "chainrule.explain.command", "explain", "ln(sin(x^3)^2)", "--wrt",
+    done = subprocess.run([sys.executable, "-m", "chainrule.cli", "explain", "ln(sin(x^3)^2)", "--wrt",
                            "x", "--var", "x=scalar"], capture_output=True, text=True, env=env, timeout=120, check=False)
     assert done.returncode == 0 and "6*x^2*cos(x^3)/sin(x^3): the same expression" in done.stdout

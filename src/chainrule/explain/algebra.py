@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..api import _orientation, _x_first  # the engine's own layout rules, so a derivation prints as derivative() does
+from ..calculus.layout import arrange  # the engine's own layout rules, so a derivation prints as derivative() does
 from ..errors import DerivativeError
 from ..expr import Expr
 from ..ir import Node, topological
@@ -76,9 +76,8 @@ def mentions(node: Node, name: str) -> bool:
 
 def in_layout(node: Node, n_f: int, n_x: int, layout: str, variables: dict) -> Expr:
     """A numerator-layout Jacobian (shape F+X) shown in `layout`, oriented as `chainrule.derivative` orients it."""
-    if layout == "denominator":
-        node = _x_first(node, n_f)
-    return Expr(node, _orientation(n_f, n_x, 1, layout), variables)
+    node, orient = arrange(node, n_f, n_x, 1, layout)
+    return Expr(node, orient, variables)
 
 
 def dims_text(dims: tuple) -> str:

@@ -72,15 +72,3 @@ def run(args: argparse.Namespace) -> int:
     except Exception as error:  # noqa: BLE001  (a bug of ours: still a message, never a traceback)
         print(f"chainrule: internal error ({type(error).__name__}: {error}); please report it", file=sys.stderr)
         return 3
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m chainrule.explain.command ...` runs the subcommand alone (until cli.py registers it)."""
-    parser = argparse.ArgumentParser(prog="chainrule")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -68,15 +68,3 @@ def _show(result, fmt: str, full: bool) -> str:
     if fmt == "json":
         return result.to_json()
     return result.markdown(full) if fmt == "markdown" else result.text(full)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the subcommand alone (`python -m chainrule.trace.command ...`), until the main CLI registers it."""
-    parser = argparse.ArgumentParser(prog="chainrule")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
