@@ -76,6 +76,11 @@ def check(f: Expr | str, wrt: str, at: Mapping[str, object], order: int = 1, see
     True
     """
     f = _as_expr(f)
+    if not isinstance(order, int) or order < 1:
+        raise DerivativeError(f"check compares a derivative of order 1 or more, not {order!r}")
+    if wrt not in at:
+        raise DerivativeError(f"check needs a value for {wrt}, the variable it differentiates by",
+                              hint=f"Add it: at={{'{wrt}': ...}}.")
     lower = derivative(f, wrt, order - 1) if order > 1 else f
     upper = derivative(f, wrt, order)
     values = {k: np.asarray(v, dtype=float) for k, v in at.items()}

@@ -29,23 +29,18 @@ def value(item: str) -> tuple[str, np.ndarray]:
     try:
         if text.lstrip().startswith("["):
             return name, np.array(json.loads(text), dtype=float)
-        rows = [[float(v) for v in row.split(",")] for row in text.split(";")]
-    except ValueError:
+        array = np.array([[float(v) for v in row.split(",")] for row in text.split(";")])
+    except ValueError:   # not numbers, or rows of different lengths
         raise UsageError(f"cannot read --at {item!r}",
-                         hint="Write --at x=1,2,3 for a vector, --at A='1,2;3,4' for a matrix, --at b=0.5, "
-                              "or JSON such as --at A='[[1,2],[3,4]]'.") from None
-    array = np.array(rows)
+                         hint="Write --at x=1,2,3 for a vector, --at A='1,2;3,4' for a matrix (rows of equal "
+                              "length), --at b=0.5, or JSON such as --at A='[[1,2],[3,4]]'.") from None
     return name, array.reshape(-1) if ";" not in text else array
 
 
-def values_for(f: Expr, given: dict, shapes: dict) -> dict:
-    values = {}
-    for name, (shape, _) in f.variables.items():
-        value = given.get(name)
-        if value is not None and len(shape) == 0:
-            value = value.reshape(())
-        values[name] = value
-    return {k: v for k, v in values.items() if v is not None}
+def values_for(f: Expr, given: dict) -> dict:
+    """The given values, a scalar typed as b=0.5 (read as [0.5]) made a scalar again."""
+    scalars = {name for name, info in f.variables.items() if not info.shape}
+    return {name: v.reshape(()) if name in scalars and v.size == 1 else v for name, v in given.items()}
 
 
 def random_values(f: Expr, seed: int = 0, size: int = 3) -> dict:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -51,7 +52,7 @@ def _diff(args: argparse.Namespace) -> dict:
         "shape": list(d.shape), "kind": d.stype.kind,
     }
     given = dict(value(v) for v in args.at)
-    values = values_for(f, given, decls) if given else None
+    values = values_for(f, given) if given else None
     if values is not None:
         report["value"] = np.asarray(d.evaluate(values)).tolist()
     if args.check:
@@ -90,6 +91,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ChainruleError as error:
         print(f"chainrule: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader (| head) stopped early: not an error
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (so the interpreter's final flush stays quiet)
+        return 0
     except Exception as error:  # a bug of ours: still a message, never a traceback
         print(f"chainrule: internal error ({type(error).__name__}: {error}); please report it", file=sys.stderr)
         return 3

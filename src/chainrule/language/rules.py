@@ -93,12 +93,21 @@ def _power(ctx: Ctx, node: Syntax, args: list[SType]) -> SType:
         raise TypeFailure("the exponent of '^' must be a scalar", node, "Use .^ for element-wise powers.", node.args)
     if x.rank == 0:
         return x
-    if x.rank == 2 and node.args[1].op == "number" and float(node.args[1].value).is_integer():
-        if ctx.unifier.unify(*x.dims):
-            return x
+    if x.rank == 2 and integer_literal(node.args[1]) is not None and ctx.unifier.unify(*x.dims):
+        return x
     raise TypeFailure(f"'^' raises a scalar, or a square matrix to an integer power; "
                       f"'{ctx.source(node.args[0])}' is a {ctx.show(x)}", node,
                       "Use .^ for an element-wise power.", node.args[:1])
+
+
+def integer_literal(node: Syntax) -> int | None:
+    """The value of a literal whole number such as 3 or -1, else None."""
+    sign = 1
+    if node.op == "neg":
+        sign, node = -1, node.args[0]
+    if node.op == "number" and float(node.value).is_integer():
+        return sign * int(node.value)
+    return None
 
 
 def _transpose(ctx: Ctx, node: Syntax, args: list[SType]) -> SType:

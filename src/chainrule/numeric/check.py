@@ -40,6 +40,7 @@ def directional_check(f, jac, x: np.ndarray, n_out: int, rng: np.random.Generato
         numeric = (np.asarray(f(x + h * v)) - np.asarray(f(x - h * v))) / (2 * h)
         symbolic = np.tensordot(jac, v, axes=axes) if x.ndim else jac * v
         error = float(np.max(np.abs(numeric - symbolic))) if numeric.size else 0.0
+        error = error if np.isfinite(error) else np.inf     # NaN never passes
         scale = max(1.0, float(np.max(np.abs(symbolic))) if symbolic.size else 0.0)
         worst_abs, worst_rel = max(worst_abs, error), max(worst_rel, error / scale)
     return CheckResult(worst_abs, worst_rel, tolerance, len(directions))

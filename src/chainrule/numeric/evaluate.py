@@ -171,6 +171,10 @@ class Plan:
             for node, step, inputs in zip(self.order, self.steps, self.inputs, strict=True):
                 if step is None:
                     results.append(values[node.params[0]])
-                else:
+                    continue
+                try:
                     results.append(step([results[k] for k in inputs]))
+                except np.linalg.LinAlgError as error:
+                    raise EvaluationError(f"cannot compute {node.op} of a matrix at these values ({error})",
+                                          hint="inv needs an invertible matrix.") from None
         return results

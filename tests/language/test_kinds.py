@@ -1,0 +1,159 @@
+import numpy as np
+import pytest
+
+import chainrule as cr
+
+
+def shape(f, name):
+    return f.variables[name].shape
+
+
+def rank(f, name):
+    return len(shape(f, name))
+
+
+DEFAULTS = [
+    ("a", 0), ("b", 0), ("c", 0), ("d", 0), ("e", 0), ("f", 0), ("g", 0), ("alpha", 0),
+    ("h", 1), ("i", 1), ("n", 1), ("w", 1), ("x", 1), ("z", 1), ("theta", 1),
+    ("A", 2), ("G", 2), ("H", 2), ("X", 2), ("Z", 2), ("Weights", 2),
+]
+
+
+@pytest.mark.parametrize(("name", "expected"), DEFAULTS)
+def test_first_letter_decides_when_use_leaves_it_open(name, expected):
+    f = cr.parse(f"sum({name})" if expected else name)
+    assert rank(f, name) == expected
+
+
+DECLARED = [
+    ("x", "scalar", ()),
+    ("a", "vector", ("n",)),
+    ("a", "matrix", ("n", "m")),
+    ("x", "matrix", ("n", "m")),
+    ("A", "scalar", ()),
+    ("A", "vector", ("n",)),
+    ("A", "symmetric", ("n", "n")),
+    ("x", (), ()),
+    ("x", (3,), (3,)),
+    ("A", (2, 5), (2, 5)),
+    ("X", ("m", "n"), ("m", "n")),
+    ("b", ("k",), ("k",)),
+    ("X", ["m", 4], ("m", 4)),
+]
+
+
+@pytest.mark.parametrize(("name", "decl", "expected"), DECLARED)
+def test_explicit_declaration_wins(name, decl, expected):
+    f = cr.parse(f"sum({name})", **{name: decl})
+    assert shape(f, name) == expected
+    assert f.variables[name].symmetric == (decl == "symmetric")
+
+
+def test_declaration_wins_over_use():
+    f = cr.parse("a*x", a="vector", x="scalar")
+    assert rank(f, "a") == 1 and rank(f, "x") == 0
+    assert f.stype.kind == "col vector"
+
+
+USE = [
+    ("sin(x^2)", "x", 0),
+    ("x^3+1", "x", 0),
+    ("[x; y]", "x", 0),
+    ("tr(x)", "x", 2),
+    ("inv(x)*A", "x", 2),
+    ("diag(a)", "a", 1),
+    ("softmax(a)", "a", 1),
+    ("A^0.5", "A", 0),
+]
+
+
+@pytest.mark.parametrize(("text", "name", "expected"), USE)
+def test_use_decides(text, name, expected):
+    assert rank(cr.parse(text), name) == expected
+
+
+SQUARE = ["x'*A*x", "tr(A)", "det(A)", "logdet(A)", "inv(A)", "A^2", "diag(A)", "A+A'", "A*A", "einsum('ii->', A)"]
+
+
+@pytest.mark.parametrize("text", SQUARE)
+def test_use_makes_a_matrix_square(text):
+    rows, cols = shape(cr.parse(text), "A")
+    assert rows == cols
+
+
+def test_a_rectangular_matrix_stays_rectangular():
+    rows, cols = shape(cr.parse("x'*X*y"), "X")
+    assert rows != cols
+
+
+UNIFY = [
+    ("X*w", [("X", 1), ("w", 0)]),
+    ("X*w-y", [("X", 0), ("y", 0)]),
+    ("x'*A*x", [("x", 0), ("A", 0), ("A", 1)]),
+    ("A*B*C", [("A", 1), ("B", 0)]),
+    ("x*y'+A", [("x", 0), ("A", 0)]),
+    ("x.*y", [("x", 0), ("y", 0)]),
+    ("max(x, y)", [("x", 0), ("y", 0)]),
+    ("einsum('ij,jk->ik', A, B)", [("A", 1), ("B", 0)]),
+    ("U*V'-T", [("U", 1), ("V", 1)]),
+    ("U*V'+T", [("U", 0), ("T", 0)]),
+    ("U*V'+T ", [("V", 0), ("T", 1)]),
+]
+
+
+@pytest.mark.parametrize(("text", "dims"), UNIFY, ids=[u[0] for u in UNIFY])
+def test_symbolic_dimensions_unify(text, dims):
+    f = cr.parse(text)
+    assert len({shape(f, name)[axis] for name, axis in dims}) == 1
+
+
+def test_declared_dimension_names_propagate():
+    f = cr.parse("X*w", X=("m", "k"))
+    assert shape(f, "w") == ("k",)
+    assert f.shape == ("m",)
+
+
+def test_declared_sizes_propagate():
+    f = cr.parse("X*w-y", X=(4, 3))
+    assert shape(f, "w") == (3,) and shape(f, "y") == (4,)
+    assert f.shape == (4,)
+
+
+def test_x_and_w_share_a_dimension_in_evaluation():
+    f = cr.parse("X*w")
+    with pytest.raises(cr.EvaluationError):
+        f.evaluate(X=np.ones((4, 3)), w=np.ones(4))
+
+
+def test_unused_declared_variable_is_kept():
+    f = cr.parse("x", y=(3,))
+    assert shape(f, "y") == (3,)
+
+
+def test_generated_dimension_names_avoid_declared_ones():
+    f = cr.parse("X*w+y", X=("m", "n"), y=("m",))
+    assert shape(f, "w") == ("n",)
+
+
+def test_symmetric_declaration_gives_the_symmetric_gradient():
+    f = cr.parse("x'*A*x", A="symmetric")
+    assert f.variables["A"].symmetric
+    g = cr.derivative(f, "x")
+    assert g.text() == "2*x'*A"
+    rng = np.random.default_rng(1)
+    m = rng.standard_normal((3, 3))
+    A, x = m + m.T, rng.standard_normal(3)
+    np.testing.assert_allclose(g.evaluate(x=x, A=A), 2 * A @ x, rtol=1e-12)
+
+
+def test_undeclared_matrix_gives_the_general_gradient():
+    assert cr.derivative(cr.parse("x'*A*x"), "x").text() == "x'*(A+A')"
+
+
+def test_symmetric_hessian():
+    assert cr.hessian(cr.parse("x'*A*x", A="symmetric"), "x").text() == "2*A"
+
+
+def test_dimension_tuple_with_a_shared_name():
+    f = cr.parse("x'*A*x", x=("n",), A=("n", "n"))
+    assert shape(f, "A") == ("n", "n") and f.shape == ()

@@ -1,0 +1,369 @@
+"""Hypothesis strategies: random well-typed expressions of the input language, each with its meaning as a function.
+
+One random tree gives both the chainrule text and a Python function of a NumPy-like namespace (`NP` or `jax_namespace()`),
+so the same expression can be evaluated by NumPy (the reference value) and differentiated by JAX.
+
+The variables have fixed concrete shapes (`DECLARATIONS`). The grammar is typed by the surface type of the language
+(scalar, column, row, matrix, with their sizes): every generated text parses, and the tree keeps the values moderate:
+`exp` only of bounded arguments, `log`, `sqrt`, `./`, `/` and negative powers only of positive ones. The piecewise
+functions (`abs`, `relu`, `max`, `min`) and `norm2` record the quantity that must stay away from zero (their kink);
+`kinks_ok` tells whether a point is far enough from every kink for finite differences to be meaningful.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+import numpy as np
+from hypothesis import strategies as st
+
+DECLARATIONS = {"a": (), "b": (), "x": (3,), "y": (3,), "z": (4,), "A": (3, 3), "B": (3, 4), "C": (4, 3)}
+
+
+# ---- surface types -------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Ty:
+    """A surface type: kind "s" (scalar), "col", "row" (vectors of n) or "mat" (m×n)."""
+    kind: str
+    dims: tuple = ()
+
+    @property
+    def shape(self) -> tuple:
+        return self.dims
+
+    @property
+    def t(self) -> Ty:
+        """The type of the transpose."""
+        return {"s": self, "col": Ty("row", self.dims), "row": Ty("col", self.dims),
+                "mat": Ty("mat", self.dims[::-1])}[self.kind]
+
+
+S = Ty("s")
+SIZES = (3, 4)
+TYPES = (S, *(Ty("col", (n,)) for n in SIZES), *(Ty("row", (n,)) for n in SIZES),
+         *(Ty("mat", (m, n)) for m in SIZES for n in SIZES))
+
+
+def _var_type(shape: tuple) -> Ty:
+    return {0: S, 1: Ty("col", shape), 2: Ty("mat", shape)}[len(shape)]
+
+
+# ---- generated expressions -----------------------------------------------------------------------------------------
+
+# Precedence levels of the grammar: operands of weaker operators are parenthesised.
+ADD, MUL, NEG, POW, POSTFIX, ATOM = range(1, 7)
+
+
+@dataclass(frozen=True)
+class Gen:
+    """A generated expression: its text, surface type, meaning fn(ns, values), and bookkeeping."""
+    text: str
+    ty: Ty
+    fn: Callable = field(repr=False, compare=False)
+    level: int = field(default=ATOM, repr=False)
+    variables: frozenset = field(default=frozenset(), repr=False)
+    kinks: tuple = field(default=(), repr=False, compare=False)  # functions that must stay away from 0
+
+    def at(self, level: int) -> str:
+        """The text as an operand that needs at least the given precedence level."""
+        return self.text if self.level >= level else f"({self.text})"
+
+    def __call__(self, ns, values):
+        value = self.fn(ns, values)
+        if getattr(ns, "watch", None) is not None:  # record every intermediate value (NumPy reference only)
+            largest = float(np.max(np.abs(value), initial=0.0))
+            ns.watch.append(largest if np.isfinite(largest) else np.inf)
+        return value
+
+
+def _combine(text: str, ty: Ty, fn: Callable, level: int, *parts: Gen, kinks: tuple = ()) -> Gen:
+    variables = frozenset().union(*(p.variables for p in parts))
+    return Gen(text, ty, fn, level, variables, sum((p.kinks for p in parts), ()) + kinks)
+
+
+def _leaf_variable(name: str) -> Gen:
+    return Gen(name, _var_type(DECLARATIONS[name]), lambda ns, v: ns.asarray(v[name]), ATOM, frozenset({name}))
+
+
+def _number(value: float) -> Gen:
+    return Gen(repr(value) if value != int(value) else str(int(value)), S, lambda ns, v: float(value), ATOM)
+
+
+def call(name: str, ty: Ty, f: Callable, *args: Gen, kinks: tuple = ()) -> Gen:
+    return _combine(f"{name}({', '.join(a.text for a in args)})", ty, lambda ns, v: f(ns)(*(a(ns, v) for a in args)),
+                    ATOM, *args, kinks=kinks)
+
+
+def transpose(e: Gen) -> Gen:
+    return _combine(f"{e.at(POSTFIX)}'", e.ty.t, lambda ns, v: ns.transpose(e(ns, v)), ATOM, e)
+
+
+def binary(op: str, left: Gen, right: Gen, ty: Ty, f: Callable) -> Gen:
+    level = ADD if op in "+-" else MUL
+    return _combine(f"{left.at(level)} {op} {right.at(level + 1)}", ty,
+                    lambda ns, v: f(ns, left(ns, v), right(ns, v)), level, left, right)
+
+
+def power(base: Gen, k: int) -> Gen:
+    op = "^" if base.ty == S else ".^"
+    return _combine(f"{base.at(POSTFIX)}{op}{k}", base.ty, lambda ns, v: base(ns, v) ** k, POW, base)
+
+
+def neg(e: Gen) -> Gen:
+    return _combine(f"-{e.at(NEG)}", e.ty, lambda ns, v: -e(ns, v), NEG, e)
+
+
+def _difference(u: Gen, w: Gen) -> Callable:
+    return lambda ns, v: u(ns, v) - w(ns, v)
+
+
+# ---- the namespaces a meaning is evaluated in ----------------------------------------------------------------------
+
+def _np_logsumexp(x):
+    m = np.max(x)
+    return m + np.log(np.sum(np.exp(x - m)))
+
+
+NP = SimpleNamespace(
+    asarray=lambda x: np.asarray(x, dtype=float), transpose=np.transpose, sin=np.sin, cos=np.cos, tanh=np.tanh,
+    exp=np.exp, log=np.log, sqrt=np.sqrt, abs=np.abs, sigmoid=lambda x: 1 / (1 + np.exp(-x)),
+    relu=lambda x: np.maximum(0, x), maximum=np.maximum, minimum=np.minimum, sum=np.sum, trace=np.trace,
+    norm2=lambda x: np.sqrt(np.sum(x ** 2)), logsumexp=_np_logsumexp,
+    softmax=lambda x: np.exp(x - _np_logsumexp(x)), matmul=np.matmul, outer=np.outer, stack=np.stack,
+    diag=np.diag,
+)
+
+
+def jax_namespace() -> SimpleNamespace:
+    """The same functions in jax.numpy (import jax first; only for the JAX comparison)."""
+    import jax
+    import jax.numpy as jnp
+    from jax.scipy.special import logsumexp
+
+    return SimpleNamespace(
+        asarray=jnp.asarray, transpose=jnp.transpose, sin=jnp.sin, cos=jnp.cos, tanh=jnp.tanh, exp=jnp.exp,
+        log=jnp.log, sqrt=jnp.sqrt, abs=jnp.abs, sigmoid=jax.nn.sigmoid, relu=jax.nn.relu, maximum=jnp.maximum,
+        minimum=jnp.minimum, sum=jnp.sum, trace=jnp.trace, norm2=lambda x: jnp.sqrt(jnp.sum(x ** 2)),
+        logsumexp=lambda x: logsumexp(x), softmax=lambda x: jnp.exp(x - logsumexp(x)), matmul=jnp.matmul,
+        outer=jnp.outer, stack=jnp.stack, diag=jnp.diag,
+    )
+
+
+# ---- the typed grammar ---------------------------------------------------------------------------------------------
+
+LEAVES = {S: ("a", "b"), Ty("col", (3,)): ("x", "y"), Ty("col", (4,)): ("z",), Ty("mat", (3, 3)): ("A",),
+          Ty("mat", (3, 4)): ("B",), Ty("mat", (4, 3)): ("C",)}
+SMOOTH = ("sin", "cos", "tanh", "sigmoid")
+
+
+def leaf(draw, ty: Ty) -> Gen:
+    if ty in LEAVES:
+        options = [_leaf_variable(n) for n in LEAVES[ty]]
+        if ty == S:
+            options.append(_number(draw(st.sampled_from((2, 0.5, 3, 1.5)))))
+        return draw(st.sampled_from(options))
+    if ty.t in LEAVES:
+        return transpose(leaf(draw, ty.t))
+    # a 4×4 matrix has no variable: the product of two leaves
+    return matmul(leaf(draw, Ty("mat", (4, 3))), leaf(draw, Ty("mat", (3, 4))))
+
+
+def matmul(left: Gen, right: Gen) -> Gen:
+    """The matrix product `*` of two surface types that fit."""
+    lk, rk = left.ty.kind, right.ty.kind
+    if lk == "s" or rk == "s":
+        ty = right.ty if lk == "s" else left.ty
+        return binary("*", left, right, ty, lambda ns, p, q: p * q)
+    if lk == "col" and rk == "row":
+        ty = Ty("mat", left.ty.dims + right.ty.dims)
+        return binary("*", left, right, ty, lambda ns, p, q: ns.outer(p, q))
+    out = left.ty.dims[:-1] + right.ty.dims[1:]
+    ty = {0: S, 2: Ty("mat", out)}.get(len(out)) or Ty("col" if rk == "col" else "row", out)
+    return binary("*", left, right, ty, lambda ns, p, q: ns.matmul(p, q))
+
+
+def smooth(name: str, e: Gen) -> Gen:
+    return call(name, e.ty, lambda ns: getattr(ns, name), e)
+
+
+def bounded(draw, ty: Ty, depth: int) -> Gen:
+    """An expression whose values lie in [-1, 1] (or a variable: values of order 1)."""
+    if depth <= 0 or draw(st.booleans()):
+        return leaf(draw, ty)
+    return smooth(draw(st.sampled_from(SMOOTH)), expression_of(draw, ty, depth - 1))
+
+
+def positive(draw, ty: Ty, depth: int) -> Gen:
+    """An expression whose values are positive (and at least 1 or a sigmoid's, away from 0 at moderate args)."""
+    kind = draw(st.sampled_from(("exp", "one_plus_square", "sigmoid")))
+    if kind == "exp":
+        return smooth("exp", bounded(draw, ty, depth)) if depth > 0 else call("exp", ty, lambda ns: ns.exp,
+                                                                               leaf(draw, ty))
+    inner = expression_of(draw, ty, depth - 1) if depth > 0 else leaf(draw, ty)
+    if kind == "sigmoid":  # of a bounded argument: in [0.26, 0.74], so 1/sigmoid stays moderate
+        return smooth("sigmoid", bounded(draw, ty, depth - 1) if depth > 0 else leaf(draw, ty))
+    return binary("+", _number(1), power(inner, 2), ty, lambda ns, p, q: p + q)
+
+
+def _elementwise_binary(draw, ty: Ty, depth: int) -> Gen:
+    op = draw(st.sampled_from(("+", "-", ".*", "./")))
+    scalar_side = ty != S and draw(st.integers(0, 3)) == 0  # scalar expansion: a + x, x .* a, ...
+    left_ty, right_ty = (S, ty) if scalar_side and draw(st.booleans()) else (ty, S) if scalar_side else (ty, ty)
+    left = expression_of(draw, left_ty, depth - 1)
+    if op == "./":
+        right = positive(draw, right_ty, depth - 1)
+        if right_ty == S and ty != S and draw(st.booleans()):
+            return binary("/", left, right, ty, lambda ns, p, q: p / q)  # '/' divides by a scalar
+        return binary("./", left, right, ty, lambda ns, p, q: p / q)
+    right = expression_of(draw, right_ty, depth - 1)
+    f = {"+": lambda ns, p, q: p + q, "-": lambda ns, p, q: p - q, ".*": lambda ns, p, q: p * q}[op]
+    if op == ".*" and ty == S:
+        op = "*"
+    return binary(op, left, right, ty, f)
+
+
+def _kinked(draw, ty: Ty, depth: int) -> Gen:
+    name = draw(st.sampled_from(("abs", "relu", "max", "min", "max0")))
+    e = expression_of(draw, ty, depth - 1)
+    if name in ("abs", "relu"):
+        return call(name, ty, lambda ns: getattr(ns, name), e, kinks=(e.fn,))
+    if name == "max0":
+        return call("max", ty, lambda ns: ns.maximum, _number(0), e, kinks=(e.fn,))
+    other = expression_of(draw, draw(st.sampled_from((ty, S))) if ty != S else S, depth - 1)
+    first, second = (e, other) if draw(st.booleans()) else (other, e)
+    f = (lambda ns: ns.maximum) if name == "max" else (lambda ns: ns.minimum)
+    return call(name, ty, f, first, second, kinks=(_difference(first, second),))
+
+
+def _matrix_product(draw, ty: Ty, depth: int) -> Gen:
+    k = draw(st.sampled_from(SIZES))
+    sub = lambda t: expression_of(draw, t, depth - 1)
+    if ty == S:
+        return matmul(sub(Ty("row", (k,))), sub(Ty("col", (k,))))
+    if ty.kind == "col":
+        if draw(st.booleans()):
+            return matmul(sub(S), sub(ty))
+        return matmul(sub(Ty("mat", ty.dims + (k,))), sub(Ty("col", (k,))))
+    if ty.kind == "row":
+        if draw(st.booleans()):
+            return matmul(sub(ty), sub(S))
+        return matmul(sub(Ty("row", (k,))), sub(Ty("mat", (k,) + ty.dims)))
+    m, n = ty.dims
+    choice = draw(st.integers(0, 2))
+    if choice == 0:
+        return matmul(sub(Ty("col", (m,))), sub(Ty("row", (n,))))
+    if choice == 1:
+        return matmul(sub(S), sub(ty))
+    return matmul(sub(Ty("mat", (m, k))), sub(Ty("mat", (k, n))))
+
+
+def _reduction(draw, depth: int) -> Gen:
+    name = draw(st.sampled_from(("sum", "norm2", "tr", "logsumexp")))
+    if name == "tr":
+        n = draw(st.sampled_from(SIZES))
+        return call("tr", S, lambda ns: ns.trace, expression_of(draw, Ty("mat", (n, n)), depth - 1))
+    e = expression_of(draw, draw(st.sampled_from(TYPES[1:])), depth - 1)
+    if name == "norm2":
+        return call("norm2", S, lambda ns: ns.norm2, e, kinks=(lambda ns, v: ns.norm2(e(ns, v)),))
+    return call(name, S, lambda ns: getattr(ns, name), e)
+
+
+def _stack(draw, ty: Ty, depth: int) -> Gen:
+    col = ty if ty.kind == "col" else ty.t
+    parts = [expression_of(draw, S, depth - 1) for _ in range(col.dims[0])]
+    e = _combine("[" + "; ".join(p.text for p in parts) + "]", col,
+                 lambda ns, v: ns.stack([ns.asarray(p(ns, v)) * 1.0 for p in parts]), ATOM, *parts)
+    return e if ty == col else transpose(e)
+
+
+def _diag(draw, ty: Ty, depth: int) -> Gen:
+    """diag(x) for a square matrix, diag(A) (the diagonal, a column) for a vector."""
+    n = ty.dims[0]
+    if ty.kind == "mat":
+        return call("diag", ty, lambda ns: ns.diag, expression_of(draw, Ty("col", (n,)), depth - 1))
+    e = call("diag", Ty("col", (n,)), lambda ns: ns.diag, expression_of(draw, Ty("mat", (n, n)), depth - 1))
+    return e if e.ty == ty else transpose(e)
+
+
+def _productions(ty: Ty) -> list[str]:
+    names = ["leaf", "smooth", "exp", "log_sqrt", "neg", "binary", "binary", "power", "kinked", "product"]
+    if ty == S:
+        names += ["reduction", "reduction"]
+    else:
+        names += ["transpose", "softmax"]
+    if ty.kind in ("col", "row"):
+        names += ["stack"]
+    if ty.kind in ("col", "row") or (ty.kind == "mat" and ty.dims[0] == ty.dims[1]):
+        names += ["diag"]
+    return names
+
+
+def expression_of(draw, ty: Ty, depth: int) -> Gen:
+    """A random expression of surface type ty, at most about `depth` operators deep."""
+    if depth <= 0:
+        return leaf(draw, ty)
+    name = draw(st.sampled_from(_productions(ty)))
+    sub = lambda t=ty: expression_of(draw, t, depth - 1)
+    if name == "leaf":
+        return leaf(draw, ty)
+    if name == "smooth":
+        return smooth(draw(st.sampled_from(SMOOTH)), sub())
+    if name == "exp":
+        return smooth("exp", bounded(draw, ty, depth - 1))
+    if name == "log_sqrt":
+        return smooth(draw(st.sampled_from(("log", "sqrt"))), positive(draw, ty, depth - 1))
+    if name == "neg":
+        return neg(sub())
+    if name == "binary":
+        return _elementwise_binary(draw, ty, depth)
+    if name == "power":
+        if draw(st.integers(0, 2)) == 0:
+            return power(positive(draw, ty, depth - 1), draw(st.sampled_from((-1, -2))))
+        return power(sub(), draw(st.sampled_from((2, 3))))
+    if name == "kinked":
+        return _kinked(draw, ty, depth)
+    if name == "product":
+        return _matrix_product(draw, ty, depth)
+    if name == "reduction":
+        return _reduction(draw, depth)
+    if name == "transpose":
+        return transpose(sub(ty.t))
+    if name == "softmax":
+        return call("softmax", ty, lambda ns: ns.softmax, sub())
+    if name == "stack":
+        return _stack(draw, ty, depth)
+    return _diag(draw, ty, depth)
+
+
+@st.composite
+def expressions(draw, max_depth: int = 4, types: tuple = TYPES) -> Gen:
+    """A random well-typed expression using at least one variable."""
+    ty = draw(st.sampled_from(types))
+    e = expression_of(draw, ty, draw(st.integers(1, max_depth)))
+    if not e.variables:  # a constant: add a variable so there is something to differentiate
+        e = binary("+", e, leaf(draw, ty) if ty != S else _leaf_variable("a"), ty, lambda ns, p, q: p + q)
+    return e
+
+
+# ---- values --------------------------------------------------------------------------------------------------------
+
+def random_values(seed: int) -> dict:
+    """Seeded values of every declared variable (standard normal entries)."""
+    rng = np.random.default_rng(seed)
+    return {name: rng.standard_normal(shape) for name, shape in DECLARATIONS.items()}
+
+
+def reference(e: Gen, values: dict) -> tuple[np.ndarray, float]:
+    """The NumPy value of e and the largest magnitude of any intermediate value (inf if one is not finite)."""
+    ns = SimpleNamespace(**vars(NP), watch=[])
+    with np.errstate(all="ignore"):
+        value = np.asarray(e(ns, values), dtype=float)
+    return value, max(ns.watch, default=0.0)
+
+
+def kinks_ok(e: Gen, values: dict, margin: float = 1e-3) -> bool:
+    """True when every kink argument of e is at least `margin` away from 0 at these values."""
+    with np.errstate(all="ignore"):
+        return all(np.all(np.abs(np.asarray(k(NP, values))) > margin) for k in e.kinks)
