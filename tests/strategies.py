@@ -70,6 +70,12 @@ class Gen:
         """The text as an operand that needs at least the given precedence level."""
         return self.text if self.level >= level else f"({self.text})"
 
+    def __repr__(self) -> str:  # what a failing example shows
+        return f"Gen({self.text!r}, {self.ty.kind} {self.ty.dims})"
+
+    def _repr_pretty_(self, printer, cycle) -> None:
+        printer.text(repr(self))
+
     def __call__(self, ns, values):
         value = self.fn(ns, values)
         if getattr(ns, "watch", None) is not None:  # record every intermediate value (NumPy reference only)
@@ -288,7 +294,7 @@ def _diag(draw, ty: Ty, depth: int) -> Gen:
 
 
 def _productions(ty: Ty) -> list[str]:
-    names = ["leaf", "smooth", "exp", "log_sqrt", "neg", "binary", "binary", "power", "kinked", "product"]
+    names = ["binary", "smooth", "product", "leaf", "exp", "log_sqrt", "neg", "binary", "power", "kinked", "product"]
     if ty == S:
         names += ["reduction", "reduction"]
     else:
@@ -338,10 +344,10 @@ def expression_of(draw, ty: Ty, depth: int) -> Gen:
 
 
 @st.composite
-def expressions(draw, max_depth: int = 4, types: tuple = TYPES) -> Gen:
+def expressions(draw, min_depth: int = 2, max_depth: int = 4, types: tuple = TYPES) -> Gen:
     """A random well-typed expression using at least one variable."""
     ty = draw(st.sampled_from(types))
-    e = expression_of(draw, ty, draw(st.integers(1, max_depth)))
+    e = expression_of(draw, ty, draw(st.integers(min_depth, max_depth)))
     if not e.variables:  # a constant: add a variable so there is something to differentiate
         e = binary("+", e, leaf(draw, ty) if ty != S else _leaf_variable("a"), ty, lambda ns, p, q: p + q)
     return e

@@ -17,8 +17,8 @@ from strategies import DECLARATIONS, Gen, S, expressions, jax_namespace, kinks_o
 
 import chainrule as cr
 
-SETTINGS = dict(deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
+SETTINGS = {"deadline": None, "derandomize": True, "database": None,
+            "suppress_health_check": [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large]}
 SEEDS = st.integers(0, 2**32 - 1)
 LARGEST = 1e4  # points where an intermediate value is larger make finite differences meaningless: skipped
 
@@ -56,7 +56,7 @@ def _assert_reparses(d: cr.Expr, values: dict, what: str) -> None:
     assert isinstance(d.unicode(), str) and isinstance(d.latex(), str)
 
 
-@settings(max_examples=260, **SETTINGS)
+@settings(max_examples=500, **SETTINGS)
 @given(e=expressions(), seed=SEEDS)
 def test_first_derivatives_match_finite_differences_and_reparse(e: Gen, seed: int):
     f, values = _prepare(e, seed)
@@ -77,7 +77,7 @@ def test_first_derivatives_match_finite_differences_and_reparse(e: Gen, seed: in
             _assert_reparses(dl, values, f"{what} in the {layout} layout")
 
 
-@settings(max_examples=70, **SETTINGS)
+@settings(max_examples=250, **SETTINGS)
 @given(e=expressions(max_depth=3), seed=SEEDS)
 def test_second_derivatives_match_finite_differences_and_reparse(e: Gen, seed: int):
     f, values = _prepare(e, seed)
@@ -113,7 +113,7 @@ def test_derivatives_match_jax():
     _derivatives_match_jax()
 
 
-@settings(max_examples=120, **SETTINGS)
+@settings(max_examples=100, **SETTINGS)
 @given(e=expressions(), seed=SEEDS, second=st.integers(0, 3))
 def _derivatives_match_jax(e: Gen, seed: int, second: int):
     f, values = _prepare(e, seed)

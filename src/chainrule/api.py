@@ -90,4 +90,5 @@ def check(f: Expr | str, wrt: str, at: Mapping[str, object], order: int = 1, see
     def at_x(x):
         return lower.evaluate({**values, wrt: x})
 
-    return directional_check(at_x, upper.evaluate(values), x0, lower.node.rank, rng)
+    symmetric = f.variables[wrt].symmetric
+    return directional_check(at_x, upper.evaluate(values), x0, lower.node.rank, rng, symmetric=symmetric)

@@ -1,12 +1,14 @@
 """Reading command-line values shared by every subcommand: declarations, values, random points."""
 from __future__ import annotations
 
+import difflib
 import json
 
 import numpy as np
 
 from .errors import ChainruleError
 from .expr import Expr
+from .language.infer import KINDS
 
 
 class UsageError(ChainruleError):
@@ -17,10 +19,13 @@ def declaration(item: str) -> tuple[str, object]:
     name, _, value = item.partition("=")
     if not name.isidentifier() or not value:
         raise UsageError(f"cannot read --var {item!r}", hint="Write --var A=symmetric, --var X=m,n or --var x=3.")
-    if value in ("scalar", "vector", "matrix", "symmetric"):
+    if value in KINDS:
         return name, value
     if value == "()":
         return name, ()
+    close = difflib.get_close_matches(value, KINDS, n=1, cutoff=0.75)
+    if close and value not in KINDS:
+        raise UsageError(f"unknown kind in --var {item!r}", hint=f"Did you mean {name}={close[0]}?")
     return name, tuple(int(d) if d.strip().isdigit() else d.strip() for d in value.split(","))
 
 

@@ -48,7 +48,7 @@ class Expr:
     def evaluate(self, values: Mapping[str, object] | None = None, **kwargs: object) -> np.ndarray:
         """The value as a NumPy array (0-d for a scalar), shape self.shape with the sizes of the given values."""
         given = {**(values or {}), **kwargs}
-        sizes, arrays = bind({n: info.shape for n, info in self.variables.items()}, given, self._needed)
+        sizes, arrays = bind(self.variables, given, self._needed)
         key = tuple(sorted(sizes.items()))
         plan = self._plans.get(key)
         if plan is None:

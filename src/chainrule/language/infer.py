@@ -39,6 +39,9 @@ def default_kind(name: str) -> str:
 def check_declarations(decls: Mapping[str, object]) -> dict[str, object]:
     checked = {}
     for name, decl in decls.items():
+        if name in FUNCTIONS or name in CONSTANTS:
+            raise ShapeError(f"'{name}' is a built-in {'function' if name in FUNCTIONS else 'constant'}, "
+                             "not a variable that can be declared", hint="Choose another name for the variable.")
         if isinstance(decl, str) and decl in KINDS:
             checked[name] = decl
         elif isinstance(decl, (tuple, list)) and all(_is_dim(d) for d in decl):

@@ -19,6 +19,9 @@ class DimVar:
     def __repr__(self) -> str:
         return f"?{self.id}"
 
+    def __str__(self) -> str:
+        return "?"   # not known yet: messages say so
+
 
 class _One:
     """The unit dimension of a vector seen as an n×1 or 1×n matrix (never a declared size)."""

@@ -6,13 +6,14 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..errors import EvaluationError
+from ..ir import VarInfo
 
 
 def _shape_text(shape) -> str:
     return "×".join(map(str, shape)) if shape else "scalar"
 
 
-def bind(variables: Mapping[str, tuple], values: Mapping[str, object], needed: set[str]) -> tuple[dict, dict]:
+def bind(variables: Mapping[str, VarInfo], values: Mapping[str, object], needed: set[str]) -> tuple[dict, dict]:
     """(sizes of named dimensions, float arrays by name); raises EvaluationError naming what does not fit."""
     missing = [n for n in variables if n in needed and n not in values]
     if missing:
@@ -25,7 +26,10 @@ def bind(variables: Mapping[str, tuple], values: Mapping[str, object], needed: s
         if name not in variables:
             raise EvaluationError(f"'{name}' is not a variable of this expression",
                                   hint=f"Its variables are: {', '.join(variables) or 'none'}.")
-        arrays[name] = _array(name, value, variables[name], sizes, where)
+        arrays[name] = _array(name, value, variables[name].shape, sizes, where)
+        if variables[name].symmetric and not np.allclose(arrays[name], arrays[name].T):
+            raise EvaluationError(f"{name} is declared symmetric but its value is not",
+                                  hint="Give a symmetric matrix, or declare it a plain matrix.")
     return sizes, arrays
 
 

@@ -25,13 +25,18 @@ class CheckResult:
 
 
 def directional_check(f, jac, x: np.ndarray, n_out: int, rng: np.random.Generator, max_directions: int = 24,
-                      tolerance: float = 1e-5) -> CheckResult:
-    """Compare jac (shape F + x.shape) with (f(x+h v) - f(x-h v)) / 2h for coordinate or random directions v."""
+                      tolerance: float = 1e-5, symmetric: bool = False) -> CheckResult:
+    """Compare jac (shape F + x.shape) with (f(x+h v) - f(x-h v)) / 2h for coordinate or random directions v.
+
+    A symmetric matrix variable only moves in symmetric directions: the expression may rely on x' = x.
+    """
     x = np.asarray(x, dtype=float)
     if x.size <= max_directions:
         directions = [np.eye(x.size)[k].reshape(x.shape) for k in range(x.size)]
     else:
         directions = [rng.standard_normal(x.shape) for _ in range(max_directions)]
+    if symmetric:
+        directions = [(v + v.T) / 2 for v in directions]
     h = 1e-6 * max(1.0, float(np.max(np.abs(x))) if x.size else 1.0)
     jac = np.asarray(jac, dtype=float)
     worst_abs, worst_rel = 0.0, 0.0

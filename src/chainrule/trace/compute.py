@@ -93,9 +93,8 @@ def _values(at: Mapping[str, object] | None, variables: Mapping) -> dict:
     if at is None:
         raise EvaluationError("trace needs a value for every variable",
                               hint=f"Give at={{...}} with values for {', '.join(variables) or 'none'}.")
-    shapes = {n: s for n, (s, _) in variables.items()}
-    _, arrays = bind(shapes, dict(at), set(shapes))
-    return {n: arrays[n] for n in shapes}
+    _, arrays = bind(variables, dict(at), set(variables))
+    return {n: arrays[n] for n in variables}
 
 
 def _direction(direction, wrt: tuple[str, ...], values: dict) -> dict:
