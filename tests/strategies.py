@@ -202,14 +202,11 @@ def bounded(draw, ty: Ty, depth: int) -> Gen:
 
 
 def positive(draw, ty: Ty, depth: int) -> Gen:
-    """An expression whose values are positive (and at least 1 or a sigmoid's, away from 0 at moderate args)."""
+    """An expression whose values are positive and not small: exp or sigmoid of a bounded one, or 1 + e.^2."""
     kind = draw(st.sampled_from(("exp", "one_plus_square", "sigmoid")))
-    if kind == "exp":
-        return smooth("exp", bounded(draw, ty, depth)) if depth > 0 else call("exp", ty, lambda ns: ns.exp,
-                                                                               leaf(draw, ty))
+    if kind in ("exp", "sigmoid"):
+        return smooth(kind, bounded(draw, ty, depth))
     inner = expression_of(draw, ty, depth - 1) if depth > 0 else leaf(draw, ty)
-    if kind == "sigmoid":  # of a bounded argument: in [0.26, 0.74], so 1/sigmoid stays moderate
-        return smooth("sigmoid", bounded(draw, ty, depth - 1) if depth > 0 else leaf(draw, ty))
     return binary("+", _number(1), power(inner, 2), ty, lambda ns, p, q: p + q)
 
 

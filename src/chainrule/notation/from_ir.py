@@ -25,11 +25,15 @@ def _einsum_of(node: Node, args: list[M]) -> M:
     if scalars and len(scalars) < len(args):
         args = [a for a, s in zip(args, specs, strict=True) if s]
         specs = tuple(s for s in specs if s)
-        return m.mm(*scalars, _einsum_spec(specs, out, args))
-    return _einsum_spec(specs, out, args)
+        return m.mm(*scalars, _einsum_spec(specs, out, args, _label_dims(node)))
+    return _einsum_spec(specs, out, args, _label_dims(node))
 
 
-def _einsum_spec(specs, out, args: list[M]) -> M:
+def _einsum_spec(specs, out, args: list[M], dims: dict) -> M:
+    carried = set().union(*map(set, specs)) if specs else set()
+    broadcast = [label for label in out if label not in carried]
+    specs = tuple(specs) + tuple((label,) for label in broadcast)   # ones that carry the sizes of new indices
+    args = list(args) + [m.fill(1.0, (dims[label],)) for label in broadcast]
     letter = {label: _LETTERS[k % len(_LETTERS)] for k, label in enumerate(dict.fromkeys(
         itertools.chain(out, *specs)))}
     spec = ",".join("".join(letter[i] for i in s) for s in specs) + "->" + "".join(letter[i] for i in out)
@@ -50,7 +54,7 @@ def _stack_entries(terms, masts, shape) -> list[M] | None:
         k = _basis_slot(term)
         if k is None:
             return None
-        entries[k] = _without_basis(term, shown)
+        entries[k] = m.add(entries[k], _without_basis(term, shown))
     return entries
 
 
@@ -110,7 +114,10 @@ def _outer(specs, out, args, dims) -> M | None:
     first, second = (next(g for g in groups if label in g[0]) for label in out)
     if first is second:
         return None
-    scalars = [args[k] for g in groups if g is not first and g is not second for k in g[1]]
+    scalars = [_product([specs[k] for k in g[1]], (), [args[k] for k in g[1]], dims)
+               for g in groups if g is not first and g is not second]
+    if any(s is None for s in scalars):
+        return None
     u, v = (_product([specs[k] for k in g[1]], (label,), [args[k] for k in g[1]], dims)
             for g, label in ((first, out[0]), (second, out[1])))
     return m.mm(*scalars, u, m.transpose(v)) if u is not None and v is not None else None

@@ -53,7 +53,7 @@ def is_num(x: M, value: float | None = None) -> bool:
 
 def fill(value: float, shape: tuple) -> M:
     """A tensor with every entry equal to value (its shape kept so the text can say it: vector(1, "n"))."""
-    if not shape or value == 0:
+    if not shape:
         return num(value)
     return mk("fill", (), (float(value), tuple(shape)), orient_of_rank(len(shape)))
 
@@ -71,7 +71,7 @@ def power(base: M, exponent: M) -> M:
         return func("sqrt", base)
     if is_num(exponent, 1.0):
         return base
-    return mk("pow", (base, exponent), None, base.orient)
+    return mk("pow", (base, exponent), None, base.orient if base.orient != "s" else exponent.orient)
 
 
 def stack(entries: list[M]) -> M:

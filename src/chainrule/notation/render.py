@@ -211,6 +211,8 @@ class Renderer:
         coefficient, rest = split_coefficient(x)
         factors = list(rest.args) if rest.kind == "mm" else [rest]
         # scalars commute: they go first, and those with a negative power become divisors at the end
+        if all(f.orient == "s" or _is_reciprocal(f) for f in factors) and any(f.orient != "s" for f in factors):
+            return self._had(x)       # 2*x.^-1 reads 2./x
         divisors = [f for f in factors if f.orient == "s" and _is_reciprocal(f)]
         scalars = [f for f in factors if f.orient == "s" and not _is_reciprocal(f)]
         factors = scalars + [f for f in factors if f.orient != "s"]
@@ -234,7 +236,7 @@ class Renderer:
 
     def _had(self, x):
         tops, bottoms = [], []
-        for f in x.args:
+        for f in (x.args if x.kind == "had" else _factors_of(x)):
             if f.kind == "pow" and f.args[1].kind == "num" and f.args[1].data < 0:
                 exponent = -f.args[1].data
                 bottoms.append(f.args[0] if exponent == 1 else _powered(f, exponent))
@@ -284,3 +286,10 @@ def _is_reciprocal(f: M) -> bool:
 def _reciprocal(f: M) -> M:
     from .mast import num, power
     return power(f.args[0], num(-f.args[1].data))
+
+
+def _factors_of(x: M) -> list[M]:
+    from .mast import num
+    coefficient, rest = split_coefficient(x)
+    factors = list(rest.args) if rest.kind == "mm" else [rest]
+    return ([num(coefficient)] if coefficient != 1 else []) + factors

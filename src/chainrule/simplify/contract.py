@@ -66,15 +66,16 @@ MAX_FUSED = 12   # flattening a product longer than this is left undone: a chain
 
 
 def _inline(ops: list[Operand], out: tuple, fresh, sizes: dict) -> list[Operand]:
-    result: list[Operand] = []
-    for k, (node, ix) in enumerate(ops):
+    ops = list(ops)
+    k = 0
+    while k < len(ops):
+        node, ix = ops[k]
         fits = node.op == "contract" and len(ops) + len(node.args) <= MAX_FUSED
-        inlined = _inline_one(node, ix, fresh, sizes) if fits else None
-        if inlined is not None and _keeps_labels(node, ix, ops, out, k):
-            result.extend(inlined)
+        if fits and _keeps_labels(node, ix, ops, out, k):
+            ops[k:k + 1] = _inline_one(node, ix, fresh, sizes)   # judged against the operands as they are now
         else:
-            result.append((node, ix))
-    return result
+            k += 1
+    return ops
 
 
 def _inline_one(node: Node, ix: tuple, fresh, sizes: dict) -> list[Operand]:
@@ -97,19 +98,21 @@ def _keeps_labels(node: Node, ix: tuple, ops: list[Operand], out: tuple, k: int)
 
 
 def _fold_constants(ops: list[Operand], out: tuple) -> tuple[list[Operand], float]:
-    coeff, kept = 1.0, []
-    for k, (node, ix) in enumerate(ops):
-        if node.op != "const":
-            kept.append((node, ix))
-            continue
-        if node.params[0] == 0.0:
+    """Constant operands become one coefficient; a filled tensor may go only while every index it carries is
+    still carried by something else (else dropping it would drop a sum's number of terms)."""
+    coeff, ops = 1.0, list(ops)
+    k = 0
+    while k < len(ops):
+        node, ix = ops[k]
+        if node.op == "const" and node.params[0] == 0.0:
             return [], 0.0
         others = _occurrences(ops, out, skip=k)
-        if all(label in others for label in ix):
+        if node.op == "const" and all(label in others for label in ix):
             coeff *= node.params[0]
+            del ops[k]
         else:
-            kept.append((node, ix))
-    return kept, coeff
+            k += 1
+    return ops, coeff
 
 
 def _eliminate_deltas(ops: list[Operand], out: tuple) -> list[Operand]:
