@@ -12,8 +12,9 @@ import numpy as np
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    # 0.5*(1+tanh(x/2)) equals 1/(1+exp(-x)) and never overflows.
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
+    # 1/(1+exp(-x)) for x >= 0 and exp(x)/(1+exp(x)) below: one exp of a non-positive number, never overflows
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0, e) / (1.0 + e)
 
 
 def _step(x: np.ndarray) -> np.ndarray:
