@@ -26,7 +26,10 @@ MLP_OUT = 10
 
 
 def sigmoid(t: np.ndarray) -> np.ndarray:
-    return 1 / (1 + np.exp(-t))
+    # the overflow-free form a careful hand-written gradient uses (1/(1+exp(-t)) overflows, and NumPy's
+    # overflow warnings alone cost more than the gradient)
+    e = np.exp(-np.abs(t))
+    return np.where(t >= 0, 1.0, e) / (1.0 + e)
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -47,7 +50,7 @@ def quadratic_hess(x, A):
 
 def logistic_grad(X, y, w):
     # d/dw sum log(1 + exp(-y.*Xw)) = -X'(y .* sigmoid(-y.*Xw))
-    return -X.T @ (y * sigmoid(-y * (X @ w)))
+    return -(X.T @ (y * sigmoid(-y * (X @ w))))   # negate the vector, not the matrix
 
 
 def logistic_hess(X, y, w):
