@@ -53,7 +53,7 @@ def random_values(f: Expr, seed: int = 0, size: int = 3) -> dict:
     rng = np.random.default_rng(seed)
     sizes: dict = {}
     values = {}
-    for name, (shape, symmetric) in f.variables.items():
+    for name, (shape, _) in f.variables.items():
         dims = tuple(d if isinstance(d, int) else sizes.setdefault(d, size + len(sizes)) for d in shape)
         value = rng.standard_normal(dims)
         if len(dims) == 2 and dims[0] == dims[1]:

@@ -195,7 +195,7 @@ class _Graph:
         for k, (_, ix) in enumerate(self.ops):
             groups.setdefault(frozenset(ix), []).append(k)
         merged, drop = [], set()
-        for key, members in groups.items():
+        for members in groups.values():
             if len(members) < 2:
                 continue
             first_ix = self.ops[members[0]][1]

@@ -5,7 +5,6 @@ derivatives come out compact and evaluation never meets the forms removed here.
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -268,7 +267,3 @@ def _join(group: list[tuple[Node, float]], k: int) -> Node:
     inner = add(*(scale(c, x.args[k]) for x, c in group))
     operands = [(inner if j == k else arg, spec) for j, (arg, spec) in enumerate(zip(first.args, specs, strict=True))]
     return contract(operands, out, dict(zip(out, first.shape, strict=True)))
-
-
-def is_integer(value: float) -> bool:
-    return math.isfinite(value) and float(value).is_integer()
