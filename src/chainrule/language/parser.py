@@ -1,6 +1,7 @@
 """Text -> surface syntax tree, with lark's LALR parser and errors that point at the position."""
 from __future__ import annotations
 
+import dataclasses
 from functools import lru_cache
 from importlib import resources
 
@@ -32,6 +33,10 @@ class _ToSyntax(lark.Transformer):
         token, args = kids[0], tuple(kids[1] or ())
         end = (args[-1].end if args else token.end_pos + 1) + 1
         return Syntax("call", args, token.start_pos, end, str(token))
+
+    def group(self, kids):
+        opening, inner, closing = kids     # parentheses widen the span, they make no node
+        return dataclasses.replace(inner, start=opening.start_pos, end=closing.end_pos)
 
     def stack(self, kids):
         return Syntax("stack", tuple(kids), kids[0].start - 1, kids[-1].end + 1)
