@@ -1,6 +1,9 @@
 """chainrule: matrix calculus for deep learning: symbolic derivatives in matrix notation, checked numerically."""
 from .api import LAYOUTS, check, derivative, hessian, parse
-from .builder import call, matrix, scalar, vector
+from .builder import (
+    abs, call, cos, det, diag, exp, inv, log, logdet, logsumexp, matrix, maximum, minimum, norm1, norm2, relu, scalar,
+    sigmoid, sign, sin, softmax, sqrt, sum, tan, tanh, tr, vector,
+)
 from .errors import ChainruleError, DerivativeError, EvaluationError, ParseError, ShapeError
 from .explain import Derivation, explain
 from .expr import Expr

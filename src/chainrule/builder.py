@@ -44,6 +44,22 @@ def call(name: str, *operands: object) -> Expr:
     return _run(FUNCTIONS[name], name, [_as_expr(o) for o in operands])
 
 
+def _function(name: str):
+    def apply_function(*operands: object) -> Expr:
+        return call(name, *operands)
+    apply_function.__name__ = apply_function.__qualname__ = name
+    apply_function.__doc__ = f"{name}(...) as in the input language, e.g. cr.{name}(x)."
+    return apply_function
+
+
+# the input language's functions, for expressions built in Python: cr.sum(cr.log(1 + cr.exp(-y * (X @ w))))
+exp, log, sin, cos, tan, tanh, sqrt, sigmoid, relu, abs, sign = map(
+    _function, ("exp", "log", "sin", "cos", "tan", "tanh", "sqrt", "sigmoid", "relu", "abs", "sign"))
+sum, norm1, norm2, tr, det, logdet, inv, diag, softmax, logsumexp = map(
+    _function, ("sum", "norm1", "norm2", "tr", "det", "logdet", "inv", "diag", "softmax", "logsumexp"))
+maximum, minimum = _function("max"), _function("min")
+
+
 def _run(rule: Rule, op: str, operands: list[Expr]) -> Expr:
     placeholders = tuple(Syntax("name", (), 0, 0, f"operand {k + 1}") for k in range(len(operands)))
     node = Syntax("call" if op in FUNCTIONS else op, placeholders, 0, 0, op)

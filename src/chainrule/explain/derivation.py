@@ -159,6 +159,9 @@ class Derivation:
         from .graph import dot
         return dot(self)
 
+    def _repr_markdown_(self) -> str:   # Jupyter shows the Markdown rendering, math included
+        return self.markdown()
+
     def __str__(self) -> str:
         return self.text()
 

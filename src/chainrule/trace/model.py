@@ -125,6 +125,9 @@ class Trace:
         from .render import markdown
         return markdown(self, full)
 
+    def _repr_markdown_(self) -> str:   # Jupyter shows the Markdown tables
+        return self.markdown()
+
     def to_dict(self) -> dict:
         from .schema import to_dict
         return to_dict(self)
