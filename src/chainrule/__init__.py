@@ -11,7 +11,10 @@ from .numeric.check import CheckResult
 from .trace import trace
 from .training import TrainingResult, train
 
+# cr.sum and cr.abs exist too, but stay out of `import *`, which would shadow Python's own
 __all__ = [
+    "exp", "log", "sin", "cos", "tan", "tanh", "sqrt", "sigmoid", "relu", "sign", "norm1", "norm2", "tr",
+    "det", "logdet", "inv", "diag", "softmax", "logsumexp", "maximum", "minimum",
     "LAYOUTS",
     "ChainruleError",
     "CheckResult",
