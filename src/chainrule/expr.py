@@ -5,7 +5,6 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .errors import EvaluationError
 from .ir import Node, VarInfo
 from .ir import variables as ir_variables
 from .language.types import SType
@@ -41,9 +40,6 @@ class Expr:
     def stype(self) -> SType:
         return SType(self.node.shape, self.orient or ("col" if self.node.rank == 1 else None))
 
-    def with_node(self, node: Node, orient: str | None = None) -> Expr:
-        return Expr(node, orient, self.variables)
-
     # ---- numbers ----
     def evaluate(self, values: Mapping[str, object] | None = None, **kwargs: object) -> np.ndarray:
         """The value as a NumPy array (0-d for a scalar), shape self.shape with the sizes of the given values."""
@@ -67,10 +63,6 @@ class Expr:
     def latex(self, cse: bool = False) -> str:
         from .notation import render
         return render(self, "latex", cse)
-
-    def einsum(self) -> str:
-        from .notation import render_index
-        return render_index(self.node)
 
     def __str__(self) -> str:
         return self.text()
@@ -102,9 +94,3 @@ class Expr:
     def __rtruediv__(self, other): return self._apply("rediv", other)
     def __pow__(self, other): return self._apply("epow", other)
     def __neg__(self): return self._apply("neg")
-
-
-def require_expr(value: object) -> Expr:
-    if not isinstance(value, Expr):
-        raise EvaluationError(f"expected a chainrule expression, got {type(value).__name__}")
-    return value

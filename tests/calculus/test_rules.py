@@ -8,6 +8,7 @@ from chainrule.ir.elementwise import ELEMENTWISE
 from chainrule.language.rules import FUNCTIONS
 from chainrule.notation.from_ir import _CONVERT
 from chainrule.numeric.evaluate import STEPS
+from chainrule.simplify.substitute import REBUILD
 
 KINDS = {"scalar": (), "vector": (3,), "matrix": (3, 2)}
 # where each function is smooth and defined: values are drawn from this interval
@@ -66,6 +67,7 @@ def test_every_primitive_has_a_rule_in_every_table():
     primitives = set(STEPS)
     assert primitives == set(VJP) | set(LEAVES)
     assert primitives == set(_CONVERT)
+    assert primitives == set(REBUILD) | set(LEAVES)
 
 
 def test_every_elementwise_function_is_in_the_language():

@@ -22,7 +22,8 @@ from ..expr import Expr
 from ..ir import Node
 from ..language.steps import Intermediate, Steps, intermediates
 from ..simplify import build as b
-from .algebra import compose, dims_text, in_layout, jacobian_shape, kind_text, mentions, substitute
+from ..simplify.substitute import substitute
+from .algebra import compose, dims_text, in_layout, jacobian_shape, kind_text, mentions
 from .rules import rule_name
 
 ORDERS = ("reverse", "forward")
@@ -205,16 +206,9 @@ class _Builder:
     def __init__(self, text: str, wrt: str, layout: str, order: str, steps: Steps, result: Expr):
         self.text, self.wrt, self.layout, self.order, self.steps = text, wrt, layout, order, steps
         self.result = result
-        self.by_name = {u.name: u for u in steps.intermediates}
         self.scope = {**steps.variables, **{u.name: (u.node.shape, False) for u in steps.intermediates}}
         self.x_shape = steps.variables[wrt][0]
         self.active = self._active()
-        # language.steps gives operands fresh variables without the `symmetric` flag; put the declared ones back
-        self.real = {n: b.var(n, shape, True) for n, (shape, sym) in steps.variables.items() if sym}
-        self.local = {u.name: substitute(u.local, self.real) if self.real else u.local for u in steps.intermediates}
-
-    def _operand(self, v: Node) -> Node:
-        return self.real.get(v.params[0], v)
 
     # ---- which intermediates and edges carry the derivative ----
     def _active(self) -> list[Intermediate]:
@@ -241,13 +235,12 @@ class _Builder:
 
     # ---- step 1 and 2 ----
     def _definition(self, u: Intermediate) -> Definition:
-        expr = Expr(self.local[u.name], u.stype.orient, self.scope)
+        expr = Expr(u.local, u.stype.orient, self.scope)
         return Definition(u.name, u.source, u.operands, expr, u.node.shape, kind_text(u.node.shape, u.stype.orient),
                           u in self.active)
 
     def _local(self, u: Intermediate, k: int, v: Node, copy: str | None) -> Local:
-        v = self._operand(v)
-        node = jacobian(self.local[u.name], v)
+        node = jacobian(u.local, v)
         shown = in_layout(node, u.node.rank, v.rank, self.layout, self.scope)
         shape = jacobian_shape(u.node.shape, v.shape, self.layout)
         return Local(u.name, v.params[0], node, shown, shape, rule_name(u, k), copy)
@@ -353,7 +346,7 @@ class _Builder:
     def _substituted(self, node: Node) -> Node:
         for u in reversed(self.steps.intermediates):
             if mentions(node, u.name):
-                node = substitute(node, {u.name: self.local[u.name]})
+                node = substitute(node, {u.name: u.local})
         return node
 
     def _substitutions(self, total: Node) -> list[Substitution]:
@@ -361,8 +354,8 @@ class _Builder:
         lines, node = [], total
         for u in reversed(self.steps.intermediates):
             if mentions(node, u.name):
-                node = substitute(node, {u.name: self.local[u.name]})
-                definition = Expr(self.local[u.name], u.stype.orient, self.scope)
+                node = substitute(node, {u.name: u.local})
+                definition = Expr(u.local, u.stype.orient, self.scope)
                 lines.append(Substitution(u.name, definition, self._shown(node, y)))
         return lines
 

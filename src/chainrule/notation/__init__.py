@@ -6,7 +6,7 @@ from . import mast as m
 from .from_ir import to_mast
 from .render import STYLES, Renderer
 
-__all__ = ["render", "render_index", "shown_tree", "to_mast"]
+__all__ = ["render", "shown_tree", "to_mast"]
 
 
 def shown_tree(node: Node, orient: str | None) -> m.M:
@@ -39,12 +39,6 @@ def _render_with_names(tree: m.M, style: str) -> str:
     lines.append(renderer.render(tree, define=True))
     separator = " \\\\\n" if style == "latex" else "\n"
     return separator.join(lines)
-
-
-def render_index(node: Node) -> str:
-    """The expression as one NumPy-style einsum over its operands where it is a single product, else as text."""
-    tree = to_mast(node)
-    return Renderer(STYLES["text"]).render(tree)
 
 
 def _thin(n: m.M) -> bool:
