@@ -8,6 +8,7 @@ from .errors import ChainruleError, DerivativeError, EvaluationError, ParseError
 from .explain import Derivation, explain
 from .expr import Expr
 from .numeric.check import CheckResult
+from .limits import LimitError, Limits, current_limits, limits
 from .trace import trace
 from .training import TrainingResult, train
 
@@ -16,6 +17,10 @@ __all__ = [
     "exp", "log", "sin", "cos", "tan", "tanh", "sqrt", "sigmoid", "relu", "sign", "norm1", "norm2", "tr",
     "det", "logdet", "inv", "diag", "softmax", "logsumexp", "maximum", "minimum",
     "LAYOUTS",
+    "LimitError",
+    "Limits",
+    "current_limits",
+    "limits",
     "ChainruleError",
     "CheckResult",
     "Derivation",
