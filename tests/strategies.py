@@ -8,6 +8,12 @@ The variables have fixed concrete shapes (`DECLARATIONS`). The grammar is typed 
 `exp` only of bounded arguments, `log`, `sqrt`, `./`, `/` and negative powers only of positive ones. The piecewise
 functions (`abs`, `relu`, `max`, `min`) and `norm2` record the quantity that must stay away from zero (their kink);
 `kinks_ok` tells whether a point is far enough from every kink for finite differences to be meaningful.
+
+Besides the plain grammar it generates, on purpose, the shapes of input that have found bugs: constants inside sums
+whose only tensor term is multiplied by zero (`a+1+0*x`), element-wise powers by a constant 0 and by expressions
+(`(x.^y)'`, transposed), products of traces and reductions of scalars (`tr(A)*tr(A)`, `norm2(tr(A))`), parenthesised
+leaves (`(a)*b`), max/min of operands that are equal over a whole region (`max(u, relu(u))`, `max(u, abs(u))`,
+`min(u, max(u, v))`), determinants, and values where the square matrix `A` is singular or nearly so.
 """
 from __future__ import annotations
 
@@ -102,6 +108,11 @@ def call(name: str, ty: Ty, f: Callable, *args: Gen, kinks: tuple = ()) -> Gen:
                     ATOM, *args, kinks=kinks)
 
 
+def parenthesised(e: Gen) -> Gen:
+    """(e): the same expression, written in parentheses (a parenthesised leaf once confused explain and trace)."""
+    return Gen(f"({e.text})", e.ty, e.fn, ATOM, e.variables, e.kinks)
+
+
 def transpose(e: Gen) -> Gen:
     return _combine(f"{e.at(POSTFIX)}'", e.ty.t, lambda ns, v: ns.transpose(e(ns, v)), ATOM, e)
 
@@ -138,7 +149,7 @@ NP = SimpleNamespace(
     relu=lambda x: np.maximum(0, x), maximum=np.maximum, minimum=np.minimum, sum=np.sum, trace=np.trace,
     norm2=lambda x: np.sqrt(np.sum(x ** 2)), logsumexp=_np_logsumexp,
     softmax=lambda x: np.exp(x - _np_logsumexp(x)), matmul=np.matmul, outer=np.outer, stack=np.stack,
-    diag=np.diag,
+    diag=np.diag, det=np.linalg.det,
 )
 
 
@@ -153,7 +164,7 @@ def jax_namespace() -> SimpleNamespace:
         log=jnp.log, sqrt=jnp.sqrt, abs=jnp.abs, sigmoid=jax.nn.sigmoid, relu=jax.nn.relu, maximum=jnp.maximum,
         minimum=jnp.minimum, sum=jnp.sum, trace=jnp.trace, norm2=lambda x: jnp.sqrt(jnp.sum(x ** 2)),
         logsumexp=lambda x: logsumexp(x), softmax=lambda x: jnp.exp(x - logsumexp(x)), matmul=jnp.matmul,
-        outer=jnp.outer, stack=jnp.stack, diag=jnp.diag,
+        outer=jnp.outer, stack=jnp.stack, diag=jnp.diag, det=jnp.linalg.det,
     )
 
 
@@ -169,7 +180,8 @@ def leaf(draw, ty: Ty) -> Gen:
         options = [_leaf_variable(n) for n in LEAVES[ty]]
         if ty == S:
             options.append(_number(draw(st.sampled_from((2, 0.5, 3, 1.5)))))
-        return draw(st.sampled_from(options))
+        chosen = draw(st.sampled_from(options))
+        return parenthesised(chosen) if draw(st.integers(0, 5)) == 0 else chosen
     if ty.t in LEAVES:
         return transpose(leaf(draw, ty.t))
     # a 4×4 matrix has no variable: the product of two leaves
@@ -228,7 +240,9 @@ def _elementwise_binary(draw, ty: Ty, depth: int) -> Gen:
 
 
 def _kinked(draw, ty: Ty, depth: int) -> Gen:
-    name = draw(st.sampled_from(("abs", "relu", "max", "min", "max0")))
+    name = draw(st.sampled_from(("abs", "relu", "max", "min", "max0", "tie", "tie")))
+    if name == "tie":
+        return _tie(draw, ty, depth)
     e = expression_of(draw, ty, depth - 1)
     if name in ("abs", "relu"):
         return call(name, ty, lambda ns: getattr(ns, name), e, kinks=(e.fn,))
@@ -238,6 +252,86 @@ def _kinked(draw, ty: Ty, depth: int) -> Gen:
     first, second = (e, other) if draw(st.booleans()) else (other, e)
     f = (lambda ns: ns.maximum) if name == "max" else (lambda ns: ns.minimum)
     return call(name, ty, f, first, second, kinks=(_difference(first, second),))
+
+
+def _max(ty: Ty, *args: Gen, kinks: tuple = ()) -> Gen:
+    return call("max", ty, lambda ns: ns.maximum, *args, kinks=kinks)
+
+
+def _min(ty: Ty, *args: Gen, kinks: tuple = ()) -> Gen:
+    return call("min", ty, lambda ns: ns.minimum, *args, kinks=kinks)
+
+
+def _tie(draw, ty: Ty, depth: int) -> Gen:
+    """max or min of two operands that are equal over a whole region, where the function is differentiable:
+    max(u, relu(u)) = relu(u), max(u, abs(u)) = abs(u), min(u, abs(u)) = u, min(u, max(u, v)) = u, max(u, u) = u."""
+    u = expression_of(draw, ty, depth - 1)
+    kink = (u.fn,)
+    kind = draw(st.sampled_from(("relu", "abs", "min_abs", "nested", "same")))
+    if kind == "relu":
+        pair = (u, call("relu", ty, lambda ns: ns.relu, u))
+    elif kind in ("abs", "min_abs"):
+        pair = (u, call("abs", ty, lambda ns: ns.abs, u))
+    elif kind == "nested":
+        v = expression_of(draw, draw(st.sampled_from((ty, S))) if ty != S else S, depth - 1)
+        outer, inner = (_min, _max) if draw(st.booleans()) else (_max, _min)
+        pair = (u, inner(ty, *((u, v) if draw(st.booleans()) else (v, u))))
+        return outer(ty, *(pair if draw(st.booleans()) else pair[::-1]), kinks=(_difference(u, v),))
+    else:
+        pair, kink = (u, u), ()
+    pair = pair if draw(st.booleans()) else pair[::-1]
+    return (_min if kind == "min_abs" else _max)(ty, *pair, kinks=kink)
+
+
+def _constants(draw, ty: Ty, depth: int) -> Gen:
+    """Constants inside sums and products that keep only a shape: a+1+0*x (the zero term alone carries the shape of
+    the sum), c+e and e-c, 0*e+f, and e.^0 (ones of e's shape)."""
+    add = lambda ns, p, q: p + q
+    c = _number(draw(st.sampled_from((1, 0, 2, 0.5))))
+    choice = draw(st.integers(0, 3))
+    if choice == 0 and ty != S:
+        scalar_part = binary("+", expression_of(draw, S, depth - 1), c, S, add)
+        return binary("+", scalar_part, matmul(_number(0), expression_of(draw, ty, depth - 1)), ty, add)
+    if choice == 1:
+        e = expression_of(draw, ty, depth - 1)
+        if draw(st.booleans()):
+            return binary("+", c, e, ty, add)
+        return binary("-", e, c, ty, lambda ns, p, q: p - q)
+    if choice == 2:
+        zero = matmul(_number(0), expression_of(draw, ty, depth - 1))
+        return binary("+", zero, expression_of(draw, ty, depth - 1), ty, add)
+    return power(expression_of(draw, ty, depth - 1), 0)
+
+
+def _general_power(draw, ty: Ty, depth: int) -> Gen:
+    """p.^q with an expression as exponent (p positive, q bounded; either may be a scalar), often transposed:
+    (x.^y)' is x'.^y', not x'.^y."""
+    if ty != S and draw(st.booleans()):
+        return transpose(_general_power(draw, ty.t, depth))
+    base_ty, exponent_ty = ty, ty
+    if ty != S and draw(st.integers(0, 2)) == 0:
+        base_ty, exponent_ty = (S, ty) if draw(st.booleans()) else (ty, S)
+    base, exponent = positive(draw, base_ty, depth - 1), bounded(draw, exponent_ty, depth - 1)
+    op = "^" if ty == S else ".^"
+    return _combine(f"{base.at(POSTFIX)}{op}{exponent.at(NEG)}", ty,
+                    lambda ns, v: base(ns, v) ** exponent(ns, v), POW, base, exponent)
+
+
+def _trace_product(draw, depth: int) -> Gen:
+    """Products of traces and reductions of a scalar: tr(M)*tr(M), tr(M)*tr(N), norm2(tr(M)), sum(tr(M)), tr(M)^2."""
+    n = draw(st.sampled_from(SIZES))
+    first = call("tr", S, lambda ns: ns.trace, expression_of(draw, Ty("mat", (n, n)), depth - 1))
+    kind = draw(st.sampled_from(("same", "other", "norm2", "sum", "square")))
+    if kind == "same":
+        return matmul(first, first)
+    if kind == "other":
+        m = draw(st.sampled_from(SIZES))
+        return matmul(first, call("tr", S, lambda ns: ns.trace, expression_of(draw, Ty("mat", (m, m)), depth - 1)))
+    if kind == "norm2":
+        return call("norm2", S, lambda ns: ns.norm2, first, kinks=(first.fn,))
+    if kind == "sum":
+        return call("sum", S, lambda ns: ns.sum, first)
+    return power(first, 2)
 
 
 def _matrix_product(draw, ty: Ty, depth: int) -> Gen:
@@ -263,10 +357,18 @@ def _matrix_product(draw, ty: Ty, depth: int) -> Gen:
 
 
 def _reduction(draw, depth: int) -> Gen:
-    name = draw(st.sampled_from(("sum", "norm2", "tr", "logsumexp")))
+    name = draw(st.sampled_from(("sum", "norm2", "tr", "logsumexp", "det", "traces")))
     if name == "tr":
         n = draw(st.sampled_from(SIZES))
         return call("tr", S, lambda ns: ns.trace, expression_of(draw, Ty("mat", (n, n)), depth - 1))
+    if name == "det":
+        # often of a leaf: A (singular or nearly so for some seeds) or C*B (4×4 of rank 3, always singular)
+        n = draw(st.sampled_from(SIZES))
+        ty = Ty("mat", (n, n))
+        return call("det", S, lambda ns: ns.det, leaf(draw, ty) if draw(st.booleans()) else
+                    expression_of(draw, ty, depth - 1))
+    if name == "traces":
+        return _trace_product(draw, depth)
     e = expression_of(draw, draw(st.sampled_from(TYPES[1:])), depth - 1)
     if name == "norm2":
         return call("norm2", S, lambda ns: ns.norm2, e, kinks=(lambda ns, v: ns.norm2(e(ns, v)),))
@@ -291,9 +393,10 @@ def _diag(draw, ty: Ty, depth: int) -> Gen:
 
 
 def _productions(ty: Ty) -> list[str]:
-    names = ["binary", "smooth", "product", "leaf", "exp", "log_sqrt", "neg", "binary", "power", "kinked", "product"]
+    names = ["binary", "smooth", "product", "leaf", "exp", "log_sqrt", "neg", "binary", "power", "kinked", "product",
+             "constants", "general_power"]
     if ty == S:
-        names += ["reduction", "reduction"]
+        names += ["reduction", "reduction", "reduction"]
     else:
         names += ["transpose", "softmax"]
     if ty.kind in ("col", "row"):
@@ -327,6 +430,10 @@ def expression_of(draw, ty: Ty, depth: int) -> Gen:
         return power(sub(), draw(st.sampled_from((2, 3))))
     if name == "kinked":
         return _kinked(draw, ty, depth)
+    if name == "constants":
+        return _constants(draw, ty, depth)
+    if name == "general_power":
+        return _general_power(draw, ty, depth)
     if name == "product":
         return _matrix_product(draw, ty, depth)
     if name == "reduction":
@@ -342,20 +449,43 @@ def expression_of(draw, ty: Ty, depth: int) -> Gen:
 
 @st.composite
 def expressions(draw, min_depth: int = 2, max_depth: int = 4, types: tuple = TYPES) -> Gen:
-    """A random well-typed expression using at least one variable."""
-    ty = draw(st.sampled_from(types))
+    """A random well-typed expression using at least one variable; a scalar (a loss) one time in three or more."""
+    ty = S if S in types and draw(st.integers(0, 2)) == 0 else draw(st.sampled_from(types))
     e = expression_of(draw, ty, draw(st.integers(min_depth, max_depth)))
     if not e.variables:  # a constant: add a variable so there is something to differentiate
         e = binary("+", e, leaf(draw, ty) if ty != S else _leaf_variable("a"), ty, lambda ns, p, q: p + q)
     return e
 
 
+@st.composite
+def determinants(draw, max_depth: int = 2) -> Gen:
+    """det of a square matrix (a leaf half the time: A, singular for some seeds, or C*B, always singular) inside a
+    random scalar expression: the derivatives of det must hold at and near singular matrices."""
+    n = draw(st.sampled_from(SIZES))
+    ty = Ty("mat", (n, n))
+    inner = leaf(draw, ty) if draw(st.booleans()) else expression_of(draw, ty, draw(st.integers(1, max_depth)))
+    det = call("det", S, lambda ns: ns.det, inner)
+    other = expression_of(draw, S, draw(st.integers(0, max_depth)))
+    kind = draw(st.sampled_from(("alone", "times", "plus", "smooth")))
+    if kind == "alone":
+        return det
+    if kind == "smooth":
+        return smooth(draw(st.sampled_from(SMOOTH)), det)
+    return binary("*" if kind == "times" else "+", det, other, S,
+                  (lambda ns, p, q: p * q) if kind == "times" else (lambda ns, p, q: p + q))
+
+
 # ---- values --------------------------------------------------------------------------------------------------------
 
 def random_values(seed: int) -> dict:
-    """Seeded values of every declared variable (standard normal entries)."""
+    """Seeded values of every declared variable (standard normal entries); for one seed in four the square matrix A
+    is singular (rank 2), for another one in four nearly so (a rank-2 matrix plus 1e-6 noise)."""
     rng = np.random.default_rng(seed)
-    return {name: rng.standard_normal(shape) for name, shape in DECLARATIONS.items()}
+    values = {name: rng.standard_normal(shape) for name, shape in DECLARATIONS.items()}
+    if seed % 4 in (0, 1):
+        low_rank = rng.standard_normal((3, 2)) @ rng.standard_normal((2, 3))
+        values["A"] = low_rank + (1e-6 * rng.standard_normal((3, 3)) if seed % 4 == 1 else 0.0)
+    return values
 
 
 def reference(e: Gen, values: dict) -> tuple[np.ndarray, float]:

@@ -1,4 +1,6 @@
+import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -172,6 +174,31 @@ ERRORS = [
     (["integrate", "x"], "invalid choice"),
     (["explain", "sine(x)", "--wrt", "x"], "Did you mean 'sin'?"),
     (["trace", "x'*A*x", "--wrt", "x", "--at", "x=1,2"], "no value given for A"),
+    # issue 7, C: each of these exited 3 ("internal error") or was silently accepted
+    (["diff", "x'*x", "--wrt", "x", "--at", 'x=[{"a":1}]'], '{"a": 1} is not a number'),
+    (["diff", "x'*x", "--wrt", "x", "--at", "x=" + "[" * 5000 + "]" * 5000], "nested too deeply"),
+    (["diff", "x'*x", "--wrt", "x", "--var", "x=²"], "a dimension is a size such as 3"),
+    (["diff", "x'*x", "--wrt", "x", "--at", "x=[1,null]"], "null is not a number"),
+    (["diff", "x'*x", "--wrt", "x", "--at", "x=[1,NaN]"], "NaN is not a finite number"),
+    (["diff", "x'*x", "--wrt", "x", "--at", "x=[1,-Infinity]"], "-Infinity is not a finite number"),
+    (["diff", "x'*x", "--wrt", "x", "--at", "x=1,nan"], "values must be finite numbers"),
+    (["diff", "x'*x", "--wrt", "x", "--at", "x=1,1e400"], "values must be finite numbers"),
+    (["diff", "x'*x", "--wrt", "x", "--at", "x=1", "--at", "x=2"], "gives x twice"),
+    (["diff", "x'*A*x", "--wrt", "x", "--hessian", "--order", "3"], "not allowed with argument"),
+    (["diff", "x'*Qa*x", "--wrt", "x", "--var", "Q=symmetric"], "Did you mean --var Qa=...?"),
+    (["diff", "x'*A*x", "--wrt", "x", "--var", "Q=symmetric"], "--var declares Q, which is not a variable"),
+    (["diff", "x'*A*x", "--wrt", "x", "--order", "11"], "exceeds the limit of 10 (order)"),
+    (["diff", "x'*A*x", "--wrt", "x", "--order", "3", "--limit", "order=2"], "exceeds the limit of 2 (order)"),
+    (["diff", "x'*A*x", "--wrt", "x", "--limit", "orders=2"], "unknown limit orders"),
+    (["diff", "x'*A*x", "--wrt", "x", "--limit", "order=0"], "must be a positive number"),
+    (["explain", "x'*A*x", "--wrt", "x", "--limit", "order"], "Write NAME=VALUE"),
+    (["trace", "x'*x", "--wrt", "x", "--seed", "-1"], "a seed is a whole number >= 0"),
+    (["trace", "x'*x", "--wrt", "x", "--var", "y=3"], "--var declares y"),
+    (["explain", "x'*A*x", "--wrt", "x", "--wrt", "A"], "explain follows one variable at a time"),
+    (["demo", "neuron", "--steps", "-1"], "a number of steps is a whole number >= 1"),
+    (["demo", "neuron", "--steps", "0"], "a number of steps is a whole number >= 1"),
+    (["demo", "mlp", "--seed", "-1"], "a seed is a whole number >= 0"),
+    (["demo", "mlp", "--lr", "nan"], "a learning rate is a finite number > 0"),
 ]
 
 
@@ -218,3 +245,180 @@ def test_console_script_exists_and_runs():
     result = run("diff", "x'*A*x", "--wrt", "x", "--check", program=(str(script),))
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("x'*(A+A')\nfinite-difference check at random values: ok")
+
+
+# ---- issue 7, C: the command line keeps its promises ----
+
+def test_several_wrt_give_every_derivative_labelled():
+    out = diff("x'*A*x", "--wrt", "x", "--wrt", "A", "--at", "x=1,2", "--at", "A=1,2;3,4")
+    assert out == "derivative by x:\nx'*(A+A')\nvalue: [12. 21.]\nderivative by A:\nx*x'\nvalue: [[1. 2.]\n [2. 4.]]\n"
+    report = diff_json("x'*A*x", "--wrt", "x", "--wrt", "A", "--check")
+    assert report["wrt"] == ["x", "A"]
+    assert [(d["wrt"], d["text"], d["check"]["ok"]) for d in report["derivatives"]] == [
+        ("x", "x'*(A+A')", True), ("A", "x*x'", True)]
+    assert diff("x'*A*x", "--wrt", "x", "--wrt", "x") == "x'*(A+A')\n"    # the same variable twice: once
+
+
+def test_several_wrt_in_latex_keep_labels_as_comments():
+    assert diff("a*b", "--wrt", "a", "--wrt", "b", "--format", "latex") == "% derivative by a:\nb\n% derivative by b:\na\n"
+
+
+@pytest.mark.parametrize("command", [["diff"], ["explain"], ["trace", "--at", "y=1,2", "--at", "p=0.2,0.8"]])
+def test_an_expression_may_start_with_minus(command):
+    result = run(command[0], "-sum(y.*log(p))", "--wrt", "p", *command[1:])
+    assert result.returncode == 0, result.stderr
+    if command[0] == "diff":
+        assert result.stdout == "-y'./p'\n"
+
+
+def test_an_expression_that_starts_with_minus_may_come_after_the_options():
+    assert diff("--wrt", "x", "-x'*x") == "-2*x'\n"
+    assert diff("--format", "text", "-x'*x", "--wrt", "x") == "-2*x'\n"
+
+
+def test_minus_reads_the_expression_from_standard_input():
+    result = subprocess.run([sys.executable, "-m", "chainrule.cli", "diff", "-", "--wrt", "x"], input="x'*A*x\n",
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert (result.returncode, result.stdout) == (0, "x'*(A+A')\n"), result.stderr
+
+
+def test_version_is_the_package_metadata():
+    from importlib.metadata import version
+
+    import chainrule
+    assert chainrule.__version__ == version("chainrule")
+    result = run("--version")
+    assert (result.returncode, result.stdout) == (0, f"chainrule {chainrule.__version__}\n")
+
+
+def test_ctrl_c_exits_130_with_one_line(monkeypatch, capsys):
+    from chainrule import cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(cli, "_diff", interrupted)
+    assert cli.main(["diff", "x", "--wrt", "x"]) == 130
+    assert capsys.readouterr().err == "chainrule: interrupted\n"
+
+
+def _reading_standard_input(pid: int) -> bool:
+    """Whether the process waits in read(0, ...) (Linux: /proc/PID/syscall starts with the syscall number and fd)."""
+    import platform
+    number = {"x86_64": "0", "aarch64": "63"}.get(platform.machine())
+    try:
+        fields = Path(f"/proc/{pid}/syscall").read_text().split()
+    except OSError:
+        pytest.skip("cannot see where the process waits (/proc/PID/syscall)")
+    if number is None:
+        pytest.skip("unknown syscall number of read on this machine")
+    return fields[:2] == [number, "0x0"]
+
+
+def test_ctrl_c_on_a_real_process_exits_130():
+    import signal
+    import time
+    process = subprocess.Popen([sys.executable, "-m", "chainrule.cli", "diff", "-", "--wrt", "x"], text=True,
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not _reading_standard_input(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)    # importing chainrule first: an interrupt there is Python's own
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert (process.returncode, out, err) == (130, "", "chainrule: interrupted\n")
+
+
+@pytest.mark.parametrize(("args", "instead"), [(["diff", "x'*A*x", "--wrt", "x", "--format", "unicode"], "--format text"),
+                                              (["explain", "x'*A*x", "--wrt", "x"], "--format latex"),
+                                              (["trace", "x'*A*x", "--wrt", "x"], "--format json")])
+def test_an_ascii_terminal_gets_a_clear_error(args, instead):
+    result = subprocess.run([sys.executable, "-m", "chainrule.cli", *args], capture_output=True, text=True,
+                            timeout=120, check=False, env={**os.environ, "PYTHONIOENCODING": "ascii"})
+    assert result.returncode == 2 and result.stdout == ""
+    assert "encoding (ascii) cannot show" in result.stderr and "Traceback" not in result.stderr
+    assert instead in result.stderr
+    ascii_format = ["--format", instead.split()[1]]
+    result = subprocess.run([sys.executable, "-m", "chainrule.cli", *args[:4], *ascii_format], capture_output=True,
+                            text=True, timeout=120, check=False, env={**os.environ, "PYTHONIOENCODING": "ascii"})
+    assert result.returncode == 0 and result.stdout, result.stderr    # the format it suggests does work there
+
+
+def test_an_ascii_terminal_still_gets_ascii_formats():
+    result = subprocess.run([sys.executable, "-m", "chainrule.cli", "diff", "x'*A*x", "--wrt", "x"],
+                            capture_output=True, text=True, timeout=120, check=False,
+                            env={**os.environ, "PYTHONIOENCODING": "ascii", "LANG": "C", "LC_ALL": "C"})
+    assert (result.returncode, result.stdout) == (0, "x'*(A+A')\n")
+
+
+def test_limits_from_the_environment_and_the_option():
+    env = {**os.environ, "CHAINRULE_LIMITS": "order=2"}
+    result = subprocess.run([sys.executable, "-m", "chainrule.cli", "diff", "x'*A*x", "--wrt", "x", "--order", "3"],
+                            capture_output=True, text=True, timeout=120, check=False, env=env)
+    assert result.returncode == 2 and "exceeds the limit of 2 (order)" in result.stderr
+    assert "cr.limits" not in result.stderr and "--limit order=" in result.stderr     # the CLI's words
+    result = subprocess.run([sys.executable, "-m", "chainrule.cli", "diff", "x'*A*x", "--wrt", "x", "--order", "3",
+                             "--limit", "order=3", "--format", "json"], capture_output=True, text=True, timeout=120,
+                            check=False, env=env)
+    assert result.returncode == 0, result.stderr       # --limit wins over the variable
+    assert json.loads(result.stdout)["shape"] == ["n", "n", "n"]
+    assert diff_json("x'*A*x", "--wrt", "x", "--order", "11", "--limit", "order=11")["shape"] == ["n"] * 11
+
+
+@pytest.mark.parametrize(("args", "cli_words", "python_words"), [
+    (["diff", "x'*A*x", "--wrt", "x", "--at", "x=1,2"], "--at A=", "evaluate("),
+    (["diff", "x+y", "--wrt", "x", "--var", "x=3", "--var", "y=4"], "--var x=n", "parse("),
+    (["diff", "x'*A*x", "--wrt", "x", "--order", "11"], "--limit order=", "cr.limits("),
+])
+def test_hints_speak_the_command_line(args, cli_words, python_words):
+    result = run(*args)
+    assert result.returncode == 2
+    assert cli_words in result.stderr and python_words not in result.stderr
+
+
+def test_plot_into_a_missing_folder_is_a_usage_error(tmp_path):
+    result = run("demo", "neuron", "--steps", "2", "--plot", str(tmp_path / "missing" / "loss.png"))
+    assert result.returncode == 2 and "cannot write the loss curve" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_default_loss_curve_is_a_new_private_file(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    import tempfile
+
+    from chainrule.training import neuron_demo
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    planted = tmp_path / "chainrule-neuron-loss.png"      # the old fixed name: a link planted there is not followed
+    planted.symlink_to(tmp_path / "victim")
+    first = neuron_demo(steps=2, plot=True, out=io.StringIO()).plot
+    second = neuron_demo(steps=2, plot=True, out=io.StringIO()).plot
+    assert first != second and first.parent == second.parent == tmp_path
+    assert first.stat().st_mode & 0o777 == 0o600 and first.read_bytes().startswith(b"\x89PNG")
+    assert not (tmp_path / "victim").exists()
+
+
+def test_plot_goes_where_the_user_says(tmp_path):
+    pytest.importorskip("matplotlib")
+    target = tmp_path / "curve.png"
+    result = run("demo", "neuron", "--steps", "2", "--plot", str(target))
+    assert result.returncode == 0, result.stderr
+    assert target.read_bytes().startswith(b"\x89PNG") and f"loss curve saved to {target}" in result.stdout
+
+
+def test_readme_lists_every_limit_with_its_default():
+    """The Limits section of the README is a table of every field of cr.Limits and its default, kept in step."""
+    import dataclasses
+    import re
+
+    import chainrule as cr
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    rows = dict(re.findall(r"^\| `(\w+)` +\| ([^|]+?) +\|", readme, flags=re.MULTILINE))
+    units = {"GiB": 2**30}
+
+    def number(text):
+        text = text.replace(",", "")
+        if "^" in text:
+            base, power = text.split("^")
+            return int(base) ** int(power)
+        amount, _, unit = text.partition(" ")
+        return int(amount) * units.get(unit, 1)
+    defaults = {f.name: f.default for f in dataclasses.fields(cr.Limits)}
+    assert {name: number(rows[name]) for name in defaults if name in rows} == defaults

@@ -5,27 +5,39 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from . import boundary
 from .calculus.layout import LAYOUTS, arrange
 from .calculus.reverse import jacobian
-from .errors import DerivativeError
+from .errors import DerivativeError, EvaluationError, ParseError
 from .expr import Expr
+from .ir.node import nodes_made
 from .language import compile_text
+from .limits import current_limits
+from .numeric.bind import bind
 from .numeric.check import CheckResult, directional_check
+from .numeric.points import candidates, no_point_found, valid_seed
 from .simplify import build as b
 
 
-
-def parse(text: str, **declarations: object) -> Expr:
-    """Read an expression; declarations give kinds ("vector", "symmetric", ...) or dimension tuples.
+def parse(text: str, declarations: Mapping[str, object] | None = None, /, **kinds: object) -> Expr:
+    """Read an expression; declarations give kinds ("vector", "symmetric", ...) or dimension tuples, as a mapping,
+    as keywords, or both (the mapping serves variables called `text`, `declarations`, ...).
 
     >>> parse("x'*A*x", A="symmetric").shape
     ()
+    >>> parse("text+1", {"text": "vector"}).shape
+    ('n',)
     """
-    compiled = compile_text(text, declarations)
+    if isinstance(text, Expr):
+        raise ParseError("parse reads text; this is already an Expr", hint="Use the Expr itself.")
+    if not isinstance(text, str):
+        raise ParseError(f"an expression must be text, not {type(text).__name__}", hint="Write it as text: \"x'*A*x\".")
+    compiled = compile_text(text, boundary.declarations(declarations, kinds))
     return Expr(compiled.node, compiled.stype.orient, compiled.variables)
 
 
-def _as_expr(f: Expr | str) -> Expr:
+def _as_expr(f: Expr | str, function: str = "derivative") -> Expr:
+    f = boundary.expression(f, function)
     return parse(f) if isinstance(f, str) else f
 
 
@@ -41,14 +53,15 @@ def derivative(f: Expr | str, wrt: str | Expr | Sequence, order: int = 1, layout
     f = _as_expr(f)
     if isinstance(wrt, (list, tuple)):
         return tuple(derivative(f, w, order, layout) for w in wrt)
-    if layout not in LAYOUTS:
+    if not isinstance(layout, str) or layout not in LAYOUTS:
         raise DerivativeError(f"unknown layout '{layout}'", hint=f"Use one of {', '.join(LAYOUTS)}.")
-    if not isinstance(order, int) or order < 0:
+    if isinstance(order, bool) or not isinstance(order, int) or order < 0:
         raise DerivativeError(f"the order must be a whole number >= 0, not {order!r}")
+    current_limits().check("order", order, "the derivative order")
     x = _variable(f, wrt)
-    node = f.node
+    node, start = f.node, nodes_made()
     for _ in range(order):
-        node = jacobian(node, x)
+        node = jacobian(node, x, since=start)      # Limits.nodes bounds all k orders together
     node, orient = arrange(node, f.node.rank, x.rank, order, layout)
     return Expr(node, orient, f.variables)
 
@@ -69,26 +82,64 @@ def _variable(f: Expr, wrt: str | Expr):
     return b.var(name, shape, symmetric)
 
 
-def check(f: Expr | str, wrt: str, at: Mapping[str, object], order: int = 1, seed: int = 0) -> CheckResult:
+def check(f: Expr | str, wrt: str, at: Mapping[str, object] | None = None, order: int = 1,
+          seed: int = 0) -> CheckResult:
     """Compare the symbolic derivative of f by wrt (of the given order) with central finite differences at `at`.
+
+    Without `at`, at random values: matrices general (not symmetric) unless declared symmetric, drawn again from
+    new seeds where f or its derivative is not finite there; if none of 20 points (numeric.points.TRIES) is, an
+    EvaluationError says so.
 
     >>> check("sum(exp(x))", "x", at={"x": [0.1, 0.2]}).ok
     True
+    >>> check("n*log(s) + norm2(x-m)^2/(2*s^2)", "s").ok
+    True
     """
-    f = _as_expr(f)
-    if not isinstance(order, int) or order < 1:
+    f = _as_expr(f, "check")
+    if isinstance(order, bool) or not isinstance(order, int) or order < 1:
         raise DerivativeError(f"check compares a derivative of order 1 or more, not {order!r}")
+    seed = valid_seed(seed)
+    wrt = _variable(f, wrt).params[0]
+    lower = derivative(f, wrt, order - 1) if order > 1 else f
+    upper = derivative(f, wrt, order)
+    if at is None:
+        return _check_at_random(f, wrt, lower, upper, seed)
+    return _check_at(f, wrt, lower, upper, _check_values(f, wrt, at), seed)
+
+
+def _check_values(f: Expr, wrt: str, at: object) -> dict:
+    if not isinstance(at, Mapping):
+        raise EvaluationError(f"check needs values as a mapping from names to numbers, not {type(at).__name__}",
+                              hint=f"Write at={{'{wrt}': ...}}, or leave `at` out for random values.")
     if wrt not in at:
         raise DerivativeError(f"check needs a value for {wrt}, the variable it differentiates by",
                               hint=f"Add it: at={{'{wrt}': ...}}.")
-    lower = derivative(f, wrt, order - 1) if order > 1 else f
-    upper = derivative(f, wrt, order)
-    values = {k: np.asarray(v, dtype=float) for k, v in at.items()}
-    x0 = values[wrt]
-    rng = np.random.default_rng(seed)
+    return bind(f.variables, at, set())[1]
 
+
+def _check_at(f: Expr, wrt: str, lower: Expr, upper: Expr, values: dict, seed: int) -> CheckResult:
     def at_x(x):
         return lower.evaluate({**values, wrt: x})
 
+    rng = np.random.default_rng(seed)
     symmetric = f.variables[wrt].symmetric
-    return directional_check(at_x, upper.evaluate(values), x0, lower.node.rank, rng, symmetric=symmetric)
+    with np.errstate(all="ignore"):  # a point outside the domain is reported by the result, not by warnings
+        return directional_check(at_x, upper.evaluate(values), values[wrt], lower.node.rank, rng,
+                                 symmetric=symmetric)
+
+
+def _check_at_random(f: Expr, wrt: str, lower: Expr, upper: Expr, seed: int) -> CheckResult:
+    """The check at the first random point where every number it compares is finite."""
+    why = ""
+    for values in candidates(f.variables, seed):
+        try:
+            with np.errstate(all="ignore"):  # the point itself first: the probes around it cost 2 per direction
+                inside = all(np.all(np.isfinite(e.evaluate(values))) for e in (lower, upper))
+            result = _check_at(f, wrt, lower, upper, values, seed) if inside else None
+        except EvaluationError as error:  # outside the domain, e.g. inv of a singular matrix
+            why = error.message
+            continue
+        if result is not None and result.finite:
+            return result
+        why = ""
+    raise no_point_found(why)

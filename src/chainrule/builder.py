@@ -1,35 +1,60 @@
 """Building expressions in Python (x.T @ A @ x) with the same rules as the input language."""
 from __future__ import annotations
 
+import difflib
 import numbers
 
-from .errors import ShapeError
+from . import boundary
+from .errors import ParseError, ShapeError, UsageError
 from .expr import Expr
 from .language.rules import FUNCTIONS, OPERATORS, Ctx, Rule, TypeFailure
 from .language.surface import Syntax
 from .language.types import Unifier
 from .simplify import build as b
 
+# functions whose arguments are sizes or einsum specs, written only in the text
+_TEXT_ONLY = ("eye", "vector", "matrix", "einsum")
 _SWAPPED = {"rmul": "mul", "radd": "add", "rsub": "sub", "remul": "emul", "rediv": "ediv"}
 
 
 def scalar(name: str) -> Expr:
-    return Expr(b.var(name, ()))
+    """A scalar variable: `cr.scalar("a")`."""
+    return Expr(b.var(boundary.name(name, "a variable's name"), ()))
 
 
 def vector(name: str, dim: object = "n") -> Expr:
-    return Expr(b.var(name, (dim,)), "col")
+    """A (column) vector variable of dimension `dim`, a size or a name: `cr.vector("x", 3)`, `cr.vector("x", "n")`."""
+    return Expr(b.var(boundary.name(name, "a variable's name"), (_dim(dim),)), "col")
 
 
 def matrix(name: str, rows: object = "n", cols: object | None = None, symmetric: bool = False) -> Expr:
-    return Expr(b.var(name, (rows, rows if cols is None else cols), symmetric))
+    """A matrix variable, rows x cols (square when cols is left out): `cr.matrix("A", "m", "n")`."""
+    rows, cols = _dim(rows), _dim(rows if cols is None else cols)
+    if not isinstance(symmetric, bool):
+        raise UsageError(f"symmetric must be True or False, not {symmetric!r}")
+    if symmetric and rows != cols:
+        raise ShapeError(f"a symmetric matrix is square, but {name} is declared {rows}x{cols}")
+    return Expr(b.var(boundary.name(name, "a variable's name"), (rows, cols), symmetric))
+
+
+def _dim(dim: object) -> object:
+    """A dimension: a size (a whole number >= 1) or a name such as "n"."""
+    if isinstance(dim, numbers.Integral) and not isinstance(dim, bool) and dim >= 1:
+        return int(dim)
+    if boundary.is_name(dim):
+        return dim
+    raise UsageError(f"a dimension is a whole number >= 1 or a name such as 'n', not {dim!r}")
 
 
 def _as_expr(value: object) -> Expr:
     if isinstance(value, Expr):
         return value
     if isinstance(value, numbers.Real):
-        return Expr(b.const(float(value)))
+        try:
+            return Expr(b.const(float(value)))
+        except OverflowError:     # a Python int beyond the largest float
+            digits = int(int(value).bit_length() * 0.30103)    # log10(2): no str() of a huge int
+            raise UsageError(f"a number of about 10^{digits} is too large for a float") from None
     raise ShapeError(f"cannot combine a chainrule expression with {type(value).__name__}")
 
 
@@ -41,7 +66,22 @@ def apply(op: str, first: Expr, *others: object) -> Expr:
 
 
 def call(name: str, *operands: object) -> Expr:
-    return _run(FUNCTIONS[name], name, [_as_expr(o) for o in operands])
+    """A function of the input language applied to expressions: `cr.call("softmax", x)`."""
+    return _run(_function_rule(name, len(operands)), name, [_as_expr(o) for o in operands])
+
+
+def _function_rule(name: object, count: int) -> Rule:
+    if not isinstance(name, str) or name not in FUNCTIONS:
+        close = difflib.get_close_matches(name, list(FUNCTIONS), n=1) if isinstance(name, str) else []
+        raise ParseError(f"unknown function {name!r}", hint=f"Did you mean '{close[0]}'?" if close
+                         else f"Known functions: {', '.join(sorted(FUNCTIONS))}.")
+    if name in _TEXT_ONLY:
+        raise ShapeError(f"{name}(...) takes sizes or a quoted spec, which only the text can give",
+                         hint=f"Write it in an expression, e.g. cr.parse(\"{name}(...)\").")
+    rule = FUNCTIONS[name]
+    if rule.arity is not None and count != rule.arity:
+        raise ShapeError(f"{name} takes {rule.arity} argument(s), but {count} are given")
+    return rule
 
 
 def _function(name: str):

@@ -35,6 +35,11 @@ class DerivativeError(ChainruleError):
     """A derivative that cannot be taken as asked."""
 
 
+class UsageError(ChainruleError):
+    """An argument of the public API or the command line of the wrong type or form (a name that is not text, values
+    that are not a mapping, a negative seed, ...)."""
+
+
 def _excerpt(text: str, start: int, end: int | None, width: int = 72) -> list[str]:
     """The part of text around [start, end) with a caret line under it."""
     end = max(start + 1, end or start + 1)

@@ -5,6 +5,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from .boundary import mapping
 from .ir import Node, VarInfo
 from .ir import variables as ir_variables
 from .language.types import SType
@@ -41,15 +42,16 @@ class Expr:
         return SType(self.node.shape, self.orient or ("col" if self.node.rank == 1 else None))
 
     # ---- numbers ----
-    def evaluate(self, values: Mapping[str, object] | None = None, **kwargs: object) -> np.ndarray:
-        """The value as a NumPy array (0-d for a scalar), shape self.shape with the sizes of the given values."""
-        given = {**(values or {}), **kwargs}
+    def evaluate(self, values: Mapping[str, object] | None = None, /, **kwargs: object) -> np.ndarray:
+        """The value as a NumPy array (0-d for a scalar), shape self.shape with the sizes of the given values, given
+        as a mapping, as keywords, or both (the mapping serves a variable called `values` or `self`)."""
+        given = {**mapping(values, "the values", "f.evaluate({'x': [1, 2]}) or f.evaluate(x=[1, 2])"), **kwargs}
         sizes, arrays = bind(self.variables, given, self._needed)
         key = tuple(sorted(sizes.items()))
         plan = self._plans.get(key)
         if plan is None:
             plan = self._plans[key] = Plan(self.node, sizes)
-        return np.asarray(plan.run(arrays)[-1])
+        return np.asarray(plan.run(arrays))
 
     # ---- printing ----
     def text(self, cse: bool = False) -> str:

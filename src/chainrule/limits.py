@@ -33,10 +33,11 @@ class Limits:
     depth: int = 10_000                # nesting depth of parentheses and function calls
     order: int = 10                    # derivative order
     power: int = 1_000                 # |n| of an integer matrix power A^n
-    nodes: int = 2_000_000             # IR nodes one derivative may build
-    eval_bytes: int = 4 * 2**30        # memory of one evaluation step (bytes)
+    nodes: int = 50_000                # IR nodes one derivative may build (20,000 for sin(...) 10,000 deep)
+    eval_bytes: int = 4 * 2**30        # memory of one evaluation, at its largest step (bytes)
     size: int = 10**9                  # number of entries of one array (eye(n), a value)
-    explain_steps: int = 400           # intermediates shown one by one by explain and trace; beyond, a summary
+    explain_steps: int = 100           # intermediates shown one by one by explain and trace; beyond, a summary
+    #                                    (a full derivation prints every step's expression: quadratic in the steps)
 
     DESCRIPTIONS = {
         "input_chars": "characters of input",
@@ -44,7 +45,7 @@ class Limits:
         "order": "derivative order",
         "power": "integer matrix power",
         "nodes": "expression nodes built",
-        "eval_bytes": "bytes of memory for one evaluation step",
+        "eval_bytes": "bytes of memory for one evaluation",
         "size": "entries of one array",
         "explain_steps": "intermediates shown step by step",
     }

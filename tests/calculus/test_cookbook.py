@@ -6,6 +6,7 @@ for a second derivative); for a scalar f the first derivative is the gradient, s
 
 import numpy as np
 import pytest
+from roundtrip import assert_derivatives_reparse
 
 import chainrule as cr
 
@@ -205,6 +206,7 @@ def test_printed_derivative_reparses_to_same_values(expr, decls, var, expected, 
     d = cr.derivative(f, var, order=order)
     again = np.asarray(cr.parse(d.text(), **shapes(f)).evaluate(**values), dtype=float)
     assert again.shape == want.shape and np.allclose(again, want), d.text()
+    assert_derivatives_reparse(f, values, var)   # the function, orders 1 and 2, every layout
 
 
 @pytest.mark.parametrize("expr, decls, var, expected, order, gen", ROWS)

@@ -22,6 +22,8 @@ PRIMITIVE_ROWS = [
     ("sum(A)", {}), ("A.*B", {}), ("logsumexp(A*x)", {}), ("softmax(x)", {}), ("inv(S)", {}), ("det(S)", {}),
     ("logdet(S)", {}), ("[a*b; a^2; sin(b)]", {}), ("eye*x", {}), ("vector(2)'*x", {}), ("norm1(x)", {"x": (0.3, 1.5)}),
     ("norm2(A)", {}), ("S^3", {}), ("einsum(\"ij,jk,k->i\", A, B', x)", {}),
+    ("norm2(x)", {}), ("unit(x)", {}), ("unit(A)", {}), ("cofactor(A)", {}), ("cofactor(B, 2)", {}),
+    ("det(A)", {}), ("max(x, relu(x))", {}), ("min(a, max(a, b))", {}),
 ]
 DECLARATIONS = {"a": "scalar", "b": "scalar", "x": ("n",), "y": ("n",), "A": ("n", "n"), "B": ("n", "n"),
                 "S": ("n", "n")}

@@ -59,9 +59,10 @@ def check_derivation(d, at: dict | None = None, rtol: float = 1e-6) -> np.ndarra
 def _check_tangents(d, at: dict, full: dict) -> None:
     # each forward line ∂u_k/∂x must be the engine's derivative of u_k's subexpression by x
     by_name = {u.name: u for u in d.steps.intermediates}
+    expanded = d.steps.expand()
     for a in d.accumulation:
         u = by_name[a.num]
-        direct = cr.derivative(Expr(u.node, u.stype.orient, d.steps.variables), d.wrt, layout=d.layout)
+        direct = cr.derivative(Expr(expanded[u.name], u.stype.orient, d.steps.variables), d.wrt, layout=d.layout)
         assert np.allclose(a.expr.evaluate(full), direct.evaluate(at)), a.num
 
 

@@ -1,6 +1,7 @@
 """Printed forms, where the form is the point; every printed result is also re-parsed and compared numerically."""
 import numpy as np
 import pytest
+from roundtrip import assert_derivatives_reparse
 
 import chainrule as cr
 
@@ -38,11 +39,6 @@ def values_for(f, rng, n=3):
     return values
 
 
-def reparsed_value(d, f, values):
-    again = cr.parse(d.text(), **{n: info.shape for n, info in f.variables.items()})
-    return np.broadcast_to(again.evaluate(values), d.shape if not isinstance(d.shape, str) else ())
-
-
 @pytest.mark.parametrize("text, decls, wrt, order, form", FORMS, ids=[f"{r[0]} by {r[2]}" for r in FORMS])
 def test_printed_form(text, decls, wrt, order, form, rng):
     f = cr.parse(text, **decls)
@@ -53,6 +49,7 @@ def test_printed_form(text, decls, wrt, order, form, rng):
     np.testing.assert_allclose(cr.parse(d.text(), **{n: i.shape for n, i in f.variables.items()}).evaluate(values),
                                got, rtol=1e-10, atol=1e-12)
     assert d.unicode() and d.latex()
+    assert_derivatives_reparse(f, values, wrt)
 
 
 @pytest.mark.parametrize("text, wrt, layout, form", LAYOUTS)

@@ -53,11 +53,18 @@ def _pow_factor(node: Node, k: int) -> Node:
 
 
 def _extremum_factor(node: Node, k: int) -> Node:
-    # d max(x, y)/dx = step(x - y); min swaps the roles. Ties take 0, as the paper's max(0, z) does.
+    # d max(x, y)/dx = 1 where x > y, 0 where x < y; min swaps the roles. At a tie the weight of x is
+    #   step(x - c) = 0 against a constant c (the paper's and relu's convention: max(0, z) has slope 0 at z = 0);
+    #   (1 + sign(x - y))/2 = 1/2 between two non-constant operands (as PyTorch's maximum).
+    # Both are right wherever max is differentiable: where x = y on an open set, dx = dy there, so weights summing to
+    # 1 give d max = dx; against a constant, dx = dc = 0 there, so any weight does. A step on each side (weights
+    # summing to 0) gave 0 for max(a, relu(a)) at every a > 0.
     x, y = node.args
     this, other = (x, y) if k == 0 else (y, x)
-    diff = b.sub(this, other) if node.op == "max" else b.sub(other, this)
-    return b.apply("step", diff)
+    lead = b.sub(this, other) if node.op == "max" else b.sub(other, this)   # > 0 where this operand is chosen
+    if other.op in ("const", "delta", "basis"):   # a constant tensor (a number, eye, a unit vector)
+        return b.apply("step", lead)
+    return b.mul(b.const(0.5), b.add(b.const(1.0), b.apply("sign", lead)))
 
 
 def _contract(g: Node, node: Node, k: int, n_f: int) -> Node:
@@ -99,9 +106,32 @@ def _inverse(g: Node, node: Node, k: int, n_f: int) -> Node:
 
 
 def _det(g: Node, node: Node, k: int, n_f: int) -> Node:
-    # d det(A) = det(A) tr(inv(A) dA)
+    # d det(A) = <cofactor(A), dA>; cofactor(A) = det(A) inv(A)' where A is invertible, and exists where it is not
     f = _f(n_f)
-    return b.contract([(g, f), (node, ()), (b.inv(node.args[0]), ("b", "a"))], f + ("a", "b"))
+    return b.contract([(g, f), (b.cofactor(node.args[0]), ("a", "b"))], f + ("a", "b"))
+
+
+def _cofactor(g: Node, node: Node, k: int, n_f: int) -> Node:
+    # D^m det is the m-th derivative tensor of det, symmetric in its m index pairs: d D^m det = D^(m+1) det [., dA]
+    f, order = _f(n_f), node.params[0]
+    pairs = tuple(("p", j) for j in range(2 * order))
+    higher = b.cofactor(node.args[0], order + 1)
+    return b.contract([(g, f + pairs), (higher, pairs + ("a", "b"))], f + ("a", "b"))
+
+
+def _norm2(g: Node, node: Node, k: int, n_f: int) -> Node:
+    # d norm2(x) = <unit(x), dx>, unit(x) = x/norm2(x); at x = 0, unit(0) = 0 (the minimum-norm subgradient)
+    f, s = _f(n_f), _s(node.args[0])
+    return b.contract([(g, f), (b.unit(node.args[0]), s)], f + s)
+
+
+def _unit(g: Node, node: Node, k: int, n_f: int) -> Node:
+    # d unit(x) = (dx - u <u, dx>)/norm2(x) with u = unit(x): the projection orthogonal to u, over the norm
+    x = node.args[0]
+    f, s = _f(n_f), _s(x)
+    along = b.contract([(g, f + s), (node, s)], f)
+    projected = b.sub(g, b.contract([(along, f), (node, s)], f + s))
+    return b.contract([(projected, f + s), (b.power(b.norm2(x), b.const(-1.0)), ())], f + s)
 
 
 def _logdet(g: Node, node: Node, k: int, n_f: int) -> Node:
@@ -120,6 +150,9 @@ VJP: dict[str, Rule] = {
     "logsumexp": _logsumexp,
     "inv": _inverse,
     "det": _det,
+    "cofactor": _cofactor,
+    "norm2": _norm2,
+    "unit": _unit,
     "logdet": _logdet,
 }
 

@@ -5,11 +5,10 @@ Kept apart from cli.py so that dependencies point inward: cli imports explain, n
 from __future__ import annotations
 
 import argparse
-import sys
 
 from ..api import LAYOUTS
-from ..arguments import UsageError, declaration
-from ..errors import ChainruleError
+from ..arguments import add_limit_option, declarations, emit, reports_errors
+from ..errors import UsageError
 from .derivation import explain
 from .graph import dot, render_graph
 from .render import FORMATS, render
@@ -20,8 +19,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = subparsers.add_parser("explain", help="show the chain-rule derivation step by step",
                               description="Break EXPR into intermediate variables, take each local derivative, "
                                           "combine them with the chain rule and simplify to the derivative.")
-    p.add_argument("expression", help="e.g. \"ln(sin(x^3)^2)\"")
-    p.add_argument("--wrt", required=True, help="the variable to differentiate by")
+    p.add_argument("expression", help="e.g. \"ln(sin(x^3)^2)\"; - reads it from standard input")
+    p.add_argument("--wrt", action="append", required=True, metavar="NAME",
+                   help="the variable to differentiate by (one: a derivation follows one variable)")
     p.add_argument("--var", action="append", default=[], metavar="NAME=KIND|DIMS",
                    help="declare a variable: x=scalar, A=symmetric, X=m,n, x=3")
     p.add_argument("--layout", choices=LAYOUTS, default="numerator")
@@ -34,13 +34,19 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--graph", choices=("dot", "svg", "png"),
                    help="print the data-flow graph instead (svg/png need the graphviz package and program)")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+    add_limit_option(p)
     p.set_defaults(func=run, order="reverse")
     return p
 
 
 def _produce(args: argparse.Namespace) -> str | bytes:
-    decls = dict(declaration(v) for v in args.var)
-    d = explain(args.expression, args.wrt, layout=args.layout, order=args.order, **decls)
+    decls = declarations(args.var, args.expression)
+    wrt = list(dict.fromkeys(args.wrt))
+    if len(wrt) > 1:       # never silently only the last one
+        raise UsageError(f"explain follows one variable at a time, and --wrt names {len(wrt)}: {', '.join(wrt)}",
+                         hint=f"Run it once per variable (--wrt {wrt[0]}, then --wrt {wrt[1]}, ...), or use "
+                              "chainrule diff or trace, which take several.")
+    d = explain(args.expression, wrt[0], layout=args.layout, order=args.order, declarations=decls)
     if args.graph == "dot":
         return dot(d)
     if args.graph:
@@ -52,23 +58,18 @@ def _produce(args: argparse.Namespace) -> str | bytes:
 
 def _write(result: str | bytes, path: str | None) -> None:
     if path is None:
-        sys.stdout.write(result if isinstance(result, str) else result.decode())
+        emit(result if isinstance(result, str) else result.decode(), "--format latex, or write a file with -o FILE")
         return
-    with open(path, "wb") as out:
-        out.write(result.encode() if isinstance(result, str) else result)
-
-
-def run(args: argparse.Namespace) -> int:
-    """Print the derivation (or its graph); 0 on success, 2 on a chainrule error, 3 on an internal error."""
     try:
-        _write(_produce(args), args.output)
-        return 0
-    except ChainruleError as error:
-        print(f"chainrule: {error}", file=sys.stderr)
-        return 2
+        with open(path, "wb") as out:
+            out.write(result.encode() if isinstance(result, str) else result)
     except OSError as error:
-        print(f"chainrule: cannot write {args.output!r}: {error.strerror}", file=sys.stderr)
-        return 2
-    except Exception as error:  # noqa: BLE001  (a bug of ours: still a message, never a traceback)
-        print(f"chainrule: internal error ({type(error).__name__}: {error}); please report it", file=sys.stderr)
-        return 3
+        raise UsageError(f"cannot write {path!r}: {error.strerror or error}",
+                         hint="Give a file in an existing folder that you may write.") from None
+
+
+@reports_errors
+def run(args: argparse.Namespace) -> int:
+    """Print the derivation (or its graph); 0 on success (errors go to chainrule.cli.main: 2 for bad input)."""
+    _write(_produce(args), args.output)
+    return 0

@@ -9,33 +9,36 @@ Nothing is derived by hand: every formula shown is an engine expression.
 """
 from __future__ import annotations
 
-import re
+import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import api
+from .. import api, boundary
 from ..calculus import jacobian
 from ..errors import DerivativeError
 from ..expr import Expr
-from ..ir import Node
-from ..language.steps import Intermediate, Steps, intermediates
+from ..ir import Node, topological
+from ..language.steps import Intermediate, Steps, check_names, intermediates, source
+from ..limits import current_limits
+from ..notation.formula import Formula, formula
 from ..simplify import build as b
 from ..simplify.substitute import substitute
-from .algebra import compose, dims_text, in_layout, jacobian_shape, kind_text, mentions
+from .algebra import compose, dims_text, in_layout, jacobian_shape, kind_text
 from .rules import rule_name
 
 ORDERS = ("reverse", "forward")
 MAX_PATHS = 32
+SHOWN_AT_ENDS = 5       # a summarised derivation shows this many steps at each end of each list
 CHAIN_RULES = {
-    "constant": "no chain rule: y does not depend on {x}, so the derivative is zero",
-    "identity": "no chain rule: y is {x} itself, so the derivative is the identity",
-    "single-variable": "single-variable chain rule: {x} reaches y along one data-flow path only, so the local "
+    "constant": "no chain rule: {y} does not depend on {x}, so the derivative is zero",
+    "identity": "no chain rule: {y} is {x} itself, so the derivative is the identity",
+    "single-variable": "single-variable chain rule: {x} reaches {y} along one data-flow path only, so the local "
                        "derivatives along it multiply (operands off the path do not depend on {x} and act as "
                        "constants)",
-    "total-derivative": "single-variable total-derivative chain rule: {x} reaches y along {n} paths, and a change "
-                        "in {x} moves y along all of them at once, so the products of the paths add up",
+    "total-derivative": "single-variable total-derivative chain rule: {x} reaches {y} along {n} paths, and a change "
+                        "in {x} moves {y} along all of them at once, so the products of the paths add up",
     "vector": "vector chain rule: the local derivatives are Jacobians (vectors and matrices), and the Jacobian of "
               "the composition is their matrix product{paths}",
     "tensor": "tensor chain rule: some intermediates are matrices or tensors, so the Jacobians are generalized "
@@ -50,19 +53,21 @@ class Definition:
     name: str
     source: str                 # the subexpression as typed
     operands: tuple[str, ...]
-    expr: Expr                  # the operation on its operands, e.g. sin(u1)
+    expr: Expr                  # the operation on fresh variables named after its operands (to evaluate it)
     shape: tuple
     kind: str
     on_path: bool               # whether the derivative flows through it
+    formula: Formula            # how it is written, e.g. u1*x (the same formula trace and the graph print)
 
 
 @dataclass(frozen=True)
 class Local:
-    """Step 2: the local Jacobian of intermediate `of` by its operand `by` (one edge of the data-flow graph)."""
+    """Step 2: the local Jacobian of intermediate `of` by its operand `by` (one edge of the data-flow graph).
+    Every Local of a Derivation has all its fields; while it is built, an edge that is not shown has only the names."""
     of: str
     by: str
-    node: Node                  # numerator layout, shape of.shape + by.shape
-    jacobian: Expr              # in the derivation's layout
+    node: Node | None           # numerator layout, shape of.shape + by.shape
+    jacobian: Expr | None       # in the derivation's layout
     shape: str                  # e.g. "1×n"
     rule: str
     copy: str | None = None     # the name of this use of wrt when wrt is used in several places
@@ -98,7 +103,7 @@ class Copy:
 @dataclass(frozen=True)
 class Substitution:
     name: str
-    definition: Expr
+    definition: Formula
     expr: Expr                  # the total after putting the definition in
 
 
@@ -123,6 +128,9 @@ class Derivation:
     substitutions: tuple[Substitution, ...]
     substituted: Expr
     result: Expr
+    y: str = "y"                # the name of the expression's value (another when a variable is called y)
+    omitted: int = 0            # intermediates beyond the limit explain_steps (see `summarised`)
+    gaps: dict = field(default_factory=dict)   # list name -> how many of its rows a summary left out
 
     @property
     def identical(self) -> bool:
@@ -130,14 +138,16 @@ class Derivation:
         return self.substituted.node is self.result.node
 
     @property
-    def all_scalar(self) -> bool:
-        return all(not d.shape for d in self.definitions if d.on_path) and not self.scope[self.wrt][0]
+    def summarised(self) -> bool:
+        """Whether the expression has more intermediates than `limits().explain_steps`, so that each long list
+        keeps only its first and last steps."""
+        return self.omitted > 0
 
     def values(self, at: Mapping[str, object]) -> dict:
         """The values of the variables and of every intermediate, to evaluate any formula of the derivation."""
         values = {k: np.asarray(v, dtype=float) for k, v in at.items()}
-        for u in self.steps.intermediates:
-            values[u.name] = Expr(u.node, None, self.scope).evaluate(values)
+        for u in self.steps.intermediates:      # each from its operands' values: linear in the number of steps
+            values[u.name] = Expr(u.local, None, self.scope).evaluate(values)
         return values
 
     def text(self) -> str:
@@ -167,37 +177,24 @@ class Derivation:
         return self.text()
 
 
-def explain(f: Expr | str, wrt: str, layout: str = "numerator", order: str = "reverse",
-            **declarations: object) -> Derivation:
+def explain(f: Expr | str, wrt: str, /, layout: str = "numerator", order: str = "reverse", *,
+            declarations: Mapping[str, object] | None = None, **kinds: object) -> Derivation:
     """The step-by-step chain-rule derivation of d f / d wrt, ending in exactly `chainrule.derivative(f, wrt)`.
+    Declarations as keywords, as a mapping, or both (the mapping serves variables called `layout`, `order`, ...).
 
     >>> d = explain("ln(sin(x^3)^2)", "x", x="scalar")
     >>> [u.name for u in d.definitions], d.rule, d.result.text()
     (['u1', 'u2', 'u3', 'u4'], 'single-variable', '6*x^2*cos(x^3)/sin(x^3)')
     """
-    if order not in ORDERS:
+    if not isinstance(order, str) or order not in ORDERS:
         raise DerivativeError(f"unknown order '{order}'", hint="Use 'reverse' (from y back to x) or 'forward'.")
-    text, decls = _source(f, declarations)
-    expr = api.parse(text, **decls)
+    wrt = boundary.name(wrt, "the variable explain differentiates by")
+    text, decls = source(f, boundary.declarations(declarations, kinds), "explain")
+    expr = api.parse(text, decls)
     result = api.derivative(expr, wrt, layout=layout)    # also checks wrt and layout
     steps = intermediates(text, decls)
-    _check_names(steps)
+    check_names(steps)
     return _Builder(text, wrt, layout, order, steps, result).build()
-
-
-def _source(f: Expr | str, declarations: dict) -> tuple[str, dict]:
-    if isinstance(f, str):
-        return f, declarations
-    # An Expr keeps no source text: its printed form re-parses, with every variable's shape declared.
-    decls = {name: ("symmetric" if sym else shape) for name, (shape, sym) in f.variables.items()}
-    return f.text(), {**decls, **declarations}
-
-
-def _check_names(steps: Steps) -> None:
-    clash = sorted(n for n in steps.variables if re.fullmatch(r"u\d+", n))
-    if clash:
-        raise DerivativeError(f"explain names its intermediate variables u1, u2, ..., and the expression has a "
-                              f"variable called {clash[0]}", hint="Rename that variable, e.g. to v1.")
 
 
 class _Builder:
@@ -206,9 +203,20 @@ class _Builder:
     def __init__(self, text: str, wrt: str, layout: str, order: str, steps: Steps, result: Expr):
         self.text, self.wrt, self.layout, self.order, self.steps = text, wrt, layout, order, steps
         self.result = result
-        self.scope = {**steps.variables, **{u.name: (u.node.shape, False) for u in steps.intermediates}}
+        self.scope = {**steps.variables, **{u.name: (u.shape, False) for u in steps.intermediates}}
         self.x_shape = steps.variables[wrt][0]
+        self.y = steps.free_name("y")
         self.active = self._active()
+        self.on_path = {u.name for u in self.active}
+        self.by_name = {u.name: u for u in steps.intermediates}
+        all_scalar = not self.x_shape and all(not u.shape for u in self.active)
+        # A numerator-layout product runs from y down to x; the denominator layout transposes every factor, which
+        # reverses the order (Goodfellow's (∂y/∂x)' ∇_y z). Scalars commute, so forward order may write x first.
+        self.x_first = layout == "denominator" or (order == "forward" and all_scalar)
+        self.limit = current_limits().explain_steps
+        self.omitted = max(0, len(steps.intermediates) - self.limit)
+        self.gaps: dict[str, int] = {}
+        self.jacobians: dict[tuple[str, str], Node] = {}
 
     # ---- which intermediates and edges carry the derivative ----
     def _active(self) -> list[Intermediate]:
@@ -236,20 +244,35 @@ class _Builder:
     # ---- step 1 and 2 ----
     def _definition(self, u: Intermediate) -> Definition:
         expr = Expr(u.local, u.stype.orient, self.scope)
-        return Definition(u.name, u.source, u.operands, expr, u.node.shape, kind_text(u.node.shape, u.stype.orient),
-                          u in self.active)
+        return Definition(u.name, u.source, u.operands, expr, u.shape, kind_text(u.shape, u.stype.orient),
+                          u.name in self.on_path, formula(u))
 
-    def _local(self, u: Intermediate, k: int, v: Node, copy: str | None) -> Local:
-        node = jacobian(u.local, v)
-        shown = in_layout(node, u.node.rank, v.rank, self.layout, self.scope)
-        shape = jacobian_shape(u.node.shape, v.shape, self.layout)
-        return Local(u.name, v.params[0], node, shown, shape, rule_name(u, k), copy)
+    def _local(self, u: Intermediate, v: Node, copy: str | None) -> Local:
+        # an edge only: its Jacobian is taken when needed (_node), printed only if it is shown (_shown_local)
+        return Local(u.name, v.params[0], None, None, "", "", copy)
+
+    def _node(self, e: Local) -> Node:
+        """The local Jacobian of an edge, numerator layout (taken once)."""
+        key = (e.of, e.by)
+        if key not in self.jacobians:
+            u = self.by_name[e.of]
+            fresh = next(v for v in u.operand_vars if v is not None and v.params[0] == e.by)
+            self.jacobians[key] = jacobian(u.local, fresh)
+        return self.jacobians[key]
+
+    def _shown_local(self, e: Local) -> Local:
+        u = self.by_name[e.of]
+        k = next(k for k, v in enumerate(u.operand_vars) if v is not None and v.params[0] == e.by)
+        node = self._node(e)
+        shown = in_layout(node, u.local.rank, self._rank(e.by), self.layout, self.scope)
+        shape = jacobian_shape(u.shape, self.scope[e.by][0], self.layout)
+        return dataclasses.replace(e, node=node, jacobian=shown, shape=shape, rule=rule_name(u, k))
 
     def _locals(self) -> list[Local]:
         edges = self._edges()
         uses = [i for i, (_, _, v) in enumerate(edges) if v.params[0] == self.wrt]
         copy = {i: f"{self.wrt}_{n + 1}" for n, i in enumerate(uses)} if len(uses) > 1 else {}
-        return [self._local(u, k, v, copy.get(i)) for i, (u, k, v) in enumerate(edges)]
+        return [self._local(u, v, copy.get(i)) for i, (u, _, v) in enumerate(edges)]
 
     # ---- step 3 ----
     def _rank(self, name: str) -> int:
@@ -271,16 +294,13 @@ class _Builder:
         return found
 
     def _written(self, edges: list[Local]) -> list[Local]:
-        # A numerator-layout product runs from y down to x; the denominator layout transposes every factor, which
-        # reverses the order (Goodfellow's (∂y/∂x)' ∇_y z). Scalars commute, so forward order may write x first.
-        x_first = self.layout == "denominator" or (self.order == "forward" and self.all_scalar)
-        return list(edges) if x_first else list(reversed(edges))
+        return list(edges) if self.x_first else list(reversed(edges))
 
     def _product(self, edges: list[Local]) -> Product:
-        node = edges[0].node
+        node = self._node(edges[0])
         for e in edges[1:]:
-            node = compose(e.node, node, self._rank(e.of))
-        factors = self._written(edges)
+            node = compose(self._node(e), node, self._rank(e.of))
+        factors = [self._shown_local(e) for e in self._written(edges)]
         y_dims, x_dims = self.scope[edges[-1].of][0], self.scope[edges[0].by][0]
         shapes = "".join(f"({f.shape})" for f in factors) + " → " + jacobian_shape(y_dims, x_dims, self.layout)
         return Product(tuple(edges), tuple(factors), self._shown(node, edges[-1].of), shapes)
@@ -292,35 +312,60 @@ class _Builder:
     def _reverse(self, locals_: list[Local]) -> tuple[list[Accumulated], dict[str, Node]]:
         y = self.steps.output
         adjoint = {y: b.identity(self.scope[y][0])}
-        lines = [Accumulated("y", y, (), self._shown(adjoint[y], y, y))]
+        into = _grouped(locals_, "by")
+        rows = [(y, (), adjoint[y])]
         names = [u.name for u in reversed(self.active) if u.name != y] + [self.wrt]
-        for name in names:
-            edges = [e for e in locals_ if e.by == name]
-            parts = [compose(adjoint[e.of], e.node, self._rank(y)) for e in edges]
-            adjoint[name] = b.add(*parts)
-            terms = tuple(self._pair(("y", e.of), (e.of, e.by)) for e in edges)
-            lines.append(Accumulated("y", name, terms, self._shown(adjoint[name], y, name)))
-        return lines, adjoint
+        for k, name in enumerate(names):
+            edges = into.get(name, [])
+            terms = tuple(self._pair((self.y, e.of), (e.of, e.by)) for e in edges)
+            if self.omitted and len(rows) > SHOWN_AT_ENDS:     # the rest is the engine's result
+                end = tuple(self._pair((self.y, e.of), (e.of, e.by)) for e in into.get(self.wrt, []))
+                return self._ending(rows, (self.y, self.wrt), len(names) - k - 1, end), adjoint
+            adjoint[name] = b.add(*(compose(adjoint[e.of], self._node(e), self._rank(y)) for e in edges))
+            rows.append((name, terms, adjoint[name]))
+        kept = self._kept(rows, "accumulation")
+        return [Accumulated(self.y, name, terms, self._shown(node, y, name)) for name, terms, node in kept], adjoint
 
     def _forward(self, locals_: list[Local]) -> list[Accumulated]:
         tangent = {self.wrt: b.identity(self.x_shape)}
-        lines = []
-        for u in self.active:
-            edges = [e for e in locals_ if e.of == u.name]
-            tangent[u.name] = b.add(*(compose(e.node, tangent[e.by], u.node.rank) for e in edges))
+        out_of = _grouped(locals_, "of")
+        rows = []
+        for k, u in enumerate(self.active):
+            edges = out_of.get(u.name, [])
             terms = tuple(self._pair((u.name, e.by), (e.by, self.wrt)) for e in edges)
-            lines.append(Accumulated(u.name, self.wrt, terms, self._shown(tangent[u.name], u.name)))
-        return lines
+            if self.omitted and len(rows) >= SHOWN_AT_ENDS:
+                last = self.active[-1].name
+                end = tuple(self._pair((last, e.by), (e.by, self.wrt)) for e in out_of.get(last, []))
+                return self._ending(rows, (last, self.wrt), len(self.active) - k - 1, end)
+            tangent[u.name] = b.add(*(compose(self._node(e), tangent[e.by], u.local.rank) for e in edges))
+            rows.append((u.name, terms, tangent[u.name]))
+        return [Accumulated(name, self.wrt, terms, self._shown(node, name))
+                for name, terms, node in self._kept(rows, "accumulation")]
+
+    def _ending(self, rows: list, last: tuple[str, str], left_out: int, terms: tuple) -> list[Accumulated]:
+        """A summarised accumulation: its first steps, then its last one, whose value is the engine's derivative."""
+        self.gaps["accumulation"] = left_out
+        reverse = self.order == "reverse"
+        first = [Accumulated(self.y if reverse else name, name if reverse else self.wrt, t,
+                             self._shown(node, self.steps.output, name) if reverse else self._shown(node, name))
+                 for name, t, node in rows]
+        return first + [Accumulated(*last, terms, self.result)]
 
     def _pair(self, outer: tuple[str, str], inner: tuple[str, str]) -> tuple:
-        x_first = self.layout == "denominator" or (self.order == "forward" and self.all_scalar)
-        return (inner, outer) if x_first else (outer, inner)
+        return (inner, outer) if self.x_first else (outer, inner)
+
+    def _kept(self, rows: list, key: str) -> list:
+        """All rows, or only the first and last few when the derivation is summarised (noted in self.gaps)."""
+        if not self.omitted or len(rows) <= 2 * SHOWN_AT_ENDS:
+            return list(rows)
+        self.gaps[key] = len(rows) - 2 * SHOWN_AT_ENDS
+        return list(rows[:SHOWN_AT_ENDS]) + list(rows[-SHOWN_AT_ENDS:])
 
     def _copies(self, locals_: list[Local], adjoint: dict[str, Node]) -> list[Copy]:
         y = self.steps.output
         copies = []
-        for e in (e for e in locals_ if e.copy):
-            node = compose(adjoint[e.of], e.node, self._rank(y))
+        for e in self._kept([e for e in locals_ if e.copy], "copies"):
+            node = compose(adjoint[e.of], self._node(e), self._rank(y))
             copies.append(Copy(e.copy, e.of, self._shown(node, y), self._shown(self._substituted(node), y)))
         return copies
 
@@ -329,7 +374,7 @@ class _Builder:
             return "identity"
         if not self.active:
             return "constant"
-        shapes = [self.x_shape] + [u.node.shape for u in self.active]
+        shapes = [self.x_shape] + [u.shape for u in self.active]
         if any(len(s) >= 2 for s in shapes):
             return "tensor"
         if any(shapes):
@@ -338,26 +383,29 @@ class _Builder:
 
     def _reason(self, rule: str, paths: list | None) -> str:
         n = "many" if paths is None else len(paths)
-        several = "" if paths is not None and len(paths) <= 1 else f"; {self.wrt} reaches y along {n} paths, " \
+        several = "" if paths is not None and len(paths) <= 1 else f"; {self.wrt} reaches {self.y} along {n} paths, " \
                                                                      "whose products add (total derivative)"
-        return CHAIN_RULES[rule].format(x=self.wrt, n=n, paths=several)
+        return CHAIN_RULES[rule].format(x=self.wrt, y=self.y, n=n, paths=several)
 
     # ---- step 4 ----
     def _substituted(self, node: Node) -> Node:
+        result = node
+        for _, result in self._putting_back(node):
+            pass
+        return result
+
+    def _putting_back(self, node: Node):
+        """(u, the node with u put back) for each intermediate the node mentions, from the last one."""
+        present = _names(node)
         for u in reversed(self.steps.intermediates):
-            if mentions(node, u.name):
+            if u.name in present:
                 node = substitute(node, {u.name: u.local})
-        return node
+                present = _names(node)
+                yield u, node
 
     def _substitutions(self, total: Node) -> list[Substitution]:
         y = self.steps.output
-        lines, node = [], total
-        for u in reversed(self.steps.intermediates):
-            if mentions(node, u.name):
-                node = substitute(node, {u.name: u.local})
-                definition = Expr(u.local, u.stype.orient, self.scope)
-                lines.append(Substitution(u.name, definition, self._shown(node, y)))
-        return lines
+        return [Substitution(u.name, formula(u), self._shown(node, y)) for u, node in self._putting_back(total)]
 
     def _total(self, adjoint: dict[str, Node]) -> Node:
         y = self.steps.output
@@ -370,23 +418,35 @@ class _Builder:
     def build(self) -> Derivation:
         locals_ = self._locals()
         paths = self._paths(locals_) if self.active else []
-        products = None if paths is None else tuple(self._product(p) for p in paths)
+        # a summarised derivation lists no path: each would be as long as the expression
+        products = None if paths is None or self.omitted else tuple(self._product(p) for p in paths)
         reverse, adjoint = self._reverse(locals_) if self.active else ([], {})
         accumulation = reverse if self.order == "reverse" else (self._forward(locals_) if self.active else [])
-        total = self._total(adjoint)
-        y_rank = self.steps.node.rank
-        shown = in_layout(total, y_rank, len(self.x_shape), self.layout, self.scope)
-        subs = self._substitutions(total)
-        substituted = subs[-1].expr if subs else shown
+        if self.omitted:   # the total is the engine's derivative: every intermediate is put back at once
+            shown, subs, substituted, copies = self.result, [], self.result, []
+        else:
+            total = self._total(adjoint)
+            shown = in_layout(total, self.steps.node.rank, len(self.x_shape), self.layout, self.scope)
+            subs = self._substitutions(total)
+            substituted = subs[-1].expr if subs else shown
+            copies = self._copies(locals_, adjoint)
         rule = self._classify(paths)
+        definitions = tuple(self._definition(u) for u in self._kept(self.steps.intermediates, "definitions"))
         return Derivation(self.text, self.wrt, self.layout, self.order, self.steps.output, self.scope, self.steps,
-                          tuple(self._definition(u) for u in self.steps.intermediates), tuple(locals_), rule,
-                          self._reason(rule, paths), tuple(self._copies(locals_, adjoint)), products,
-                          tuple(accumulation), shown, tuple(subs), substituted, self.result)
+                          definitions, tuple(map(self._shown_local, self._kept(locals_, "locals"))), rule,
+                          self._reason(rule, paths), tuple(copies), products, tuple(accumulation), shown,
+                          tuple(subs), substituted, self.result, self.y, self.omitted, self.gaps)
 
-    @property
-    def all_scalar(self) -> bool:
-        return not self.x_shape and all(not u.node.shape for u in self.active)
+
+def _grouped(locals_: list[Local], key: str) -> dict[str, list[Local]]:
+    groups: dict[str, list[Local]] = {}
+    for e in locals_:
+        groups.setdefault(getattr(e, key), []).append(e)
+    return groups
+
+
+def _names(node: Node) -> set[str]:
+    return {n.params[0] for n in topological([node]) if n.op == "var"}
 
 
 def shape_of(d: Derivation) -> str:

@@ -43,6 +43,8 @@ def dot(d: Derivation) -> str:
              '  edge [fontname="Helvetica", fontsize=10];']
     lines += _leaf_lines(d) + _node_lines(d) + _edge_lines(d)
     title = f"d({d.expression})/d{d.wrt}: {d.rule} chain rule; result {d.result.text()}"
+    if d.summarised:
+        title += f" (the first and last of {len(d.steps.intermediates)} intermediates; raise explain_steps for all)"
     lines += [f"  labelloc=t; label={_quote(title)};", "}"]
     return "\n".join(lines) + "\n"
 
@@ -63,7 +65,7 @@ def _leaf_lines(d: Derivation) -> list[str]:
 def _node_lines(d: Derivation) -> list[str]:
     lines = []
     for u in d.definitions:
-        label = f"{u.name} = {u.expr.text()}\n{u.kind}" + ("\n(y)" if u.name == d.output else "")
+        label = f"{u.name} = {u.formula.text()}\n{u.kind}" + (f"\n({d.y})" if u.name == d.output else "")
         style = ", penwidth=2" if u.on_path else ', color="#999999"'
         lines.append(f"  {_quote(u.name)} [label={_quote(label)}{style}];")
     return lines

@@ -12,11 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..expr import Expr
+from ..limits import ENVIRONMENT_VARIABLE
 from ..simplify import build as b
-from .derivation import Derivation, Local, Product, shape_of
+from .derivation import SHOWN_AT_ENDS, Derivation, Local, Product, shape_of
 
 FORMATS = ("text", "markdown", "latex", "json")
 _SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+GAP = ("", "…")      # the row that stands for the steps a summarised list leaves out
 _NAME = re.compile(r"(?<![\w.])(u|[A-Za-z][A-Za-z0-9]*_)([0-9]+)(?![0-9A-Za-z_])")
 
 
@@ -97,8 +99,10 @@ class Outline:
 def outline(d: Derivation, m: Math) -> Outline:
     o = Outline([])
     o.h(f"Derivative of {d.expression} by {d.wrt}")
-    o.p(f"Layout: {d.layout}; order: {d.order} ({'from y back to ' + d.wrt if d.order == 'reverse' else 'from ' + d.wrt + ' to y'}). "
-        f"The result is the generalized Jacobian, shape {shape_of(d)}.")
+    route = f"from {d.y} back to {d.wrt}" if d.order == "reverse" else f"from {d.wrt} to {d.y}"
+    o.p(f"Layout: {d.layout}; order: {d.order} ({route}). The result is the generalized Jacobian, shape {shape_of(d)}.")
+    if d.summarised:
+        _summary_note(d, o)
     _step1(d, m, o)
     _step2(d, m, o)
     _step3(d, m, o)
@@ -106,21 +110,36 @@ def outline(d: Derivation, m: Math) -> Outline:
     return o
 
 
+def _summary_note(d: Derivation, o: Outline) -> None:
+    n = len(d.steps.intermediates)
+    o.p(f"This expression has {n} intermediate variables, more than the {n - d.omitted} shown step by step "
+        f"(the limit explain_steps): each list below keeps its first and last steps, and the result is complete. "
+        f"To see every step, raise the limit: cr.limits(explain_steps={n}) in Python, --limit explain_steps={n} "
+        f"on the command line, or {ENVIRONMENT_VARIABLE}='explain_steps={n}'.")
+
+
+def _gap(d: Derivation, key: str, rows: list, at: int, blank) -> list:
+    """rows with a '…' row where a summarised list left steps out (after its first `at` rows)."""
+    if not d.gaps.get(key):
+        return rows
+    return rows[:at] + [blank] + rows[at:]
+
+
 def _step1(d: Derivation, m: Math, o: Outline) -> None:
     o.h("Step 1. Introduce intermediate variables")
     if not d.definitions:
-        o.p(f"y = {d.expression} applies no operation, so there is nothing to break up.")
+        o.p(f"{d.y} = {d.expression} applies no operation, so there is nothing to break up.")
         return
     o.p("One per operator or function application, in evaluation order.")
     rows = []
     for u in d.definitions:
-        row = [("m", f"{m.name(u.name)} = {m.expr(u.expr)}"), ("code", u.source), u.kind]
+        row = [("m", f"{m.name(u.name)} = {m.expr(u.formula)}"), ("code", u.source), u.kind]
         if u.name == d.output:
-            row.append(("m", f"y = {m.name(u.name)}"))
+            row.append(("m", f"{m.name(d.y)} = {m.name(u.name)}"))
         if not u.on_path:
             row.append(f"does not depend on {d.wrt}")
         rows.append(row)
-    o.items(rows)
+    o.items(_gap(d, "definitions", rows, SHOWN_AT_ENDS, ["…"]))
 
 
 def _step2(d: Derivation, m: Math, o: Outline) -> None:
@@ -130,8 +149,9 @@ def _step2(d: Derivation, m: Math, o: Outline) -> None:
         return
     o.p(f"Each intermediate by each operand that depends on {d.wrt}, as a Jacobian in the {d.layout} layout "
         "with its shape, and the rule that gives it.")
-    rows = []
-    for e in d.locals:
+    rows, middle = [], 0
+    for k, e in enumerate(d.locals):
+        middle = len(rows) if k == SHOWN_AT_ENDS else middle
         row = [("m", f"{m.deriv(e.of, e.by)} = {m.expr(e.jacobian)}"), e.shape, e.rule]
         if e.copy:
             row.append(f"{e.by} used as the copy {_plain(e.copy)}")
@@ -140,7 +160,7 @@ def _step2(d: Derivation, m: Math, o: Outline) -> None:
         if index:
             rows.append([("m", f"{m.paren(m.deriv(e.of, e.by))}_{{{index[0]}}} = {index[1]}" if m.latex
                           else f"({m.deriv(e.of, e.by)})[{index[0]}] = {index[1]}"), "in index notation"])
-    o.items(rows)
+    o.items(_gap(d, "locals", rows, middle, ["…"]))
 
 
 def _step3(d: Derivation, m: Math, o: Outline) -> None:
@@ -163,25 +183,29 @@ def _copies(d: Derivation, m: Math, o: Outline) -> None:
     uses = ", ".join(f"{_plain(c.name)} in {_plain(c.consumer)}" for c in d.copies)
     o.p(f"{d.wrt} is used in {len(d.copies)} places. As Goodfellow §6.5 does for shared parameters, treat each use "
         f"as its own copy ({uses}), differentiate by each copy, and add the contributions.")
-    lines = [(m.deriv("y", c.name), _same_or_both(m, c.contribution, c.value)) for c in d.copies]
-    total = " + ".join(m.deriv("y", c.name) for c in d.copies)
-    lines.append((m.deriv("y", d.wrt), f"{total} = {m.expr(d.total)}"))
+    lines = [(m.deriv(d.y, c.name), _same_or_both(m, c.contribution, c.value)) for c in d.copies]
+    total = " + ".join(m.deriv(d.y, c.name) for c in d.copies)
+    if d.gaps.get("copies"):
+        lines = _gap(d, "copies", lines, SHOWN_AT_ENDS, GAP)
+        total = " + … + ".join([m.deriv(d.y, d.copies[0].name), m.deriv(d.y, d.copies[-1].name)])
+    lines.append((m.deriv(d.y, d.wrt), f"{total} = {m.expr(d.total)}"))
     o.eq(lines)
 
 
 def _paths(d: Derivation, m: Math, o: Outline) -> None:
     if d.paths is None:
-        o.p(f"There are too many paths from {d.wrt} to y to list; the accumulation below adds them all.")
+        why = "are too long" if d.summarised else "are too many"
+        o.p(f"The paths from {d.wrt} to {d.y} {why} to list; the accumulation below adds them all.")
         return
     if not d.paths:
         return
     lines = []
     for k, p in enumerate(d.paths):
-        lhs = m.deriv("y", d.wrt) if len(d.paths) == 1 else f"\\text{{path {k + 1}}}" if m.latex else f"path {k + 1}"
+        lhs = m.deriv(d.y, d.wrt) if len(d.paths) == 1 else f"\\text{{path {k + 1}}}" if m.latex else f"path {k + 1}"
         lines.extend(_path_lines(p, m, lhs))
     if len(d.paths) > 1:
         names = " + ".join(f"\\text{{path {k + 1}}}" if m.latex else f"path {k + 1}" for k in range(len(d.paths)))
-        lines.append((m.deriv("y", d.wrt), f"{names} = {m.expr(d.total)}"))
+        lines.append((m.deriv(d.y, d.wrt), f"{names} = {m.expr(d.total)}"))
     o.eq(lines)
 
 
@@ -201,7 +225,7 @@ def _accumulation(d: Derivation, m: Math, o: Outline) -> None:
     if not d.accumulation:
         return
     if d.order == "reverse":
-        o.p(f"Reverse accumulation (backpropagation): start from y and compute ∂y/∂u for each intermediate, "
+        o.p(f"Reverse accumulation (backpropagation): start from {d.y} and compute ∂{d.y}/∂u for each intermediate, "
             f"from the last to {d.wrt}; each is the sum, over the intermediates that use it, of the already known "
             "derivative times the local one.")
     else:
@@ -213,19 +237,22 @@ def _accumulation(d: Derivation, m: Math, o: Outline) -> None:
         terms = [_term(d, m, pair) for pair in a.terms]
         rhs = " + ".join(terms) if terms != [m.deriv(a.num, a.den)] else ""
         lines.append((m.deriv(a.num, a.den), f"{rhs} = {m.expr(a.expr)}" if rhs else m.expr(a.expr)))
-    o.eq(lines)
+    o.eq(_gap(d, "accumulation", lines, len(lines) - 1, GAP))    # a summary keeps the first steps and the last
 
 
 def _term(d: Derivation, m: Math, pair) -> str:
     # ∂x/∂x and ∂y/∂y are the identity: leave them out of the written product
-    kept = [q for q in pair if not (q[0] == q[1] or (q[0] == "y" and q[1] == d.output))]
+    kept = [q for q in pair if not (q[0] == q[1] or (q[0] == d.y and q[1] == d.output))]
     return m.times([m.deriv(*q) for q in kept])
 
 
 def _step4(d: Derivation, m: Math, o: Outline) -> None:
     o.h("Step 4. Substitute back and simplify")
-    lhs = m.deriv("y", d.wrt)
+    lhs = m.deriv(d.y, d.wrt)
     lines = [(lhs, m.expr(d.total))]
+    if d.summarised and d.rule not in ("constant", "identity"):
+        note = "every intermediate put back at once"
+        lines[0] = (lhs, m.expr(d.total) + (f"\\quad (\\text{{{note}}})" if m.latex else f"    ({note})"))
     for s in d.substitutions:
         note = f"{m.name(s.name)} = {m.expr(s.definition)}"
         lines.append(("", m.expr(s.expr) + (f"\\quad ({note})" if m.latex else f"    ({note})")))
@@ -274,8 +301,13 @@ def _text(o: Outline) -> str:
             out += ["  " + "   ".join(_segment_text(s) for s in row) for row in body]
         else:
             width = max(len(lhs) for lhs, _ in body)
-            out += [f"  {lhs.ljust(width)} = {rhs}" for lhs, rhs in body]
+            out += [f"  {' ' * width}   ⋮" if (lhs, rhs) == GAP else f"  {lhs.ljust(width)} = {rhs}"
+                    for lhs, rhs in body]
     return "\n".join(out).strip() + "\n"
+
+
+def _aligned_row(lhs: str, rhs: str) -> str:
+    return r"&\vdots" if (lhs, rhs) == GAP else f"{lhs} &= {rhs}"
 
 
 _MD_ESCAPE = str.maketrans({"*": r"\*", "_": r"\_", "`": r"\`"})
@@ -297,7 +329,7 @@ def _markdown(o: Outline) -> str:
         elif kind == "items":
             out += ["- " + " · ".join(_md_segment(s) for s in row) for row in body] + [""]
         else:
-            out += ["$$", r"\begin{aligned}", " \\\\\n".join(f"{lhs} &= {rhs}" for lhs, rhs in body),
+            out += ["$$", r"\begin{aligned}", " \\\\\n".join(_aligned_row(lhs, rhs) for lhs, rhs in body),
                     r"\end{aligned}", "$$", ""]
     return "\n".join(out).strip() + "\n"
 
@@ -326,7 +358,7 @@ def _latex(o: Outline) -> str:
             out += [r"\begin{itemize}"] + [r"\item " + "; ".join(_tex_segment(s) for s in row) for row in body]
             out += [r"\end{itemize}"]
         else:
-            out += [r"\begin{align*}", " \\\\\n".join(f"{lhs} &= {rhs}" for lhs, rhs in body), r"\end{align*}"]
+            out += [r"\begin{align*}", " \\\\\n".join(_aligned_row(lhs, rhs) for lhs, rhs in body), r"\end{align*}"]
     return "\n".join(out) + "\n"
 
 
@@ -346,7 +378,7 @@ def to_dict(d: Derivation) -> dict:
         "expression": d.expression, "wrt": d.wrt, "layout": d.layout, "order": d.order, "output": d.output,
         "shape": shape_of(d), "chain_rule": d.rule, "reason": d.reason,
         "intermediates": [{"name": u.name, "source": u.source, "operands": list(u.operands), "kind": u.kind,
-                           "on_path": u.on_path, **_formula(u.expr)} for u in d.definitions],
+                           "on_path": u.on_path, **_formula(u.formula)} for u in d.definitions],
         "locals": [_local_dict(e) for e in d.locals],
         "copies": [{"name": c.name, "consumer": c.consumer, "contribution": _formula(c.contribution),
                     "value": _formula(c.value)} for c in d.copies],
@@ -358,7 +390,7 @@ def to_dict(d: Derivation) -> dict:
         "total": _formula(d.total),
         "substitutions": [{"name": s.name, "definition": _formula(s.definition), **_formula(s.expr)}
                           for s in d.substitutions],
-        "result": _formula(d.result), "identical": d.identical,
+        "result": _formula(d.result), "identical": d.identical, "y": d.y, "omitted": d.omitted,
     }
 
 

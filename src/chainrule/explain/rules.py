@@ -14,8 +14,8 @@ DIAGONAL = "so the Jacobian is diagonal"
 Namer = Callable[[Intermediate, int], str]
 
 
-def _ranks(u: Intermediate) -> list[int | None]:
-    return [v.rank if v is not None else None for v in u.operand_vars]
+def _ranks(u: Intermediate) -> list[int]:
+    return [a.stype.rank for a in u.inputs if a.stype is not None]
 
 
 def _other_is_constant(u: Intermediate, k: int) -> bool:
@@ -24,8 +24,8 @@ def _other_is_constant(u: Intermediate, k: int) -> bool:
 
 def _shape_case(u: Intermediate, k: int) -> str:
     """'scalar' (all scalars), 'expand_by_scalar', 'expand_by_tensor' (scalar expansion) or 'elementwise'."""
-    ranks = [r or 0 for r in _ranks(u)]
-    if u.node.rank == 0:
+    ranks = _ranks(u)
+    if u.local.rank == 0:
         return "scalar"
     if ranks[k] == 0:
         return "expand_by_scalar"
@@ -72,7 +72,7 @@ def _ediv(u: Intermediate, k: int) -> str:
 def _power(u: Intermediate, k: int) -> str:
     if k == 1:
         return "exponential rule: d(a^b)/db = ln(a)*a^b"
-    if u.node.rank == 0:
+    if u.local.rank == 0:
         return "power rule: d(x^n)/dx = n*x^(n-1)"
     if u.op == "pow":
         return "matrix power: a product of copies of the matrix (product rule for each factor)"
@@ -80,35 +80,40 @@ def _power(u: Intermediate, k: int) -> str:
 
 
 def _product(u: Intermediate, k: int) -> str:
-    ranks = [r or 0 for r in _ranks(u)]
+    ranks = _ranks(u)
     if 0 in ranks:
         return _emul(u, k)
-    if u.node.rank == 0:
+    if u.local.rank == 0:
         return "dot product: d(u'x)/du = x' (and d(u'x)/dx = u')"
     if all(r == 1 for r in ranks):
         return "outer product: each entry is a product of one element of each vector"
-    if u.node.rank == 1 and ranks[k] == 2:
+    if u.local.rank == 1 and ranks[k] == 2:
         return "matrix-vector product by the matrix: a tensor with one copy of the vector per row"
-    if u.node.rank == 1:
+    if u.local.rank == 1:
         return "matrix-vector product: d(Ax)/dx = A"
     return "matrix product: Y_ij = sum_k A_ik B_kj, a generalized (tensor) Jacobian"
 
 
 def _map(u: Intermediate, k: int) -> str:
     name = "ln" if u.op in ("ln", "log") else u.op
-    if u.node.rank == 0:
+    if u.local.rank == 0:
         return f"derivative of {name} (scalar rule)"
     return f"element-wise function {name}: y_i depends only on x_i, {DIAGONAL} (diag of {name}')"
 
 
 def _piecewise(u: Intermediate, k: int) -> str:
+    if not _other_is_constant(u, k):   # ties between two operands split 1/2-1/2 (calculus/rules.py)
+        larger = "larger" if u.op == "max" else "smaller"
+        shape = "" if u.local.rank == 0 else f", element-wise: {DIAGONAL}"
+        return (f"piecewise ({u.op}): the derivative is 1 where this operand is the {larger}, 0 where the other is, "
+                f"1/2 at a tie{shape}")
     where = "z > 0" if u.op == "max" else "z < 0"
-    shape = "" if u.node.rank == 0 else f", element-wise: {DIAGONAL}, diag(step)"
+    shape = "" if u.local.rank == 0 else f", element-wise: {DIAGONAL}, diag(step)"
     return f"piecewise ({u.op}): the derivative is 1 where {where} and 0 elsewhere{shape}"
 
 
 def _transpose(u: Intermediate, k: int) -> str:
-    if u.node.rank == 1:
+    if u.local.rank == 1:
         return "transpose of a vector: the same numbers, only the orientation changes (identity Jacobian)"
     return "transpose: a permutation of the entries (a tensor of Kronecker deltas)"
 
@@ -116,7 +121,7 @@ def _transpose(u: Intermediate, k: int) -> str:
 NAMES: dict[str, Namer] = {
     "add": _add,
     "sub": _sub,
-    "neg": lambda u, k: "negation: the derivative is -1" + ("" if u.node.rank == 0 else f" (-I, {DIAGONAL})"),
+    "neg": lambda u, k: "negation: the derivative is -1" + ("" if u.local.rank == 0 else f" (-I, {DIAGONAL})"),
     "emul": _emul,
     "mul": _product,
     "ediv": _ediv,
@@ -129,12 +134,14 @@ NAMES: dict[str, Namer] = {
     "sum": lambda u, k: "sum reduction: every element counts once, so the derivative is a vector of ones (the row 1' in the numerator layout)",
     "stack": lambda u, k: f"stacking: operand {k + 1} becomes entry {k + 1}, so its derivative is a unit vector",
     "tr": lambda u, k: "trace: d tr(A)/dA = I",
-    "det": lambda u, k: "determinant: d det(A)/dA = det(A) inv(A)'",
+    "det": lambda u, k: "determinant: d det(A)/dA = cofactor(A) (= det(A) inv(A)' where A is invertible)",
+    "cofactor": lambda u, k: "derivative of det: d cofactor(A, k)/dA = cofactor(A, k+1), signed minors (a tensor)",
     "logdet": lambda u, k: "log-determinant: d logdet(A)/dA = inv(A)'",
     "inv": lambda u, k: "inverse: d inv(A) = -inv(A) dA inv(A), a tensor",
     "diag": lambda u, k: "diag: picks or places the diagonal (a tensor of Kronecker deltas)",
     "norm1": lambda u, k: "1-norm: sum of |x_i|, derivative sign(x)'",
-    "norm2": lambda u, k: "2-norm: derivative x'/norm2(x)",
+    "norm2": lambda u, k: "2-norm: derivative unit(x)' = x'/norm2(x) (0 at x = 0)",
+    "unit": lambda u, k: "unit vector: d unit(x) = (I - unit(x) unit(x)') dx/norm2(x)",
     "softmax": lambda u, k: "softmax: Jacobian diag(s) - s s'",
     "logsumexp": lambda u, k: "log-sum-exp: derivative softmax(x)'",
     "einsum": lambda u, k: "einsum: a generalized product, linear in each operand",

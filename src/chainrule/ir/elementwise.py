@@ -17,6 +17,10 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return np.where(x >= 0, 1.0, e) / (1.0 + e)
 
 
+def _softplus(x: np.ndarray) -> np.ndarray:
+    return np.logaddexp(0.0, x)
+
+
 def _step(x: np.ndarray) -> np.ndarray:
     return (np.asarray(x) > 0).astype(float)
 
@@ -53,4 +57,6 @@ ELEMENTWISE: dict[str, Elementwise] = {e.name: e for e in [
     _row("relu", lambda x: np.maximum(x, 0.0), lambda b, x, y: b.apply("step", x), r"\operatorname{relu}"),
     _row("step", _step, lambda b, x, y: b.zeros(x.shape), r"\operatorname{step}"),
     _row("sigmoid", _sigmoid, lambda b, x, y: b.mul(y, b.sub(b.const(1.0), y)), r"\sigma"),  # s(1-s)
+    # softplus(x) = log(1 + exp(x)) = max(x, 0) + log(1 + exp(-|x|)): finite for every finite x; (softplus)' = sigmoid
+    _row("softplus", _softplus, lambda b, x, y: b.apply("sigmoid", x), r"\operatorname{softplus}"),
 ]}

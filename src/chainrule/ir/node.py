@@ -21,6 +21,12 @@ class VarInfo(NamedTuple):
 
 
 _interned: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+_made = 0     # calls of make so far (new and shared nodes): the work Limits.nodes bounds
+
+
+def nodes_made() -> int:
+    """How many nodes have been built in this process (counting a shared one each time it is built again)."""
+    return _made
 
 
 class Node:
@@ -48,6 +54,8 @@ class Node:
 
 def make(op: str, args: tuple[Node, ...], params: tuple, shape: Shape) -> Node:
     """The unique node with these fields (interned)."""
+    global _made
+    _made += 1
     key = (op, params, shape, tuple(id(a) for a in args))
     node = _interned.get(key)
     if node is not None:

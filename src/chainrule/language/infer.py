@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import difflib
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ..boundary import is_name
 from ..errors import ParseError, ShapeError
 from ..ir import Node, VarInfo
+from ..limits import current_limits
 from ..simplify import build as b
 from .parser import parse_syntax
 from .rules import CONSTANTS, FUNCTIONS, OPERATORS, Ctx, Rule, TypeFailure
@@ -39,6 +42,9 @@ def default_kind(name: str) -> str:
 def check_declarations(decls: Mapping[str, object]) -> dict[str, object]:
     checked = {}
     for name, decl in decls.items():
+        if not is_name(name):
+            raise ShapeError(f"cannot declare {name!r}: it is not a variable name of the input language",
+                             hint="Names start with a letter or _, followed by letters, digits or _ (ASCII).")
         if name in FUNCTIONS or name in CONSTANTS:
             raise ShapeError(f"'{name}' is a built-in {'function' if name in FUNCTIONS else 'constant'}, "
                              "not a variable that can be declared", hint="Choose another name for the variable.")
@@ -62,39 +68,88 @@ def compile_text(text: str, decls: Mapping[str, object], every_node: bool = Fals
     (explain needs them); otherwise a chain a+b-c+... is built as one n-ary sum, in linear time."""
     decls = check_declarations(decls)
     syntax = parse_syntax(text)
-    names = _variable_names(syntax)
-    kinds = {n: default_kind(n) for n in names if n not in decls}
+    order = walk(syntax)
+    kinds = {n: default_kind(n) for n in _variable_names(order) if n not in decls}
     tried = {n: [k] for n, k in kinds.items()}
+    inference = _Inference(order, text, decls, kinds)
     first: TypeFailure | None = None
     for _ in range(3 * len(kinds) + 1):
         try:
-            ctx, types, var_types = _infer(syntax, text, decls, kinds)
-            return _lower(syntax, ctx, types, var_types, decls, every_node)
+            inference.run()
+            return _lower(syntax, order, inference, decls, every_node)
         except TypeFailure as failure:
             first = first or failure
-            if not _rekind(failure, kinds, tried):
+            name = _rekind(failure, kinds, tried, inference)
+            if name is None:
                 break
+            inference.back_to(name)
     raise _as_error(first, text)
 
 
-def _variable_names(syntax: Syntax) -> list[str]:
+def _variable_names(order: list[Syntax]) -> list[str]:
     seen: dict[str, None] = {}
-    for node in walk(syntax):
+    for node in order:
         if node.op == "name" and node.value not in CONSTANTS and node.value not in FUNCTIONS:
             seen.setdefault(node.value)
     return list(seen)
 
 
-def _rekind(failure: TypeFailure, kinds: dict, tried: dict) -> bool:
+def _rekind(failure: TypeFailure, kinds: dict, tried: dict, inference: _Inference) -> str | None:
+    """The first undeclared variable under the blamed operands that has a kind not tried yet, now of that kind."""
     for blamed in failure.blame:
-        for name in names_under(blamed):
+        names = names_under(blamed)
+        inference.count_rework(len(names))
+        for name in names:
             if name in kinds:
                 untried = [k for k in _ALTERNATIVES[tried[name][0]] if k not in tried[name]]
                 if untried:
                     kinds[name] = untried[0]
                     tried[name].append(untried[0])
-                    return True
-    return False
+                    return name
+    return None
+
+
+class _Inference:
+    """The type of every syntax node, in evaluation order.
+
+    When an undeclared variable changes kind, typing resumes at that variable's first use: no node before it can
+    depend on it, and the unifier is undone to its state there. So a long expression whose variables are re-kinded
+    one by one (x1*x1 + x2*x2 + ..., each x a scalar) is typed in linear time, not once per variable. The nodes
+    typed again are counted against `Limits.nodes`.
+    """
+
+    def __init__(self, order: list[Syntax], text: str, decls: dict, kinds: dict):
+        self.order, self.decls, self.kinds = order, decls, kinds
+        self.ctx = Ctx(Unifier(), text)
+        self.types: dict[int, SType | None] = {}
+        self.var_types: dict[str, SType] = {}
+        self.first_use: dict[str, tuple[int, int]] = {}   # name -> (position in order, unifier mark before it)
+        self.position = 0
+        self.rework = 0
+
+    def run(self) -> None:
+        ctx, types, order = self.ctx, self.types, self.order
+        for k in range(self.position, len(order)):
+            node = order[k]
+            if node.op == "name" and node.value not in self.var_types:
+                self.first_use.setdefault(node.value, (k, ctx.unifier.mark()))
+            types[id(node)] = _type_of(ctx, node, [types[id(a)] for a in node.args], self.decls, self.kinds,
+                                       self.var_types)
+            self.position = k + 1
+
+    def back_to(self, name: str) -> None:
+        start, mark = self.first_use[name]
+        self.count_rework(self.position - start)
+        self.ctx.unifier.undo(mark)
+        uses = self.first_use            # in order of position: the names first used from `start` on are the last
+        while uses and next(reversed(uses.values()))[0] >= start:
+            self.var_types.pop(uses.popitem()[0], None)
+        self.position = start
+
+    def count_rework(self, nodes: int) -> None:
+        self.rework += nodes
+        current_limits().check("nodes", self.rework, "syntax nodes typed again after undeclared variables changed "
+                                                     "kind (declare the variables' kinds to avoid it)")
 
 
 def _as_error(failure: TypeFailure, text: str) -> Exception:
@@ -113,16 +168,6 @@ def _variable_type(ctx: Ctx, decl: object) -> SType:
         n = ctx.fresh()
         return SType((n, n))
     return of_shape(decl)
-
-
-def _infer(syntax: Syntax, text: str, decls: dict, kinds: dict):
-    ctx = Ctx(Unifier(), text)
-    types: dict[int, SType | None] = {}
-    var_types: dict[str, SType] = {}
-    for node in walk(syntax):
-        args = [types[id(a)] for a in node.args]
-        types[id(node)] = _type_of(ctx, node, args, decls, kinds, var_types)
-    return ctx, types, var_types
 
 
 def _type_of(ctx: Ctx, node: Syntax, args: list, decls: dict, kinds: dict, var_types: dict) -> SType | None:
@@ -178,10 +223,11 @@ class _Names:
 
     def __init__(self, unifier: Unifier, taken: set[str]):
         self.unifier, self.names = unifier, {}
-        self.pool = iter([n for n in _DIM_NAMES if n not in taken] + [f"n{k}" for k in range(1, 10_000)])
+        every = itertools.chain(_DIM_NAMES, (f"n{k}" for k in itertools.count(1)))    # never runs out
+        self.pool = (n for n in every if n not in taken)
 
     def resolve(self, t: SType) -> SType:
-        return SType(tuple(self._dim(d) for d in t.dims), t.orient)
+        return SType(tuple(self._dim(d) for d in t.dims), t.orient) if t.dims else t
 
     def _dim(self, d):
         d = self.unifier.find(d)
@@ -193,10 +239,11 @@ class _Names:
 
 
 _CHAIN = ("add", "sub")
+_INVOLUTIONS = ("neg", "transpose")    # -(-y) is y and (y')' is y: a chain of 500,000 signs lowers in linear time
 
 
-def _inner_chain_nodes(syntax: Syntax) -> set[int]:
-    return {id(a) for n in walk(syntax) if n.op in _CHAIN for a in n.args if a.op in _CHAIN}
+def _inner_chain_nodes(order: list[Syntax]) -> set[int]:
+    return {id(a) for n in order if n.op in _CHAIN for a in n.args if a.op in _CHAIN}
 
 
 def _lower_chain(node: Syntax, lowered: dict, inner: set[int]) -> Node:
@@ -213,22 +260,29 @@ def _lower_chain(node: Syntax, lowered: dict, inner: set[int]) -> Node:
     return b.add(*terms)
 
 
-def _lower(syntax: Syntax, ctx: Ctx, types: dict, var_types: dict, decls: dict, every_node: bool) -> Compiled:
+def _lower(syntax: Syntax, order: list[Syntax], inference: _Inference, decls: dict, every_node: bool) -> Compiled:
     taken = {d for decl in decls.values() if isinstance(decl, tuple) for d in decl if isinstance(d, str)}
-    names = _Names(ctx.unifier, taken)
+    names = _Names(inference.ctx.unifier, taken)
+    types = inference.types
     variables = {name: VarInfo(names.resolve(t).dims, decls.get(name) == "symmetric")
-                 for name, t in var_types.items()}
+                 for name, t in inference.var_types.items()}
     # declared but unused: their values are still accepted, and size the dimensions they name
     variables.update({name: VarInfo(decl) for name, decl in decls.items()
                       if isinstance(decl, tuple) and name not in variables})
     lowered: dict[int, tuple] = {}
-    inner = set() if every_node else _inner_chain_nodes(syntax)
-    for node in walk(syntax):
-        stype = names.resolve(types[id(node)]) if types[id(node)] is not None else None
+    inner = set() if every_node else _inner_chain_nodes(order)
+    resolved: dict[int, SType | None] = {id(None): None}  # by id: every use of x shares x's type object
+    for node in order:
+        t = types[id(node)]
+        stype = resolved.get(id(t), t)
+        if stype is t and t is not None:
+            stype = resolved[id(t)] = names.resolve(t)
         if id(node) in inner:
             lowered[id(node)] = (None, stype)
         elif node.op in _CHAIN and not every_node:
             lowered[id(node)] = (_lower_chain(node, lowered, inner), stype)
+        elif node.op in _INVOLUTIONS and node.args[0].op == node.op:
+            lowered[id(node)] = (lowered[id(node.args[0].args[0])][0], stype)
         else:
             args = [lowered[id(a)] for a in node.args]
             lowered[id(node)] = (_lower_node(node, args, stype, variables), stype)

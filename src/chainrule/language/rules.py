@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 from ..ir import Node
 from ..ir.elementwise import ELEMENTWISE
+from ..limits import current_limits
 from ..simplify import build as b
+from .parser import check_at
 from .surface import Syntax
 from .types import SCALAR, DimVar, SType, Unifier, from_2d, show_dims
 
@@ -93,7 +95,9 @@ def _power(ctx: Ctx, node: Syntax, args: list[SType]) -> SType:
         raise TypeFailure("the exponent of '^' must be a scalar", node, "Use .^ for element-wise powers.", node.args)
     if x.rank == 0:
         return x
-    if x.rank == 2 and integer_literal(node.args[1]) is not None and ctx.unifier.unify(*x.dims):
+    k = integer_literal(node.args[1])
+    if x.rank == 2 and k is not None and ctx.unifier.unify(*x.dims):
+        check_at("power", abs(k), f"the integer matrix power '{ctx.source(node)}'", ctx.text, node.start, node.end)
         return x
     raise TypeFailure(f"'^' raises a scalar, or a square matrix to an integer power; "
                       f"'{ctx.source(node.args[0])}' is a {ctx.show(x)}", node,
@@ -139,6 +143,27 @@ def _vector_or_matrix(ctx: Ctx, node: Syntax, args: list[SType]) -> SType:
         return args[0]
     raise TypeFailure(f"{node.value} takes a vector or a matrix, but '{ctx.source(node.args[0])}' is a "
                       f"{ctx.show(args[0])}", node, None, node.args)
+
+
+def _cofactor(ctx: Ctx, node: Syntax, args: list[SType]) -> SType:
+    # cofactor(A) is the cofactor matrix (the gradient of det); cofactor(A, k) the k-th derivative of det(A), a
+    # tensor of rank 2k: each index pair (i, j) is one entry A_ij differentiated by
+    if len(args) not in (1, 2) or (len(args) == 2 and _cofactor_order(node.args[1]) is None):
+        raise TypeFailure("cofactor takes a square matrix and optionally an order, a whole number from 1: "
+                          "cofactor(A) or cofactor(A, 2)", node)
+    square = _square(lambda t: t)(ctx, node, args[:1])
+    k = _cofactor_order(node.args[1]) if len(args) == 2 else 1
+    current_limits().check("order", k, "the order of cofactor(A, k)")
+    return square if k == 1 else SType(square.dims * k)
+
+
+def _cofactor_order(node: Syntax) -> int | None:
+    k = integer_literal(node)
+    return k if k is not None and k >= 1 else None
+
+
+def _lower_cofactor(args: list[Lowered], result: SType) -> Node:
+    return b.cofactor(args[0][0], int(args[1][0].params[0]) if len(args) == 2 else 1)
 
 
 def _diag(ctx: Ctx, node: Syntax, args: list[SType]) -> SType:
@@ -235,11 +260,19 @@ def _lower_power(args: list[Lowered], result: SType) -> Node:
     if tx.rank == 0 or p.op != "const":
         return b.power(x, p)
     k = int(p.params[0])
-    base = b.inv(x) if k < 0 else x
-    product = b.delta(tx.dims[0])
-    for _ in range(abs(k)):
-        product = b.contract([(product, ("i", "k")), (base, ("k", "j"))], ("i", "j"))
-    return product
+    return _matrix_power(b.inv(x) if k < 0 else x, abs(k), tx.dims[0])
+
+
+def _matrix_power(base: Node, k: int, n) -> Node:
+    """base^k by repeated squaring (A^13 = A^8 * A^4 * A): about 2*log2(k) products, so A^1000 stays small."""
+    result, square = b.delta(n), base
+    while k:
+        if k & 1:
+            result = b.contract([(result, ("i", "k")), (square, ("k", "j"))], ("i", "j"))
+        k >>= 1
+        if k:
+            square = b.contract([(square, ("i", "k")), (square, ("k", "j"))], ("i", "j"))
+    return result
 
 
 def _lower_transpose(args: list[Lowered], result: SType) -> Node:
@@ -275,10 +308,6 @@ def _binary(f: Callable[[Node, Node], Node]) -> Lower:
     return lambda args, result: f(args[0][0], args[1][0])
 
 
-def _norm2(x: Node) -> Node:
-    return b.power(b.sum_all(b.mul(x, x)), b.const(0.5))
-
-
 def _softmax(x: Node) -> Node:
     return b.apply("exp", b.sub(x, b.logsumexp(x)))
 
@@ -304,9 +333,11 @@ FUNCTIONS: dict[str, Rule] = {
     "min": Rule(2, _same_shape("min"), _binary(b.minimum)),
     "sum": Rule(1, _to_scalar, _unary(b.sum_all)),
     "norm1": Rule(1, _to_scalar, _unary(lambda x: b.sum_all(b.apply("abs", x)))),
-    "norm2": Rule(1, _to_scalar, _unary(_norm2)),
+    "norm2": Rule(1, _to_scalar, _unary(b.norm2)),
+    "unit": Rule(1, _same, _unary(b.unit)),
     "tr": Rule(1, _square(lambda t: SCALAR), _unary(lambda x: b.contract([(x, ("i", "i"))], ()))),
     "det": Rule(1, _square(lambda t: SCALAR), _unary(b.det)),
+    "cofactor": Rule(None, _cofactor, _lower_cofactor),
     "logdet": Rule(1, _square(lambda t: SCALAR), _unary(b.logdet)),
     "inv": Rule(1, _square(lambda t: t), _unary(b.inv)),
     "diag": Rule(1, _diag, _lower_diag),
@@ -318,4 +349,5 @@ FUNCTIONS: dict[str, Rule] = {
     "einsum": Rule(None, _einsum, _lower_einsum),
 }
 
-CONSTANTS = {"pi": math.pi}
+# inf and nan let every constant the printer meets be written back as text (-inf is the negation of inf)
+CONSTANTS = {"pi": math.pi, "inf": math.inf, "nan": math.nan}

@@ -16,15 +16,14 @@ class Syntax:
 
 def walk(root: Syntax) -> list[Syntax]:
     """Every node once, operands before the node (iterative)."""
+    # A pre-order that visits the last operand first, reversed: operands before the node, left to right.
     order: list[Syntax] = []
-    stack: list[tuple[Syntax, bool]] = [(root, False)]
+    stack = [root]
     while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-        else:
-            stack.append((node, True))
-            stack.extend((a, False) for a in reversed(node.args))
+        node = stack.pop()
+        order.append(node)
+        stack.extend(node.args)
+    order.reverse()
     return order
 
 

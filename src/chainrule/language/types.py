@@ -78,15 +78,35 @@ def of_shape(dims: tuple) -> SType:
 
 
 class Unifier:
+    """Union-find over dimensions. Every binding is logged on a trail, so that inference can go back to an earlier
+    state (`undo(mark())`) instead of starting again from nothing."""
+
     def __init__(self) -> None:
         self.parent: dict[DimVar, AnyDim] = {}
+        self.trail: list[tuple[DimVar, AnyDim | None]] = []    # (variable, its parent before) per binding
+
+    def mark(self) -> int:
+        return len(self.trail)
+
+    def undo(self, mark: int) -> None:
+        while len(self.trail) > mark:
+            d, before = self.trail.pop()
+            if before is None:
+                del self.parent[d]
+            else:
+                self.parent[d] = before
+
+    def _bind(self, d: DimVar, to: AnyDim) -> None:
+        self.trail.append((d, self.parent.get(d)))
+        self.parent[d] = to
 
     def find(self, d: AnyDim) -> AnyDim:
         root = d
         while isinstance(root, DimVar) and root in self.parent:
             root = self.parent[root]
         while isinstance(d, DimVar) and d in self.parent and self.parent[d] is not root:
-            self.parent[d], d = root, self.parent[d]     # path compression: later look-ups are one step
+            d, following = self.parent[d], d
+            self._bind(following, root)       # path compression: later look-ups are one step
         return root
 
     def unify(self, a: AnyDim, b: AnyDim) -> bool:
@@ -94,10 +114,10 @@ class Unifier:
         if a is b or (not isinstance(a, (DimVar, _One)) and a == b):
             return True
         if isinstance(a, DimVar) and b is not ONE:
-            self.parent[a] = b
+            self._bind(a, b)
             return True
         if isinstance(b, DimVar) and a is not ONE:
-            self.parent[b] = a
+            self._bind(b, a)
             return True
         return False
 

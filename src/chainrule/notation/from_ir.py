@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from ..ir import Node, fold
+from ..ir import Node, fold, topological
 from . import mast as m
 from .mast import M
 
@@ -12,11 +12,44 @@ _LETTERS = "ijklmnopqrstuvwxyzabcdefgh"
 
 
 def to_mast(node: Node) -> M:
-    return fold(node, _convert)
+    hidden = _stack_terms(node)
+    return fold(node, lambda n, args: None if id(n) in hidden else _convert(n, args))
+
+
+def _stack_terms(root: Node) -> set[int]:
+    """The terms f_k e_k of stacks [f1; f2; ...] (and their e_k) that appear nowhere else: they are shown only as
+    entries, so their own notation (a column as long as the stack, for each entry) is never built."""
+    order = topological([root])
+    parents: dict[int, list[Node]] = {}
+    for n in order:
+        for a in n.args:
+            parents.setdefault(id(a), []).append(n)
+    stacks = {id(n) for n in order if n.op == "add" and _is_stack(n)}
+    hidden: set[int] = set()
+    for n in reversed(order[:-1]):          # parents before operands; the root is always shown
+        if (n.op == "basis" or _basis_slot(n) is not None) and all(
+                id(p) in hidden or id(p) in stacks for p in parents[id(n)]):
+            hidden.add(id(n))
+    return hidden
+
+
+def _is_stack(node: Node) -> bool:
+    return len(node.shape) == 1 and isinstance(node.shape[0], int) and all(
+        _basis_slot(term) is not None for term in node.args)
 
 
 def _convert(node: Node, args: list[M]) -> M:
-    return _CONVERT[node.op](node, args)
+    return _with_shape(_CONVERT[node.op](node, args), node.shape)
+
+
+def _with_shape(shown: M, shape: tuple) -> M:
+    """A tensor whose notation came out a scalar (0*A is 0, a sum of constants is a number) is printed broadcast to
+    its shape, so that its text parses back to a tensor of the same shape, not to a scalar."""
+    if not shape or shown.orient != "s":
+        return shown
+    if m.is_num(shown):
+        return m.fill(shown.data, shape)
+    return m.mm(shown, m.fill(1.0, shape))
 
 
 def _einsum_of(node: Node, args: list[M]) -> M:
@@ -49,11 +82,11 @@ def _stack_entries(terms, masts, shape) -> list[M] | None:
     """sum_k f_k e_k (how [f1; f2; ...] is stored) -> [f1, f2, ...]"""
     if len(shape) != 1 or not isinstance(shape[0], int):
         return None
-    entries = [m.num(0.0)] * shape[0]
-    for term, shown in zip(terms, masts, strict=True):
-        k = _basis_slot(term)
-        if k is None:
-            return None
+    slots = [_basis_slot(term) for term in terms]
+    if None in slots:
+        return None        # decided before allocating: a vector of 10**12 entries is not a stack
+    entries = [m.num(0.0)] * shape[0]     # every term is f_k e_k: shape[0] is the length of a written stack
+    for k, term, shown in zip(slots, terms, masts, strict=True):
         entries[k] = m.add(entries[k], _without_basis(term, shown))
     return entries
 
@@ -176,14 +209,18 @@ class _Graph:
         return self._paths()
 
     def _diagonals(self) -> None:
-        for k, (a, ix) in enumerate(list(self.ops)):
+        # A_ii is diag(A)_i where i is shared, and tr(A) where it is not; built into a new list, since count()
+        # reads every other operand (tr(B)*tr(B) has two)
+        kept = []
+        for k, (a, ix) in enumerate(self.ops):
             if len(ix) == 2 and ix[0] == ix[1]:
                 if self.count(ix[0], skip=k):
-                    self.ops[k] = (m.func("diag", a, orient="c"), ix[:1])
+                    kept.append((m.func("diag", a, orient="c"), ix[:1]))
                 else:
-                    self.ops[k] = None
                     self.scalars.append(m.func("tr", a, orient="s"))
-        self.ops = [op for op in self.ops if op is not None]
+            else:
+                kept.append((a, ix))
+        self.ops = kept
 
     def _broadcasts(self) -> None:
         for label in self.out:
@@ -335,4 +372,8 @@ _CONVERT = {
     "inv": lambda node, args: m.func("inv", args[0]),
     "det": lambda node, args: m.func("det", args[0], orient="s"),
     "logdet": lambda node, args: m.func("logdet", args[0], orient="s"),
+    "cofactor": lambda node, args: (m.func("cofactor", args[0]) if node.params[0] == 1 else
+                                    m.func("cofactor", args[0], m.num(node.params[0]), orient="t")),
+    "norm2": lambda node, args: m.func("norm2", args[0], orient="s"),
+    "unit": lambda node, args: m.func("unit", args[0]),
 }

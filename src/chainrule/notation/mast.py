@@ -87,8 +87,10 @@ _FLIP = {"c": "r", "r": "c"}
 
 def transpose(x: M) -> M:
     if x.orient in ("s", "t") or x.kind == "eye" or (x.kind == "sym" and x.data[1]) or (
-            x.kind == "fill" and x.orient == "m") or (x.kind == "func" and x.data == "diag" and x.orient == "m"):
+            x.kind == "func" and x.data == "diag" and x.orient == "m"):
         return x
+    if x.kind == "fill" and x.orient == "m":
+        return fill(x.data[0], x.data[1][::-1])     # an m×n filled matrix transposed is n×m
     if x.kind == "T":
         return x.args[0]
     plain = mk("T", (x,), None, _FLIP.get(x.orient, x.orient))
@@ -99,14 +101,14 @@ def transpose(x: M) -> M:
 
 
 def _pushed(x: M) -> M:
-    # (AB)' = B'A', (A+B)' = A'+B', (A.*B)' = A'.*B'
+    # (AB)' = B'A', (A+B)' = A'+B', (A.*B)' = A'.*B', (A.^B)' = A'.^B' (a scalar exponent is its own transpose)
     if x.kind == "mm":
         return mm(*[transpose(f) for f in reversed(x.args)])
     if x.kind == "add":
         return add(*[transpose(t) for t in x.args])
     if x.kind == "had":
         return mk("had", tuple(transpose(f) for f in x.args), None, _FLIP.get(x.orient, x.orient))
-    return power(transpose(x.args[0]), x.args[1])
+    return power(transpose(x.args[0]), transpose(x.args[1]))
 
 
 def _product_orient(factors: list[M]) -> str:

@@ -1,6 +1,8 @@
 """Matrix-notation trees -> text (the input language), Unicode and LaTeX."""
 from __future__ import annotations
 
+from typing import ClassVar
+
 from ..ir.elementwise import ELEMENTWISE
 from .mast import M, split_coefficient
 
@@ -28,7 +30,10 @@ class Style:
     def fill(self, value: float, shape: tuple) -> str:
         kind = {1: "vector", 2: "matrix"}.get(len(shape))
         if kind is None:
-            return _number(value)
+            # no tensor literal: c_ijk = c * 1_i * 1_j * 1_k, an outer product of filled vectors, carries the sizes
+            letters = "ijklmnopqrstuvwxyzabcdefgh"[:len(shape)]
+            vectors = [self.fill(value if k == 0 else 1.0, (d,)) for k, d in enumerate(shape)]
+            return self.einsum(",".join(letters) + "->" + letters, vectors)
         dims = ", ".join(f'"{d}"' if isinstance(d, str) else str(d) for d in shape)
         return f"{kind}({_number(value)}, {dims})"
 
@@ -87,7 +92,7 @@ class UnicodeStyle(Style):
 
 class LatexStyle(Style):
     transpose, times, minus, hadamard, divide, plus = "^\\top", " ", "-", " \\odot ", " \\oslash ", " + "
-    _names = {"tr": r"\operatorname{tr}", "det": r"\det", "logdet": r"\log\det", "sum": r"\operatorname{sum}",
+    _names: ClassVar[dict] = {"tr": r"\operatorname{tr}", "det": r"\det", "logdet": r"\log\det", "sum": r"\operatorname{sum}",
               "diag": r"\operatorname{diag}", "max": r"\max", "min": r"\min", "sqrt": None,
               "logsumexp": r"\operatorname{logsumexp}", "inv": None}
 

@@ -27,21 +27,21 @@ def bind(variables: Mapping[str, VarInfo], values: Mapping[str, object], needed:
             raise EvaluationError(f"'{name}' is not a variable of this expression",
                                   hint=f"Its variables are: {', '.join(variables) or 'none'}.")
         arrays[name] = _array(name, value, variables[name].shape, sizes, where)
-        if variables[name].symmetric and not np.allclose(arrays[name], arrays[name].T):
+        if variables[name].symmetric and not np.allclose(arrays[name], arrays[name].T, equal_nan=True):
             raise EvaluationError(f"{name} is declared symmetric but its value is not",
                                   hint="Give a symmetric matrix, or declare it a plain matrix.")
     return sizes, arrays
 
 
 def _array(name: str, value: object, shape: tuple, sizes: dict, where: dict) -> np.ndarray:
-    try:
-        array = np.asarray(value, dtype=float)
-    except (TypeError, ValueError) as error:
-        raise EvaluationError(f"the value of {name} is not an array of numbers ({error})") from None
+    array = as_real_array(name, value)
     if array.ndim != len(shape):
         raise EvaluationError(f"{name} is declared {_shape_text(shape)} but its value has shape "
                               f"{_shape_text(array.shape)}",
                               hint="Vectors are 1-D arrays, matrices 2-D, scalars plain numbers.")
+    if array.size == 0:      # every dimension is a size >= 1 (a max or logsumexp over nothing has no value)
+        raise EvaluationError(f"the value of {name} is empty (shape {_shape_text(array.shape)})",
+                              hint="Give at least one entry along every dimension.")
     for dim, size in zip(shape, array.shape, strict=True):
         if isinstance(dim, int) and dim != size:
             raise EvaluationError(f"{name} must have shape {_shape_text(shape)}, got {_shape_text(array.shape)}")
@@ -51,3 +51,30 @@ def _array(name: str, value: object, shape: tuple, sizes: dict, where: dict) -> 
                                       hint="Values must agree on every shared dimension.")
             where.setdefault(dim, name)
     return array
+
+
+def as_real_array(name: str, value: object) -> np.ndarray:
+    """value as a float array; EvaluationError for anything that is not real numbers (complex numbers are not
+    truncated to their real part, strings are not read as numbers). NaN and infinity are accepted as given."""
+    try:
+        raw = np.asarray(value)
+        kind = raw.dtype.kind
+        if kind in "biuf":
+            return raw.astype(float, copy=False)
+        if kind == "c":
+            raise EvaluationError(f"the value of {name} is complex; chainrule computes with real numbers",
+                                  hint="Give real values (for example the real and imaginary parts separately).")
+        if kind in "US":
+            raise TypeError("it holds text, not numbers")
+        if kind != "O":
+            raise TypeError(f"it holds {raw.dtype.name} values")
+        if any(item is None for item in raw.flat):
+            raise TypeError("it holds None")
+        return np.asarray(value, dtype=float)     # Python objects that are numbers (Fraction, Decimal, big ints)
+    except EvaluationError:
+        raise
+    except Exception as error:  # noqa: BLE001  (NumPy's conversion raises many types, an object's __array__ any)
+        reason = str(error).split("\n")[0][:120]
+        raise EvaluationError(f"the value of {name} is not an array of numbers ({reason})",
+                              hint="Give a number, a list of numbers, a list of equal-length lists, or a NumPy "
+                                   "array.") from None

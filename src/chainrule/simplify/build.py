@@ -11,6 +11,7 @@ import numpy as np
 
 from ..ir import Dim, Node, Shape, make
 from ..ir.elementwise import ELEMENTWISE
+from . import stable as stable_forms
 from .contract import contract
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "apply",
     "basis",
     "broadcast_to",
+    "cofactor",
     "const",
     "contract",
     "delta",
@@ -32,11 +34,13 @@ __all__ = [
     "minimum",
     "mul",
     "neg",
+    "norm2",
     "power",
     "scale",
     "sub",
     "sum_all",
     "transpose",
+    "unit",
     "var",
     "zeros",
 ]
@@ -98,6 +102,9 @@ def broadcast_to(node: Node, shape: Shape) -> Node:
 def apply(fn: str, x: Node) -> Node:
     if fn == "log" and _is_sum_of_exp(x):
         return logsumexp(x.args[0].args[0])   # log(sum(exp(z))) = logsumexp(z), computed without overflow
+    stable = stable_forms.log_of(x) if fn == "log" else None   # softplus, log-sigmoid
+    if stable is not None:
+        return stable
     if x.op == "const":
         with np.errstate(all="ignore"):
             return const(float(ELEMENTWISE[fn].numpy(np.float64(x.params[0]))), x.shape)
@@ -152,6 +159,12 @@ def power(a: Node, b: Node) -> Node:
     if a.op == "pow" and is_const(a.args[1]) and is_const(b) and float(b.params[0]).is_integer():
         # (x^p)^n = x^(p*n) for an integer n
         return power(a.args[0], const(a.args[1].params[0] * b.params[0]))
+    if a.op == "norm2" and is_const(b) and float(b.params[0] / 2).is_integer():
+        # norm2(x)^(2m) = (x'x)^m: no square root, and the derivative of norm2(x)^2 stays 2x
+        return power(sum_all(mul(a.args[0], a.args[0])), const(b.params[0] / 2))
+    stable = stable_forms.reciprocal_of(a) if is_const(b, -1.0) else None   # 1/(1+exp(-x)) = sigmoid(x)
+    if stable is not None:
+        return broadcast_to(stable, shape)
     return make("pow", (a, b), (), shape)
 
 
@@ -191,6 +204,28 @@ def logdet(a: Node) -> Node:
     return make("logdet", (a,), (), ())
 
 
+def cofactor(a: Node, k: int = 1) -> Node:
+    """The k-th derivative tensor of det(a), shape a.shape * k (k = 1: the cofactor matrix, the transposed adjugate)."""
+    shape = a.shape * k
+    if isinstance(a.shape[0], int) and k > a.shape[0]:
+        return zeros(shape)   # det is a polynomial of degree n
+    return make("cofactor", (a,), (k,), shape)
+
+
+def norm2(x: Node) -> Node:
+    """The 2-norm (Frobenius for a matrix), evaluated without overflow."""
+    if is_const(x, 0.0):
+        return const(0.0)
+    return make("norm2", (x,), (), ())
+
+
+def unit(x: Node) -> Node:
+    """x/norm2(x), and 0 at x = 0: the gradient of norm2."""
+    if is_const(x, 0.0):
+        return x
+    return make("unit", (x,), (), x.shape)
+
+
 # ---- sums ----------------------------------------------------------------------------------------------------------
 
 def add(*terms: Node) -> Node:
@@ -208,6 +243,9 @@ def add(*terms: Node) -> Node:
         return zeros(shape)
     if len(parts) == 1:
         return broadcast_to(parts[0], shape)
+    if all(p.shape == () for p in parts):
+        # the terms of the node's shape cancelled (a + 1 + 0*x): a scalar sum, repeated over the shape
+        return broadcast_to(make("add", tuple(sorted(parts)), (), ()), shape)
     return make("add", tuple(sorted(parts)), (), shape)
 
 
@@ -258,7 +296,8 @@ def _merge_products(terms: list[tuple[Node, float]]) -> list[tuple[Node, float]]
             return terms
         k, members = group
         joined = _join([terms[i] for i in members], k)
-        terms = [t for i, t in enumerate(terms) if i not in set(members)] + [(joined, 1.0)]
+        merged = set(members)
+        terms = [t for i, t in enumerate(terms) if i not in merged] + [(joined, 1.0)]
 
 
 def _join(group: list[tuple[Node, float]], k: int) -> Node:

@@ -2,7 +2,8 @@
 
 Every constructor result goes through here, so derivatives never hold the forms these rules remove:
 nested products are flattened, identities (Kronecker deltas) are absorbed by renaming indices, constants fold into one
-coefficient, zeros annihilate, and equal factors of a Hadamard product become a power.
+coefficient, zeros annihilate, equal factors of a Hadamard product become a power, and
+exp(u) .* sigmoid(-u) becomes sigmoid(u) (simplify/stable.py).
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import itertools
 from collections.abc import Hashable, Sequence
 
 from ..ir import Node, make
+from .stable import sigmoid_of_product
 
 Label = Hashable
 Operand = tuple[Node, tuple]
@@ -31,7 +33,7 @@ def contract(operands: Sequence[Operand], out: Sequence[Label], dims: dict | Non
         if c == 0.0:
             return make("const", (), (0.0,), tuple(sizes[i] for i in out))
         coeff *= c
-        ops2 = _recognise_sigmoid(_merge_powers(_eliminate_deltas(ops2, out), out))
+        ops2 = sigmoid_of_product(_merge_powers(_eliminate_deltas(ops2, out), out))
         if ops2 == ops:
             break
         ops = ops2
@@ -106,8 +108,7 @@ def _fold_constants(ops: list[Operand], out: tuple) -> tuple[list[Operand], floa
         node, ix = ops[k]
         if node.op == "const" and node.params[0] == 0.0:
             return [], 0.0
-        others = _occurrences(ops, out, skip=k)
-        if node.op == "const" and all(label in others for label in ix):
+        if node.op == "const" and set(ix) <= _occurrences(ops, out, skip=k).keys():
             coeff *= node.params[0]
             del ops[k]
         else:
@@ -145,31 +146,6 @@ def _merge_powers(ops: list[Operand], out: tuple) -> list[Operand]:
     for g in merged:
         result.append((power(g[0][1], const(sum(e for _, _, e in g))), ops[g[0][0]][1]))
     return result
-
-
-def _recognise_sigmoid(ops: list[Operand]) -> list[Operand]:
-    # exp(u) .* (1 + exp(u))^-1 = sigmoid(u): the derivative of log(1+exp(u)), kept short and overflow-free
-    for k, (node, ix) in enumerate(ops):
-        u = _sigmoid_argument(node)
-        partner = next((j for j, (other, jx) in enumerate(ops) if jx == ix and other.op == "map"
-                        and other.params == ("exp",) and other.args[0] is u), None) if u is not None else None
-        if partner is not None:
-            from .build import apply
-            rest = [op for j, op in enumerate(ops) if j not in (k, partner)]
-            return rest + [(apply("sigmoid", u), ix)]
-    return ops
-
-
-def _sigmoid_argument(node: Node) -> Node | None:
-    """u when node is (1 + exp(u))^-1."""
-    if node.op != "pow" or node.args[1].op != "const" or node.args[1].params[0] != -1.0:
-        return None
-    base = node.args[0]
-    if base.op != "add" or len(base.args) != 2:
-        return None
-    one = [a for a in base.args if a.op == "const" and a.params[0] == 1.0 and a.rank == 0]
-    exp = [a for a in base.args if a.op == "map" and a.params == ("exp",)]
-    return exp[0].args[0] if one and exp else None
 
 
 def _as_power(node: Node) -> tuple[Node, float | None]:

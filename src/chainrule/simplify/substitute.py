@@ -25,6 +25,9 @@ REBUILD: dict[str, Callable[[Node, list[Node]], Node]] = {
     "inv": lambda n, a: b.inv(a[0]),
     "det": lambda n, a: b.det(a[0]),
     "logdet": lambda n, a: b.logdet(a[0]),
+    "cofactor": lambda n, a: b.cofactor(a[0], n.params[0]),
+    "norm2": lambda n, a: b.norm2(a[0]),
+    "unit": lambda n, a: b.unit(a[0]),
 }
 
 

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from ..api import parse
-from ..arguments import UsageError, declaration, random_values, value
-from ..errors import ChainruleError
+from ..arguments import add_limit_option, declarations, emit, random_values, reports_errors, seed, values
+from ..errors import UsageError
 from .compute import MODES, trace
 
 FORMATS = ("text", "markdown", "json")
@@ -16,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the `trace` subcommand; its `func` runs it and returns the exit status (0 ok, 1 a check failed, 2 bad input)."""
     p = subparsers.add_parser("trace", help="watch backpropagation: values, upstream, local and downstream gradients",
                               description="Evaluate EXPR at a point and print every step of the chain rule.")
-    p.add_argument("expression", help="e.g. \"max(0, w'*x+b)\"")
+    p.add_argument("expression", help="e.g. \"max(0, w'*x+b)\"; - reads it from standard input")
     p.add_argument("--wrt", action="append", required=True, metavar="NAME",
                    help="a variable to differentiate by (repeat for several)")
     p.add_argument("--at", action="append", default=[], metavar="NAME=VALUES",
@@ -28,27 +27,26 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="forward mode: the tangent of a wrt variable (default ones; unnamed wrt variables get zeros)")
     p.add_argument("--format", choices=FORMATS, default="text")
     p.add_argument("--full", action="store_true", help="print every entry of large tensors")
-    p.add_argument("--seed", type=int, default=0, help="for random values and random check directions")
+    p.add_argument("--seed", type=seed, default=0, help="for random values and random check directions")
+    add_limit_option(p)
     p.set_defaults(func=run)
     return p
 
 
+@reports_errors
 def run(args: argparse.Namespace) -> int:
-    try:
-        result = _trace(args)
-    except ChainruleError as error:
-        print(f"chainrule: {error}", file=sys.stderr)
-        return 2
-    print(_show(result, args.format, args.full))
+    """0 when every check agrees, 1 when one does not; errors go to chainrule.cli.main (2 for bad input)."""
+    result = _trace(args)
+    emit(_show(result, args.format, args.full) + "\n", "--format json")
     return 0 if result.ok else 1
 
 
 def _trace(args: argparse.Namespace):
-    decls = dict(declaration(v) for v in args.var)
-    f = parse(args.expression, **decls)
-    given = dict(value(v) for v in args.at)
-    at = _fit(given, f.variables) if given else random_values(f, seed=args.seed)
-    direction = dict(value(v) for v in args.direction) or None
+    decls = declarations(args.var, args.expression)
+    f = parse(args.expression, decls)
+    given = values(args.at)
+    at = _fit(given, f.variables) if given else random_values(f, seed=args.seed, wrt=args.wrt)
+    direction = values(args.direction, "--direction") or None
     if direction is not None and args.mode != "forward":
         raise UsageError("--direction is only for --mode forward")
     return trace(args.expression, args.wrt, at, args.mode, direction, declarations=decls, seed=args.seed)

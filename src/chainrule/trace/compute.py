@@ -10,12 +10,15 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from .. import boundary
 from ..api import check, derivative, parse
 from ..calculus import jacobian
-from ..errors import ChainruleError, DerivativeError, EvaluationError
+from ..errors import DerivativeError, EvaluationError
 from ..expr import Expr
-from ..language.steps import Intermediate, Steps, intermediates
-from ..numeric.bind import bind
+from ..language.steps import Intermediate, Steps, check_names, intermediates, source
+from ..limits import current_limits
+from ..notation.formula import formula
+from ..numeric.bind import as_real_array, bind
 from .model import BackwardStep, Directional, Edge, Gradient, Local, Step, Sum, TangentStep, Trace
 
 MODES = ("reverse", "forward")
@@ -35,11 +38,11 @@ def trace(f: Expr | str, wrt: str | Sequence[str], at: Mapping[str, object], mod
     >>> t.gradients[0].backprop.tolist(), t.ok
     ([3.0, 4.0], True)
     """
-    if mode not in MODES:
+    if not isinstance(mode, str) or mode not in MODES:
         raise DerivativeError(f"unknown mode '{mode}'", hint="Use mode='reverse' or mode='forward'.")
-    text, decls = _source(f, declarations)
+    text, decls = source(f, boundary.declarations(declarations, {}), "trace")
     steps = intermediates(text, decls)
-    _check_names(steps)
+    check_names(steps)
     expr = parse(text, **decls)
     wrt = _wrt(wrt, steps.variables)
     values = _values(at, steps.variables)
@@ -48,7 +51,8 @@ def trace(f: Expr | str, wrt: str | Sequence[str], at: Mapping[str, object], mod
     value = np.asarray(env[steps.output] if steps.output in env else expr.evaluate(values), dtype=float)
     locals_ = _locals(steps, env, _needed(steps, wrt))
     common = {"expression": text, "mode": mode, "wrt": wrt, "values": values, "output": steps.output,
-              "forward": forward, "value": value, "variables": {n: s for n, (s, _) in steps.variables.items()}}
+              "forward": forward, "value": value, "variables": {n: s for n, (s, _) in steps.variables.items()},
+              "name": steps.free_name("f"), "limit": current_limits().explain_steps}
     if mode == "reverse":
         backward, sums, grads = _backward(steps, locals_, env, value.shape, wrt)
         return Trace(**common, gradients=_gradients(expr, wrt, values, grads, seed), backward=backward, sums=sums)
@@ -60,27 +64,10 @@ def trace(f: Expr | str, wrt: str | Sequence[str], at: Mapping[str, object], mod
 
 # ---- inputs ----
 
-def _source(f: Expr | str, declarations: Mapping | None) -> tuple[str, dict]:
-    if isinstance(f, str):
-        return f, dict(declarations or {})
-    if isinstance(f, Expr):
-        # The intermediates are those of the printed text, which re-parses; shapes come from the expression.
-        decls = {name: shape for name, (shape, _) in f.variables.items()}
-        return f.text(), {**decls, **(declarations or {})}
-    raise ChainruleError(f"cannot trace a {type(f).__name__}", hint="Give the expression as text or a chainrule Expr.")
-
-
-def _check_names(steps: Steps) -> None:
-    # The fresh variables of a local are named after its operands, so a variable called u2 would be ambiguous.
-    taken = sorted(set(steps.variables) & {u.name for u in steps.intermediates})
-    if taken:
-        raise ChainruleError(f"the variable name {taken[0]} is also the name of an intermediate",
-                             hint="trace names intermediates u1, u2, ...; rename the variable (e.g. v1).")
-
-
 def _wrt(wrt: str | Sequence[str], variables: Mapping) -> tuple[str, ...]:
-    names = (wrt,) if isinstance(wrt, str) else tuple(wrt)
+    names = (wrt,) if isinstance(wrt, str) else tuple(wrt) if isinstance(wrt, (list, tuple)) else (wrt,)
     for name in names:
+        boundary.name(name, "a variable to trace the derivative by")
         if name not in variables:
             raise DerivativeError(f"cannot trace the derivative by '{name}': it is not a variable of the expression",
                                   hint=f"Its variables are: {', '.join(variables) or 'none'}.")
@@ -93,7 +80,7 @@ def _values(at: Mapping[str, object] | None, variables: Mapping) -> dict:
     if at is None:
         raise EvaluationError("trace needs a value for every variable",
                               hint=f"Give at={{...}} with values for {', '.join(variables) or 'none'}.")
-    _, arrays = bind(variables, dict(at), set(variables))
+    _, arrays = bind(variables, boundary.mapping(at, "trace's values", "at={'x': [1, 2]}"), set(variables))
     return {n: arrays[n] for n in variables}
 
 
@@ -115,7 +102,7 @@ def _direction(direction, wrt: tuple[str, ...], values: dict) -> dict:
 def _tangent_of(name: str, given: object, value: np.ndarray) -> np.ndarray:
     if given is None:
         return np.zeros_like(value)
-    array = np.asarray(given, dtype=float)
+    array = as_real_array(f"the direction for {name}", given)
     if array.size == value.size and array.shape != value.shape and array.ndim <= 1:
         array = array.reshape(value.shape)    # b=0.5 read as [0.5]
     if array.shape != value.shape:
@@ -126,25 +113,21 @@ def _tangent_of(name: str, given: object, value: np.ndarray) -> np.ndarray:
 # ---- the passes ----
 
 def _forward(steps: Steps, values: dict) -> tuple[Step, ...]:
-    rows = []
+    rows, env = [], dict(values)
     for u in steps.intermediates:
-        value = Expr(u.node, None, steps.variables).evaluate(values)
-        rows.append(Step(u.name, u.op, _formula(u), u.source, u.operands, tuple(u.stype.dims),
-                         np.asarray(value, dtype=float)))
+        env[u.name] = value = _value_of(u, env, steps)
+        rows.append(Step(u.name, u.op, formula(u).text(), u.source, u.operands, tuple(u.stype.dims), value))
     return tuple(rows)
 
 
-def _formula(u: Intermediate) -> str:
-    ops = u.operands
-    if u.op == "transpose":
-        return f"{ops[0]}'"
-    if u.op == "neg":
-        return f"-{ops[0]}"
-    if u.op == "stack":
-        return "[" + "; ".join(ops) + "]"
-    if u.symbol != u.op and len(ops) == 2:
-        return f"{ops[0]}{u.symbol}{ops[1]}"
-    return f"{u.op}({', '.join(ops)})"
+def _value_of(u: Intermediate, env: dict, steps: Steps) -> np.ndarray:
+    """u's operation on its operands' values: linear work in the number of steps, whatever their nesting."""
+    local = Expr(u.local)
+    try:
+        return np.asarray(local.evaluate({n: env[n] for n in local.variables}), dtype=float)
+    except EvaluationError:   # a size that none of its operands fixes (vector(c, "n")): the variables give it
+        scope = {**steps.variables, **{n: (np.shape(env[n]), False) for n in local.variables}}
+        return np.asarray(Expr(u.local, None, scope).evaluate({n: env[n] for n in scope}), dtype=float)
 
 
 def _needed(steps: Steps, wrt: tuple[str, ...]) -> set[str]:
@@ -170,7 +153,7 @@ def _locals_of(u: Intermediate, env: dict, needed: set[str]) -> tuple[Local, ...
         if name in needed:
             d = jacobian(u.local, var)
             e = Expr(d, _orient(u.local.rank, var.rank), declared)
-            found.append(Local(u.name, name, e.text(), np.asarray(e.evaluate(at), dtype=float), counts[name]))
+            found.append(Local(u.name, name, e, np.asarray(e.evaluate(at), dtype=float), counts[name]))
     return tuple(found)
 
 
@@ -197,7 +180,7 @@ def _backward(steps: Steps, locals_: dict, env: dict, out_shape: tuple, wrt: tup
         upstream = _add(parts)
         if len(parts) > 1:
             sums.append(Sum(u.name, tuple(parts), upstream))
-        edges = tuple(Edge(loc, np.tensordot(upstream, loc.value, axes=u.node.rank)) for loc in locals_[u.name])
+        edges = tuple(Edge(loc, np.tensordot(upstream, loc.value, axes=u.local.rank)) for loc in locals_[u.name])
         for edge in edges:
             incoming.setdefault(edge.local.operand, []).append((u.name, edge.downstream))
         rows.append(BackwardStep(u.name, upstream, edges))

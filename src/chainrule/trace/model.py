@@ -7,6 +7,7 @@ f.shape + a.shape.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -30,9 +31,14 @@ class Local:
     """The local Jacobian du/da of one node by one operand, as an expression in the operands and as numbers."""
     node: str
     operand: str
-    expression: str              # the same expression `derivative` builds for u.local, printed
+    jacobian: Any                # the same expression `derivative` builds for u.local (an Expr, or its text)
     value: np.ndarray            # shape u.shape + a.shape
     count: int = 1               # how often the operand occurs in the node (x.*x: 2); the local covers every occurrence
+
+    @property
+    def expression(self) -> str:
+        """The Jacobian printed; only when asked (a summarised trace prints few of them)."""
+        return self.jacobian if isinstance(self.jacobian, str) else self.jacobian.text()
 
 
 @dataclass(frozen=True)
@@ -109,6 +115,13 @@ class Trace:
     direction: dict = field(default_factory=dict)   # forward mode: name -> tangent of each wrt variable
     tangents: tuple[TangentStep, ...] = ()     # forward mode, in topological order
     directional: Directional | None = None     # forward mode
+    name: str = "f"                            # what the tables call the output (another if a variable is f)
+    limit: int | None = None                   # explain_steps when traced: longer traces print a summary
+
+    @property
+    def summarised(self) -> bool:
+        """Whether the printed tables keep only the first and last steps (more intermediates than the limit)."""
+        return self.limit is not None and len(self.forward) > self.limit
 
     @property
     def ok(self) -> bool:

@@ -6,10 +6,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..limits import ENVIRONMENT_VARIABLE
 from .model import Trace
 
 SHOWN = 9          # arrays up to this many entries (and at most 2 indices) print in full
 HEAD = 3           # a summary shows this many leading entries
+ENDS = 5           # a summarised trace (more intermediates than the limit explain_steps) shows this many steps at
+                   # each end of each table
 
 
 @dataclass(frozen=True)
@@ -71,14 +74,33 @@ def sections(t: Trace, full: bool) -> list[Section]:
 def heading(t: Trace, full: bool) -> list[str]:
     values = ", ".join(f"{n} = {array(v, full)}" for n, v in t.values.items())
     lines = [f"trace of {t.expression} by {', '.join(t.wrt)} ({t.mode} mode)", f"at {values}",
-             f"f = {t.output} = {array(t.value, full)}"]
+             f"{t.name} = {t.output} = {array(t.value, full)}"]
     if t.mode == "forward":
         lines.append("direction: " + ", ".join(f"d{n} = {array(v, full)}" for n, v in t.direction.items()))
+    if t.summarised:
+        n = len(t.forward)
+        lines.append(f"{n} intermediates, more than the {t.limit} shown step by step (the limit explain_steps): "
+                     f"each table keeps its first and last {ENDS} steps. To see them all: "
+                     f"cr.limits(explain_steps={n}) in Python, --limit explain_steps={n} on the command line, or "
+                     f"{ENVIRONMENT_VARIABLE}='explain_steps={n}'.")
     return lines
 
 
+def _ends(t: Trace, items: tuple | list) -> list:
+    """Every item, or the first and last few with None between them when the trace is summarised."""
+    items = list(items)
+    if not t.summarised or len(items) <= 2 * ENDS:
+        return items
+    return items[:ENDS] + [None] + items[-ENDS:]
+
+
+def _gap(width: int) -> tuple[str, ...]:
+    return ("…",) + ("",) * (width - 1)
+
+
 def _forward(t: Trace, full: bool) -> Section:
-    rows = tuple((s.name, s.formula, s.source, dims(s.value.shape), array(s.value, full)) for s in t.forward)
+    rows = tuple(_gap(5) if s is None else (s.name, s.formula, s.source, dims(s.value.shape), array(s.value, full))
+                 for s in _ends(t, t.forward))
     return Section("Forward pass", "every intermediate, operands before the node",
                    ("node", "operation", "subexpression", "shape", "value"), rows)
 
@@ -86,7 +108,10 @@ def _forward(t: Trace, full: bool) -> Section:
 def _backward(t: Trace, full: bool) -> Section:
     rows = []
     shapes = _shapes(t)
-    for step in t.backward:
+    for step in _ends(t, t.backward):
+        if step is None:
+            rows.append(_gap(7))
+            continue
         for k, edge in enumerate(step.edges):
             loc = edge.local
             first = (step.name, array(step.upstream, full)) if k == 0 else ("", "")
@@ -94,8 +119,8 @@ def _backward(t: Trace, full: bool) -> Section:
                                  array(loc.value, full), array(edge.downstream, full)))
     return Section("Backward pass", "reverse order; downstream = upstream · local, summed over the node's indices; "
                    "operands that do not depend on a wrt variable get no gradient",
-                   ("node", "upstream ∂f/∂node", "operand", "local ∂node/∂operand", "local shape", "local value",
-                    "downstream ∂f/∂operand"), tuple(rows))
+                   ("node", f"upstream ∂{t.name}/∂node", "operand", "local ∂node/∂operand", "local shape",
+                    "local value", f"downstream ∂{t.name}/∂operand"), tuple(rows))
 
 
 def _operand(loc) -> str:
@@ -108,7 +133,10 @@ def _shapes(t: Trace) -> dict:
 
 def _sums(t: Trace, full: bool) -> Section:
     rows = []
-    for s in t.sums:
+    for s in _ends(t, t.sums):
+        if s is None:
+            rows.append(_gap(3))
+            continue
         rows += [(s.name if k == 0 else "", "from " + source, array(part, full)) for k, (source, part) in
                  enumerate(s.parts)]
         rows.append(("" if s.parts else s.name, "sum" if len(s.parts) != 1 else "total", array(s.total, full)))
@@ -119,7 +147,10 @@ def _sums(t: Trace, full: bool) -> Section:
 def _tangents(t: Trace, full: bool) -> Section:
     rows = []
     shapes = _shapes(t)
-    for step in t.tangents:
+    for step in _ends(t, t.tangents):
+        if step is None:
+            rows.append(_gap(7))
+            continue
         for k, (loc, (_, term)) in enumerate(zip(step.locals, step.terms, strict=True)):
             first = (step.name, array(step.tangent, full)) if k == 0 else ("", "")
             rows.append(first + (_operand(loc), loc.expression, jacobian_shape(shapes[step.name], shapes[loc.operand]),

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -109,7 +108,8 @@ def _run(loss: str, init: dict, data: dict, lr: float, steps: int, out: TextIO |
 def _plot(name: str, result: TrainingResult, plot: str | os.PathLike | bool, out: TextIO | None) -> Path | None:
     if plot is False:
         return None
-    path = Path(tempfile.gettempdir(), f"chainrule-{name}-loss.png") if plot is True else Path(plot)
+    # plot=True: a new private temporary file (save_loss_curve), never a fixed name in the shared temporary folder
+    path = None if plot is True else Path(plot)
     written = save_loss_curve(result.losses, path, title=f"chainrule demo {name}: loss")
     _say(out, f"loss curve saved to {written}" if written else "matplotlib is not installed: no loss curve saved")
     return written

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -9,9 +10,11 @@ from typing import TextIO
 
 import numpy as np
 
+from .. import boundary
 from ..api import derivative, parse
 from ..errors import ChainruleError
 from ..expr import Expr
+from ..numeric.bind import as_real_array
 
 Callback = Callable[[int, float], None]
 
@@ -60,7 +63,7 @@ def derive(loss: str | Expr, params: Mapping[str, object], data: Mapping[str, ob
     "-2*(y-X*w)'*X"
     """
     values = _values(params, data)
-    f = _compile(loss, values, declarations or {})
+    f = _compile(loss, values, boundary.declarations(declarations, {}))
     _check_names(f, params, data)
     return f, {name: derivative(f, name) for name in params}
 
@@ -68,19 +71,31 @@ def derive(loss: str | Expr, params: Mapping[str, object], data: Mapping[str, ob
 def descend(f: Expr, gradients: Mapping[str, Expr], params: Mapping[str, object], data: Mapping[str, object],
             lr: float = 0.1, steps: int = 100, callback: Callback | None = None) -> TrainingResult:
     """Run `steps` gradient-descent steps from `params`, evaluating the given gradient expressions at each one."""
+    _check_settings(lr, steps, callback)
     values = _values(params, data)
     losses = _descend(f, gradients, values, lr, steps, callback)
     final = {name: values[name] for name in params}
     return TrainingResult(f, final, losses, dict(gradients))
 
 
+def _check_settings(lr: object, steps: object, callback: object) -> None:
+    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not (math.isfinite(lr) and lr > 0):
+        raise TrainingError(f"the learning rate must be a finite number > 0, not {lr!r}")
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 0:
+        raise TrainingError(f"the number of steps must be a whole number >= 0, not {steps!r}")
+    if callback is not None and not callable(callback):
+        raise TrainingError(f"callback must be a function callback(step, loss), not {type(callback).__name__}")
+
+
 def _values(params: Mapping[str, object], data: Mapping[str, object]) -> dict[str, np.ndarray]:
+    params = boundary.mapping(params, "params", "params={'w': [0.0, 0.0]}")
+    data = boundary.mapping(data, "data", "data={'X': [[1.0, 2.0]], 'y': [1.0]}")
     both = sorted(set(params) & set(data))
     if both:
         raise TrainingError(f"{', '.join(both)} given both as a parameter and as data",
                             hint="A name is either trained (params) or held fixed (data), not both.")
     # float64 copies: the caller's arrays are never updated in place.
-    return {name: np.array(value, dtype=float) for name, value in {**params, **data}.items()}
+    return {name: np.array(as_real_array(name, value)) for name, value in {**params, **data}.items()}
 
 
 def _compile(loss: str | Expr, values: Mapping[str, np.ndarray], declarations: Mapping[str, object]) -> Expr:

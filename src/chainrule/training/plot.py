@@ -2,12 +2,19 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..errors import UsageError
 
-def save_loss_curve(losses: Sequence[float], path: str | os.PathLike, title: str = "loss") -> Path | None:
-    """Write the loss against the step (log scale) to `path`; returns the path, or None without matplotlib."""
+
+def save_loss_curve(losses: Sequence[float], path: str | os.PathLike | None = None, title: str = "loss") -> Path | None:
+    """Write the loss against the step (log scale) to `path`; returns the path, or None without matplotlib.
+
+    Without a path, to a new private temporary file: `tempfile.mkstemp` picks an unused name and creates the file
+    itself (readable by its owner only), so a file or link planted in the shared temporary folder is never written.
+    """
     try:
         # The object-oriented API: no pyplot, so no global figure state and no GUI backend is touched.
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -24,5 +31,23 @@ def save_loss_curve(losses: Sequence[float], path: str | os.PathLike, title: str
     axes.set(xlabel="step", ylabel="loss", title=title)
     axes.grid(True, alpha=0.3)
     figure.tight_layout()
-    figure.savefig(path)
-    return Path(path)
+    return _private(figure) if path is None else _save(figure, Path(path))
+
+
+def _private(figure) -> Path:
+    descriptor, name = tempfile.mkstemp(prefix="chainrule-loss-", suffix=".png")
+    with os.fdopen(descriptor, "wb") as out:
+        figure.savefig(out, format="png")
+    return Path(name)
+
+
+def _save(figure, path: Path) -> Path:
+    try:
+        figure.savefig(path)
+    except OSError as error:
+        raise UsageError(f"cannot write the loss curve to {str(path)!r}: {error.strerror or error}",
+                         hint="Give a file in an existing folder that you may write, e.g. --plot loss.png.") from None
+    except ValueError as error:   # matplotlib: an extension it cannot write
+        raise UsageError(f"cannot write the loss curve to {str(path)!r}: {error}",
+                         hint="Give a file name ending in .png (or .pdf, .svg).") from None
+    return path
