@@ -29,7 +29,7 @@ class LimitError(ChainruleError):
 @dataclass(frozen=True)
 class Limits:
     """Every bound, with its default. Sizes in characters, levels, bytes or counts."""
-    input_chars: int = 1_000_000       # length of an expression's text
+    input_chars: int = 200_000         # length of an expression's text
     depth: int = 10_000                # nesting depth of parentheses and function calls
     order: int = 10                    # derivative order
     power: int = 1_000                 # |n| of an integer matrix power A^n

@@ -1,46 +1,72 @@
-"""Text -> surface syntax tree: an operator-precedence parser over explicit stacks, in time linear in the text.
+"""Text -> surface syntax tree, with lark's LALR parser and errors that point at the position.
 
-The grammar (MATLAB-like matrix notation: a vector is a column, x' is a row), weakest binding first:
-
-    expr     := expr ("+" | "-") term | term                          left-associative
-    term     := term ("*" | "/" | ".*" | "./") unary | unary          left-associative
-    unary    := ("-" | "+") unary | power
-    power    := postfix ("^" | ".^") unary | postfix                 so -a^2 is -(a^2) and a^b^c is a^(b^c)
-    postfix  := postfix "'" | atom
-    atom     := NUMBER | NAME | NAME "(" [argument ("," argument)*] ")" | "(" expr ")" | "[" expr (";" expr)* "]"
-    argument := expr | STRING                                         a quoted "spec", as in einsum("ij->ji", A)
-
-    NUMBER   := ([0-9]+(\\.(?![*/^'])[0-9]*)? | \\.[0-9]+)([eE][+-]?[0-9]+)?   a dot before an operator belongs
-    NAME     := [A-Za-z_][A-Za-z0-9_]*                                  to it: "2.*x" is 2 .* x
-    STRING   := "..." | '...'                                         (' only where an operand may start)
-
-No recursion: each bracket opens a frame with its own operand and operator stacks, so nesting costs memory, not
-Python stack. The length of the text and the nesting depth of brackets and calls are bounded by `Limits.input_chars`
-and `Limits.depth` (a chain of operators such as ---x or x'''' is not nesting).
+The grammar is `grammar.lark`. LALR parsing keeps its own stack, so deep nesting costs memory, not Python stack; the
+length of the text and the nesting depth of brackets and calls are bounded by `Limits.input_chars` and
+`Limits.depth` (a chain of operators such as ---x or x'''' is not nesting), both checked before parsing.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
-from dataclasses import dataclass, field
-from typing import NamedTuple
+from functools import lru_cache
+from importlib import resources
+
+import lark
 
 from ..errors import ParseError
 from ..limits import LimitError, current_limits
 from .surface import Syntax
 
-# binary operators: symbol -> (syntax op, precedence, right-associative)
-_BINARY = {"+": ("add", 1, False), "-": ("sub", 1, False), "*": ("mul", 2, False), "/": ("div", 2, False),
-           ".*": ("emul", 2, False), "./": ("ediv", 2, False), "^": ("pow", 4, True), ".^": ("epow", 4, True)}
-_PREFIX = 3          # "-x" and "+x" bind more weakly than powers and more tightly than products
-_CLOSERS = {"top": ("END",), "group": (")",), "stack": (";", "]"), "call": (",", ")")}
+# brackets, and double-quoted specs skipped whole (a single quote is also the transpose, so '...' specs are not
+# skipped: a bracket inside one is a spec error anyway)
+_BRACKETS = re.compile(r'[(\[]|[)\]]|"[^"]*"')
 
-_SPACE = re.compile(r"[ \t\f\r\n]*")
-_TOKEN = re.compile(r"[ \t\f\r\n]*(?:(?P<NUMBER>(?:[0-9]+(?:\.(?![*/^'])[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)"
-                    r"|(?P<NAME>[A-Za-z_][A-Za-z0-9_]*)|(?P<STRING>\"[^\"]*\")"
-                    r"|(?P<OP>\.[*/^]|[-+*/^'()\[\];,])|(?P<END>\Z))")
-_SINGLE_QUOTED = re.compile(r"'[^']*'")
-_CALL_OPENS = re.compile(r"[ \t\f\r\n]*\(")        # a name followed by ( is a call
-_CALL_CLOSES = re.compile(r"[ \t\f\r\n]*\)")
+
+class _ToSyntax(lark.Transformer):
+    """Builds Syntax nodes as the parser reduces (no intermediate tree, no recursion). Positions come from the
+    tokens: a node spans exactly the text that parses to it, brackets and signs included."""
+
+    def number(self, kids):
+        token = kids[0]
+        return Syntax("number", (), token.start_pos, token.end_pos, float(token))
+
+    def name(self, kids):
+        token = kids[0]
+        return Syntax("name", (), token.start_pos, token.end_pos, str(token))
+
+    def arguments(self, kids):
+        return [k if isinstance(k, Syntax) else Syntax("string", (), k.start_pos, k.end_pos, str(k)[1:-1])
+                for k in kids]
+
+    def call(self, kids):
+        token, _, args, closing = kids
+        return Syntax("call", tuple(args or ()), token.start_pos, closing.end_pos, str(token))
+
+    def group(self, kids):
+        opening, inner, closing = kids     # parentheses widen the span, they make no node
+        return dataclasses.replace(inner, start=opening.start_pos, end=closing.end_pos)
+
+    def stack(self, kids):
+        return Syntax("stack", tuple(k for k in kids if isinstance(k, Syntax)), kids[0].start_pos, kids[-1].end_pos)
+
+    def neg(self, kids):
+        sign, operand = kids
+        return Syntax("neg", (operand,), sign.start_pos, operand.end)
+
+    def transpose(self, kids):
+        operand, quote = kids
+        return Syntax("transpose", (operand,), operand.start, quote.end_pos)
+
+    def __default__(self, data, children, meta):
+        if str(data).startswith("_"):        # lark's own helper rules (repetitions), inlined by lark itself
+            return lark.Tree(data, children, meta)
+        return Syntax(str(data), tuple(children), children[0].start, children[-1].end)
+
+
+@lru_cache(maxsize=1)
+def _parser() -> lark.Lark:
+    grammar = resources.files(__package__).joinpath("grammar.lark").read_text()
+    return lark.Lark(grammar, parser="lalr", maybe_placeholders=True, transformer=_ToSyntax())
 
 
 def check_at(name: str, needed: float, what: str, text: str, start: int, end: int) -> None:
@@ -63,205 +89,57 @@ def parse_syntax(text: str) -> Syntax:
     current_limits().check("input_chars", len(text), "the expression's length in characters")
     if not text.strip():
         raise ParseError("the expression is empty", text, 0, 1, "Type an expression such as x'*A*x.")
-    return _Parser(text).run()
+    _check_depth(text)
+    try:
+        tree = _parser().parse(text)
+    except lark.exceptions.UnexpectedInput as error:
+        raise _explain(error, text) from None
+    return tree
 
 
-class _Token(NamedTuple):
-    kind: str            # NUMBER, NAME, STRING, OP or END
-    value: str
-    start: int
-    end: int
+def _check_depth(text: str) -> None:
+    """The nesting depth of brackets and calls, one linear scan before parsing."""
+    limit, depth = current_limits().depth, 0
+    for match in _BRACKETS.finditer(text):
+        bracket = match.group()
+        if bracket in "([":
+            depth += 1
+            if depth > limit:
+                start = match.start()
+                check_at("depth", depth, f"nesting depth of brackets and calls at position {start + 1}",
+                         text, start, start + 1)
+        elif bracket in ")]":
+            depth = max(0, depth - 1)     # an unbalanced closer is the parser's error to report
 
 
-@dataclass
-class _Frame:
-    """One bracket level: the operands and pending operators of the expression being read inside it."""
-    kind: str                                   # top, group, call, stack
-    opener: _Token | None = None                # the "(" or "[" (for a call: the name)
-    items: list = field(default_factory=list)   # finished arguments or entries
-    operands: list = field(default_factory=list)
-    operators: list = field(default_factory=list)   # (symbol, precedence, right-assoc, token)
+def _describe(names) -> str:
+    terminals = {t.name: t.pattern.value for t in _parser().terminals}
+    friendly = {"NUMBER": "a number", "NAME": "a name", "STRING": 'a quoted "spec"', "$END": "the end"}
+    shown = sorted({friendly.get(n, f"'{terminals.get(n, n)}'") for n in names})
+    return ", ".join(shown[:-1]) + (" or " if len(shown) > 1 else "") + shown[-1] if shown else "something else"
 
 
-class _Parser:
-    def __init__(self, text: str):
-        self.text, self.pos = text, 0
-        self.frames = [_Frame("top")]
-        self.depth_limit = current_limits().depth
-
-    # ---- tokens --------------------------------------------------------------------------------------------------
-
-    def _next(self, operand: bool) -> _Token:
-        """The next token; where an operand is expected ' starts a STRING, elsewhere it is a transpose."""
-        text = self.text
-        match = _TOKEN.match(text, self.pos)
-        if match is None:
-            pos = _SPACE.match(text, self.pos).end()
-            char = text[pos]
-            raise ParseError(f"unexpected character {char!r} at position {pos + 1}", text, pos, pos + 1,
-                             _hint_for_character(char))
-        kind = match.lastgroup
-        start, end = match.start(kind), match.end()
-        if operand and kind == "OP" and text[start] == "'":
-            quoted = _SINGLE_QUOTED.match(text, start)
-            if quoted:
-                kind, end = "STRING", quoted.end()
-        self.pos = end
-        return _Token(kind, text[start:end], start, end)
-
-    def _next_if(self, pattern: re.Pattern) -> _Token | None:
-        """The next token if it is the bracket `pattern` matches (after spaces), else None."""
-        match = pattern.match(self.text, self.pos)
-        if match is None:
-            return None
-        self.pos = match.end()
-        return _Token("OP", self.text[match.end() - 1], match.end() - 1, match.end())
-
-    # ---- the loop: alternately an operand, then what may follow one ------------------------------------------------
-
-    def run(self) -> Syntax:
-        while True:
-            self._operand()
-            result = self._after_operand()
-            if result is not None:
-                return result
-
-    def _operand(self) -> None:
-        """Read prefix signs and openers until an atom is complete (pushed on the current frame)."""
-        while True:
-            frame = self.frames[-1]
-            token = self._next(operand=True)
-            if token.kind == "NUMBER":
-                frame.operands.append(Syntax("number", (), token.start, token.end, float(token.value)))
-                return
-            if token.kind == "NAME":
-                bracket = self._next_if(_CALL_OPENS)
-                if bracket is not None:
-                    self._open("call", token, bracket)
-                    closing = self._next_if(_CALL_CLOSES)       # f() : no arguments
-                    if closing is not None:
-                        self._close(closing)
-                        return
-                    continue
-                frame.operands.append(Syntax("name", (), token.start, token.end, token.value))
-                return
-            if token.kind == "STRING" and frame.kind == "call" and not frame.operands and not frame.operators:
-                frame.operands.append(Syntax("string", (), token.start, token.end, token.value[1:-1]))
-                return
-            if token.value in ("-", "+") and token.kind == "OP":
-                frame.operators.append((token.value, _PREFIX, True, token))
-            elif token.value in ("(", "[") and token.kind == "OP":
-                self._open("group" if token.value == "(" else "stack", token, token)
-            else:
-                raise self._unexpected(token, self._operand_expected(frame))
-
-    def _after_operand(self) -> Syntax | None:
-        """Postfix transposes, then a binary operator (return to read its right operand) or a closer."""
-        while True:
-            frame = self.frames[-1]
-            token = self._next(operand=False)
-            if frame.operands[-1].op == "string" and token.value not in _CLOSERS["call"]:
-                raise self._unexpected(token, list(_CLOSERS["call"]))     # a quoted spec is a whole argument
-            if token.value == "'" and token.kind == "OP":
-                x = frame.operands[-1]
-                frame.operands[-1] = Syntax("transpose", (x,), x.start, token.end)
-            elif token.kind == "OP" and token.value in _BINARY:
-                self._binary(frame, token)
-                return None
-            elif token.kind == "END" and frame.kind == "top":
-                return self._finish(frame)
-            elif token.kind == "OP" and token.value in _CLOSERS[frame.kind]:
-                if token.value in (",", ";"):
-                    frame.items.append(self._finish(frame))
-                    return None
-                self._close(token)
-            else:
-                raise self._unexpected(token, self._operator_expected(frame))
-
-    def _binary(self, frame: _Frame, token: _Token) -> None:
-        _, precedence, right = _BINARY[token.value]
-        while frame.operators and (frame.operators[-1][1] > precedence or
-                                   (frame.operators[-1][1] == precedence and not right)):
-            self._reduce(frame)
-        frame.operators.append((token.value, precedence, right, token))
-
-    def _reduce(self, frame: _Frame) -> None:
-        symbol, precedence, _, token = frame.operators.pop()
-        if precedence == _PREFIX:
-            x = frame.operands.pop()
-            if symbol == "-":
-                frame.operands.append(Syntax("neg", (x,), token.start, x.end))
-            else:
-                frame.operands.append(x)            # "+x" is x
-            return
-        y = frame.operands.pop()
-        x = frame.operands.pop()
-        frame.operands.append(Syntax(_BINARY[symbol][0], (x, y), x.start, y.end))
-
-    def _finish(self, frame: _Frame) -> Syntax:
-        """The whole expression read in this frame since its opener or its last separator."""
-        while frame.operators:
-            self._reduce(frame)
-        result = frame.operands.pop()
-        assert not frame.operands
-        return result
-
-    # ---- brackets ------------------------------------------------------------------------------------------------
-
-    def _open(self, kind: str, opener: _Token, bracket: _Token) -> None:
-        depth = len(self.frames)
-        if depth > self.depth_limit:
-            check_at("depth", depth, f"nesting depth of brackets and calls at position {bracket.start + 1}",
-                     self.text, bracket.start, bracket.end)
-        self.frames.append(_Frame(kind, opener))
-
-    def _close(self, token: _Token) -> None:
-        frame = self.frames.pop()
-        opener = frame.opener
-        if frame.kind == "call":
-            args = tuple(frame.items) + ((self._finish(frame),) if frame.operands else ())
-            node = Syntax("call", args, opener.start, token.end, opener.value)
-        elif frame.kind == "stack":
-            entries = tuple(frame.items) + (self._finish(frame),)
-            node = Syntax("stack", entries, opener.start, token.end)
-        else:
-            inner = self._finish(frame)     # parentheses widen the span, they make no node
-            node = Syntax(inner.op, inner.args, opener.start, token.end, inner.value)
-        self.frames[-1].operands.append(node)
-
-    # ---- errors --------------------------------------------------------------------------------------------------
-
-    def _operand_expected(self, frame: _Frame) -> list[str]:
-        expected = ["NUMBER", "NAME", "(", "[", "-", "+"]
-        if frame.kind == "call" and not frame.operators:
-            expected.append("STRING")
-            if not frame.items:
-                expected.append(")")
-        return expected
-
-    def _operator_expected(self, frame: _Frame) -> list[str]:
-        return [*_BINARY, "'", *_CLOSERS[frame.kind]]
-
-    def _unexpected(self, token: _Token, expected: list[str]) -> ParseError:
-        text = self.text
-        if token.kind == "END":
-            return ParseError(f"the expression ends too early: expected {_describe(expected)}",
-                              text, len(text), len(text) + 1, self._unclosed_hint())
-        return ParseError(f"unexpected {token.value!r} at position {token.start + 1}: expected {_describe(expected)}",
-                          text, token.start, token.end)
-
-    def _unclosed_hint(self) -> str | None:
-        parentheses = sum(f.kind in ("group", "call") for f in self.frames)
-        return f"{parentheses} parenthesis(es) not closed." if parentheses else None
-
-
-def _describe(names: list[str]) -> str:
-    friendly = {"NUMBER": "a number", "NAME": "a name", "STRING": 'a quoted "spec"', "END": "the end"}
-    shown = sorted({friendly.get(n, f"'{n}'") for n in names})
-    return ", ".join(shown[:-1]) + (" or " if len(shown) > 1 else "") + shown[-1]
+def _explain(error: lark.exceptions.UnexpectedInput, text: str) -> ParseError:
+    if isinstance(error, lark.exceptions.UnexpectedCharacters):
+        char = text[error.pos_in_stream]
+        return ParseError(f"unexpected character {char!r} at position {error.pos_in_stream + 1}",
+                          text, error.pos_in_stream, error.pos_in_stream + 1, _hint_for_character(char))
+    if isinstance(error, lark.exceptions.UnexpectedEOF) or getattr(error.token, "type", "") == "$END":
+        expected = getattr(error, "expected", None) or getattr(error, "accepts", None) or []
+        return ParseError(f"the expression ends too early: expected {_describe(expected)}",
+                          text, len(text), len(text) + 1, _unclosed_hint(text))
+    token = error.token
+    return ParseError(f"unexpected {token.value!r} at position {token.start_pos + 1}: expected {_describe(error.expected)}",
+                      text, token.start_pos, token.end_pos or token.start_pos + 1)
 
 
 def _hint_for_character(char: str) -> str | None:
-    hints = {"=": "Write an expression, not an equation.", "{": "Use parentheses ( ) for grouping.",
+    hints = {"'": "A transpose ' must follow an operand, as in x'.", "=": "Write an expression, not an equation.",
+             "[": "Columns are written [f1; f2].", "{": "Use parentheses ( ) for grouping.",
              '"': 'A quoted "spec" is an argument of einsum, as in einsum("ij->ji", A).'}
     return hints.get(char)
+
+
+def _unclosed_hint(text: str) -> str | None:
+    depth = text.count("(") - text.count(")")
+    return f"{depth} parenthesis(es) not closed." if depth > 0 else None

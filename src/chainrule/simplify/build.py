@@ -282,22 +282,39 @@ def _collect(terms) -> list[tuple[Node, float]]:
 
 def _merge_products(terms: list[tuple[Node, float]]) -> list[tuple[Node, float]]:
     # A*B*C + A*D*C = A*(B+D)*C: products that differ in one factor share the rest (keeps Hessians to one product).
-    # Products are bucketed by everything but one factor, and a whole bucket merges at once: linear in the terms.
+    # Products are bucketed by everything but one factor; a whole bucket merges at once, and one pass merges every
+    # bucket before the first that shares a term with a merged one: linear in the terms for independent groups.
     terms = list(terms)
     while True:
-        buckets: dict = {}
-        for index, (x, _) in enumerate(terms):
-            if x.op == "contract":
-                for k in range(len(x.args)):
-                    key = (x.params, k, x.args[k].shape, tuple(id(a) for j, a in enumerate(x.args) if j != k))
-                    buckets.setdefault(key, []).append(index)
-        group = next(((key[1], members) for key, members in buckets.items() if len(members) > 1), None)
-        if group is None:
+        groups = _disjoint_groups(_buckets(terms))
+        if not groups:
             return terms
-        k, members = group
-        joined = _join([terms[i] for i in members], k)
-        merged = set(members)
-        terms = [t for i, t in enumerate(terms) if i not in merged] + [(joined, 1.0)]
+        merged = {i for _, members in groups for i in members}
+        joined = [(_join([terms[i] for i in members], k), 1.0) for k, members in groups]
+        terms = [t for i, t in enumerate(terms) if i not in merged] + joined
+
+
+def _buckets(terms: list[tuple[Node, float]]) -> dict:
+    buckets: dict = {}
+    for index, (x, _) in enumerate(terms):
+        if x.op == "contract":
+            for k in range(len(x.args)):
+                key = (x.params, k, x.args[k].shape, tuple(id(a) for j, a in enumerate(x.args) if j != k))
+                buckets.setdefault(key, []).append(index)
+    return buckets
+
+
+def _disjoint_groups(buckets: dict) -> list[tuple[int, list[int]]]:
+    groups: list[tuple[int, list[int]]] = []
+    used: set[int] = set()
+    for key, members in buckets.items():
+        if len(members) < 2:
+            continue
+        if used.intersection(members):
+            break        # merged in a later pass, after the terms it shares are joined
+        groups.append((key[1], members))
+        used.update(members)
+    return groups
 
 
 def _join(group: list[tuple[Node, float]], k: int) -> Node:
