@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
@@ -24,6 +25,18 @@ ENVIRONMENT_VARIABLE = "CHAINRULE_LIMITS"
 
 class LimitError(ChainruleError):
     """A request that would exceed one of the documented limits."""
+
+
+DESCRIPTIONS = {
+    "input_chars": "characters of input",
+    "depth": "nesting depth",
+    "order": "derivative order",
+    "power": "integer matrix power",
+    "nodes": "expression nodes built",
+    "eval_bytes": "bytes of memory for one evaluation",
+    "size": "entries of one array",
+    "explain_steps": "intermediates shown step by step",
+}
 
 
 @dataclass(frozen=True)
@@ -39,26 +52,18 @@ class Limits:
     explain_steps: int = 100           # intermediates shown one by one by explain and trace; beyond, a summary
     #                                    (a full derivation prints every step's expression: quadratic in the steps)
 
-    DESCRIPTIONS = {
-        "input_chars": "characters of input",
-        "depth": "nesting depth",
-        "order": "derivative order",
-        "power": "integer matrix power",
-        "nodes": "expression nodes built",
-        "eval_bytes": "bytes of memory for one evaluation",
-        "size": "entries of one array",
-        "explain_steps": "intermediates shown step by step",
-    }
 
     def exceeded(self, name: str, needed: object, what: str = "") -> LimitError:
         """The error for a request that needs `needed` where the limit `name` allows less."""
         allowed = getattr(self, name)
-        subject = what or self.DESCRIPTIONS[name]
-        return LimitError(f"{subject}: {needed} exceeds the limit of {allowed} ({name})",
+        subject = what or DESCRIPTIONS[name]
+        if len(subject) > 100:      # a subexpression of a huge literal, such as eye(1e308)
+            subject = subject[:97] + "..."
+        return LimitError(f"{subject}: {_compact(needed)} exceeds the limit of {allowed} ({name})",
                           hint=f"To raise it: cr.limits({name}=...) in Python, --limit {name}=... on the command "
                                f"line, or {ENVIRONMENT_VARIABLE}='{name}=...'.")
 
-    def check(self, name: str, needed: int | float, what: str = "") -> None:
+    def check(self, name: str, needed: float, what: str = "") -> None:
         if needed > getattr(self, name):
             raise self.exceeded(name, needed, what)
 
@@ -74,17 +79,28 @@ class Limits:
         return dataclasses.replace(self, **checked)
 
 
+def _compact(number: object) -> str:
+    """A number as written, or in scientific notation when it has more digits than a reader wants to count."""
+    if isinstance(number, int) and abs(number) >= 10**15:
+        digits = str(abs(number))        # exact: such an int may be too large for a float
+        return f"{'-' if number < 0 else ''}{digits[0]}.{digits[1:3]}e+{len(digits) - 1}"
+    if isinstance(number, float) and abs(number) >= 1e15:
+        return f"{number:.3g}"
+    return str(number)
+
+
 def _positive_int(name: str, value: object) -> int:
     try:
         number = float(value)  # accepts "8e9" from the command line
     except (TypeError, ValueError):
         number = float("nan")
-    if not number >= 1 or number != number or number == float("inf"):
+    if not 1 <= number < math.inf:      # also refuses NaN
         raise LimitError(f"the limit {name} must be a positive number, not {value!r}")
     return int(number)
 
 
-_current: contextvars.ContextVar[Limits] = contextvars.ContextVar("chainrule_limits", default=Limits())
+_current: contextvars.ContextVar[Limits] = contextvars.ContextVar(
+    "chainrule_limits", default=Limits())  # noqa: B039  (Limits is frozen: the default is never mutated)
 
 
 def current_limits() -> Limits:

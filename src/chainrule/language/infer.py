@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import difflib
 import itertools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ..boundary import is_name
@@ -247,10 +247,15 @@ def _inner_chain_nodes(order: list[Syntax]) -> set[int]:
 
 
 def _lower_chain(node: Syntax, lowered: dict, inner: set[int]) -> Node:
+    return lower_chain(node, lowered, lambda n: n is node or id(n) in inner)
+
+
+def lower_chain(node: Syntax, lowered: dict, is_link: Callable[[Syntax], bool]) -> Node:
+    """A chain a+b-c+... as one n-ary sum: the links (`is_link`) are walked, the other nodes are its terms."""
     terms, stack = [], [(node, False)]
     while stack:
         n, negated = stack.pop()
-        if n is node or id(n) in inner:
+        if is_link(n):
             left, right = n.args
             stack.append((right, negated != (n.op == "sub")))
             stack.append((left, negated))

@@ -15,11 +15,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..errors import ChainruleError, DerivativeError
+from ..errors import DerivativeError, UsageError
 from ..ir import Node
 from ..simplify import build as b
 from ..simplify.substitute import substitute
-from .infer import FUNCTIONS, OPERATORS, compile_text
+from .infer import FUNCTIONS, OPERATORS, compile_text, lower_chain
 from .surface import Syntax, walk
 from .types import SType
 
@@ -103,8 +103,8 @@ def source(f: object, declarations: Mapping[str, object] | None, what: str) -> t
     if isinstance(variables, Mapping) and callable(text):
         own = {name: ("symmetric" if sym else shape) for name, (shape, sym) in variables.items()}
         return text(), {**own, **decls}
-    raise ChainruleError(f"cannot {what} a {type(f).__name__}",
-                         hint="Give the expression as text (e.g. \"x'*A*x\") or a chainrule expression.")
+    raise UsageError(f"{what} needs an expression (text such as \"x'*A*x\" or a chainrule Expr), "
+                     f"not {type(f).__name__}")
 
 
 def check_names(steps: Steps) -> None:
@@ -173,17 +173,7 @@ def _constant(node: Syntax, text: str, lowered: dict) -> Operand:
 
 
 def _chain_value(node: Syntax, lowered: dict) -> Node:
-    terms, stack = [], [(node, False)]
-    while stack:
-        n, negated = stack.pop()
-        if n.op in _CHAIN and lowered[id(n)][0] is None:
-            left, right = n.args
-            stack.append((right, negated != (n.op == "sub")))
-            stack.append((left, negated))
-        else:
-            term = lowered[id(n)][0]
-            terms.append(b.neg(term) if negated else term)
-    return b.add(*terms)
+    return lower_chain(node, lowered, lambda n: n.op in _CHAIN and lowered[id(n)][0] is None)
 
 
 def _unwrapped(s: str) -> str:
