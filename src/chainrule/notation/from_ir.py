@@ -199,6 +199,14 @@ class _Graph:
     def count(self, label, skip: int = -1) -> int:
         return (label in self.out) + sum(ix.count(label) for k, (_, ix) in enumerate(self.ops) if k != skip)
 
+    def counts(self) -> dict:
+        """count(label) of every label at once: one pass, where asking label by label would be quadratic."""
+        counts = dict.fromkeys(self.out, 1)
+        for _, ix in self.ops:
+            for label in ix:
+                counts[label] = counts.get(label, 0) + 1
+        return counts
+
     def to_matrix(self) -> M | None:
         self._diagonals()
         self._broadcasts()
@@ -246,9 +254,9 @@ class _Graph:
         self.ops = [op for k, op in enumerate(self.ops) if k not in drop] + merged
 
     def _lone_sums(self) -> None:
-        result = []
+        result, counts = [], self.counts()
         for a, ix in self.ops:
-            lone = [label for label in ix if self.count(label) == 1]
+            lone = [label for label in ix if counts[label] == 1]
             ones = m.fill(1.0, (self.dims[lone[0]],)) if lone else None
             if len(lone) == len(ix):
                 self.scalars.append(m.func("sum", a, orient="s"))
@@ -263,7 +271,8 @@ class _Graph:
     def _split_high_degree(self) -> bool:
         # a vector at an index shared by three or more: v_i A_ij B_ik = (A' diag(v) B)_jk
         while True:
-            crowded = next((label for label in self._labels() if self.count(label) > 2), None)
+            counts = self.counts()
+            crowded = next((label for label in self._labels() if counts[label] > 2), None)
             if crowded is None:
                 return True
             vec = next((k for k, (_, ix) in enumerate(self.ops) if ix == (crowded,)), None)

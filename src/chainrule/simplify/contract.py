@@ -28,15 +28,19 @@ def contract(operands: Sequence[Operand], out: Sequence[Label], dims: dict | Non
     fresh = _fresh(ops, out)
     coeff = 1.0
     for _ in range(64):
-        ops2 = _inline(ops, out, fresh, sizes)
-        ops2, c = _fold_constants(ops2, out)
+        inlined = _inline(ops, out, fresh, sizes)
+        folded, c = _fold_constants(inlined, out)
         if c == 0.0:
             return make("const", (), (0.0,), tuple(sizes[i] for i in out))
         coeff *= c
-        ops2 = sigmoid_of_product(_merge_powers(_eliminate_deltas(ops2, out), out))
+        ops2 = sigmoid_of_product(_merge_powers(_eliminate_deltas(folded, out), out))
         if ops2 == ops:
             break
         ops = ops2
+        if ops2 is folded and len(folded) == len(inlined):
+            # Only inlining changed the operands. Inlining again finds nothing (it adds operands and fresh labels,
+            # which never lets a product it refused fit), so a second pass would repeat this one: settled.
+            break
     return _canonical(ops, out, coeff, sizes)
 
 
@@ -94,9 +98,12 @@ def _inline_one(node: Node, ix: tuple, fresh, sizes: dict) -> list[Operand]:
 def _keeps_labels(node: Node, ix: tuple, ops: list[Operand], out: tuple, k: int) -> bool:
     # A broadcast label of the inner product that nothing else carries would become a bare sum (a size factor).
     in_specs, out_spec = node.params
-    carried = set().union(*map(set, in_specs)) if in_specs else set()
+    carried = set().union(*in_specs)
+    broadcast = [outer for label, outer in zip(out_spec, ix, strict=True) if label not in carried]
+    if not broadcast:
+        return True       # the usual case: no need to count the other operands' labels
     others = _occurrences(ops, out, skip=k)
-    return all(label in carried or outer in others for label, outer in zip(out_spec, ix, strict=True))
+    return all(outer in others for outer in broadcast)
 
 
 def _fold_constants(ops: list[Operand], out: tuple) -> tuple[list[Operand], float]:
@@ -131,13 +138,19 @@ def _eliminate_deltas(ops: list[Operand], out: tuple) -> list[Operand]:
 
 def _merge_powers(ops: list[Operand], out: tuple) -> list[Operand]:
     # x^a .* x^b = x^(a+b) for factors on the same indices (a true Hadamard product, not a final dot product)
+    if len(ops) < 2:
+        return ops
     groups: dict = {}
     for k, (node, ix) in enumerate(ops):
-        base, exponent = _as_power(node)
-        if exponent is not None:
-            groups.setdefault((id(base), ix), []).append((k, base, exponent))
+        if node.op == "const" or node.op == "delta":
+            continue
+        base, exponent = _as_power(node) if node.op == "pow" else (node, 1.0)
+        groups.setdefault((id(base), ix), []).append((k, base, exponent))
+    candidates = [g for g in groups.values() if len(g) > 1]
+    if not candidates:
+        return ops
     count = _occurrences(ops, out)
-    merged = [g for g in groups.values() if len(g) > 1 and _is_hadamard(ops[g[0][0]][1], count, len(g))]
+    merged = [g for g in candidates if _is_hadamard(ops[g[0][0]][1], count, len(g))]
     if not merged:
         return ops
     from .build import const, power
@@ -166,17 +179,29 @@ def _canonical(ops: list[Operand], out: tuple, coeff: float, sizes: dict) -> Nod
         ops = [(make("const", (), (coeff,), ()), ())] + ops
     if len(ops) == 1 and ops[0][1] == out and len(set(out)) == len(out):
         return ops[0][0]
-    ops = sorted(ops, key=lambda op: (op[0].digest, _pattern(op[1], out)))
+    if len({node.digest for node, _ in ops}) == len(ops):
+        ops = sorted(ops, key=lambda op: op[0].digest)    # distinct digests: the pattern never breaks a tie
+    else:
+        position = _positions(out)
+        ops = sorted(ops, key=lambda op: (op[0].digest, tuple(position.get(label, -1) for label in op[1])))
     names: dict = {}
-    for label in itertools.chain(out, *(ix for _, ix in ops)):
+    for label in out:
         names.setdefault(label, len(names))
-    in_specs = tuple(_symmetric_order(node, tuple(names[label] for label in ix)) for node, ix in ops)
-    params = (in_specs, tuple(names[label] for label in out))
-    return make("contract", tuple(n for n, _ in ops), params, shape)
+    for _, ix in ops:
+        for label in ix:
+            if label not in names:
+                names[label] = len(names)
+    in_specs = tuple(_symmetric_order(node, tuple([names[label] for label in ix])) for node, ix in ops)
+    params = (in_specs, tuple([names[label] for label in out]))
+    return make("contract", tuple([n for n, _ in ops]), params, shape)
 
 
-def _pattern(ix: tuple, out: tuple) -> tuple:
-    return tuple(out.index(label) if label in out else -1 for label in ix)
+def _positions(out: tuple) -> dict:
+    # where each output label first appears (out.index), -1 for a summed label: equal factors sort by this pattern
+    position: dict = {}
+    for k, label in enumerate(out):
+        position.setdefault(label, k)
+    return position
 
 
 
