@@ -79,3 +79,26 @@ def test_subprocess_through_the_main_cli():
     assert json.loads(result.stdout)["ok"] is True
     bad = _subprocess("chainrule.cli", ["max(0, w'*x+b)", "--wrt", "y"])
     assert bad.returncode == 2 and bad.stderr.startswith("chainrule: ")
+
+
+@pytest.mark.parametrize("expression, at, where", [
+    ("log(a)", "a=-1", "u1 = log(a) is the first intermediate to become NaN: log of a negative number, log(-1)"),
+    ("log(1+exp(a))", "a=1000", "u1 = exp(a) is the first intermediate to become inf: overflow in exp, exp(1000)"),
+    ("sqrt(a)", "a=0", "in the derivative, sqrt(a)^-1 is the first intermediate to become inf: division by zero"),
+])
+def test_a_non_finite_number_is_traced_to_where_it_starts(expression, at, where, capsys):
+    # never a silent nan: every format names the intermediate and the reason
+    for fmt, shown in (("text", f"not finite: {where}"), ("markdown", f"**not finite: {where}"),
+                       ("json", f'"not_finite": "{where}')):
+        status, out, _ = run_registered([expression, "--wrt", "a", "--at", at, "--format", fmt], capsys)
+        assert status == 1 and shown in out, (fmt, out[-400:])
+    from chainrule import trace
+    t = trace(expression, "a", {"a": float(at.split("=")[1])})
+    assert t.not_finite is not None and t.not_finite.startswith(where)
+    assert t.to_dict()["not_finite"] == t.not_finite
+
+
+def test_finite_traces_report_nothing():
+    from chainrule import trace
+    t = trace("sin(a)*b", "a", {"a": 1.0, "b": 2.0})
+    assert t.not_finite is None and "not finite" not in t.text() and t.to_dict()["not_finite"] is None

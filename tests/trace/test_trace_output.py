@@ -15,7 +15,7 @@ ARRAY = {"shape", "data"}
 LOCAL = {"operand", "count", "local"}
 # The schema, key by key (docs/trace.md). Changing it means bumping SCHEMA_VERSION and the docs.
 TOP = {"schema_version", "expression", "mode", "wrt", "variables", "output", "forward", "backward", "sums",
-       "direction", "tangents", "directional", "gradients", "ok"}
+       "direction", "tangents", "directional", "gradients", "not_finite", "ok"}
 ITEMS = {
     "variables": {"name", "dims", "value"},
     "forward": {"name", "op", "formula", "source", "operands", "dims", "value"},

@@ -19,6 +19,7 @@ from ..language.steps import Intermediate, Steps, check_names, intermediates, so
 from ..limits import current_limits
 from ..notation.formula import formula
 from ..numeric.bind import as_real_array, bind
+from ..numeric.diagnose import diagnose, first_nonfinite
 from .model import BackwardStep, Directional, Edge, Gradient, Local, Step, Sum, TangentStep, Trace
 
 MODES = ("reverse", "forward")
@@ -40,6 +41,11 @@ def trace(f: Expr | str, wrt: str | Sequence[str], at: Mapping[str, object], mod
     """
     if not isinstance(mode, str) or mode not in MODES:
         raise DerivativeError(f"unknown mode '{mode}'", hint="Use mode='reverse' or mode='forward'.")
+    with np.errstate(all="ignore"):    # non-finite numbers are reported (Trace.not_finite), not warned about
+        return _trace(f, wrt, at, mode, direction, declarations, seed)
+
+
+def _trace(f, wrt, at, mode: str, direction, declarations, seed: int) -> Trace:
     text, decls = source(f, boundary.declarations(declarations, {}), "trace")
     steps = intermediates(text, decls)
     check_names(steps)
@@ -52,7 +58,8 @@ def trace(f: Expr | str, wrt: str | Sequence[str], at: Mapping[str, object], mod
     locals_ = _locals(steps, env, _needed(steps, wrt))
     common = {"expression": text, "mode": mode, "wrt": wrt, "values": values, "output": steps.output,
               "forward": forward, "value": value, "variables": {n: s for n, (s, _) in steps.variables.items()},
-              "name": steps.free_name("f"), "limit": current_limits().explain_steps}
+              "name": steps.free_name("f"), "limit": current_limits().explain_steps,
+              "not_finite": _not_finite(steps, env, expr, wrt, values)}
     if mode == "reverse":
         backward, sums, grads = _backward(steps, locals_, env, value.shape, wrt)
         return Trace(**common, gradients=_gradients(expr, wrt, values, grads, seed), backward=backward, sums=sums)
@@ -128,6 +135,18 @@ def _value_of(u: Intermediate, env: dict, steps: Steps) -> np.ndarray:
     except EvaluationError:   # a size that none of its operands fixes (vector(c, "n")): the variables give it
         scope = {**steps.variables, **{n: (np.shape(env[n]), False) for n in local.variables}}
         return np.asarray(Expr(u.local, None, scope).evaluate({n: env[n] for n in scope}), dtype=float)
+
+
+def _not_finite(steps: Steps, env: dict, f: Expr, wrt: tuple[str, ...], values: dict) -> str | None:
+    """Where NaN or infinity first appears: the first intermediate whose value is not finite (diagnosed from its
+    operands' values), else the first derivative by a wrt variable that is not; None when all are finite."""
+    for u in steps.intermediates:
+        if not np.all(np.isfinite(env[u.name])):
+            local = Expr(u.local)
+            report = diagnose(local, {n: env[n] for n in local.variables})
+            return f"{u.name} = {report}" if report is not None else None
+    report = first_nonfinite([derivative(f, w) for w in wrt], values)
+    return None if report is None else f"in the derivative, {report}"
 
 
 def _needed(steps: Steps, wrt: tuple[str, ...]) -> set[str]:

@@ -117,6 +117,7 @@ class Trace:
     directional: Directional | None = None     # forward mode
     name: str = "f"                            # what the tables call the output (another if a variable is f)
     limit: int | None = None                   # explain_steps when traced: longer traces print a summary
+    not_finite: str | None = None              # where NaN or infinity first appears, and why (None: all finite)
 
     @property
     def summarised(self) -> bool:

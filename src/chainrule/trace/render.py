@@ -179,8 +179,9 @@ def _gradients(t: Trace, full: bool) -> Section:
                     "FD max rel error", "check"), rows)
 
 
-def _verdict(t: Trace) -> str:
-    return "all checks ok" if t.ok else "MISMATCH: some check failed (see the tables above)"
+def _verdict(t: Trace) -> list[str]:
+    verdict = "all checks ok" if t.ok else "MISMATCH: some check failed (see the tables above)"
+    return [verdict] if t.not_finite is None else [f"not finite: {t.not_finite}", verdict]
 
 
 # ---- the two formats ----
@@ -190,7 +191,7 @@ def text(t: Trace, full: bool = False) -> str:
     lines = heading(t, full)
     for s in sections(t, full):
         lines += ["", f"{s.title}  ({s.note})"] + ["  " + row for row in _aligned(s.headers, s.rows)]
-    return "\n".join(lines + ["", _verdict(t)])
+    return "\n".join([*lines, "", *_verdict(t)])
 
 
 def _aligned(headers: tuple, rows: tuple) -> list[str]:
@@ -206,7 +207,7 @@ def markdown(t: Trace, full: bool = False) -> str:
         lines += ["", f"### {s.title}", "", f"_{s.note}_", "", _md_row(s.headers),
                   "|" + "|".join("---" for _ in s.headers) + "|"]
         lines += [_md_row(tuple(_code(c) if c else "" for c in row)) for row in s.rows]
-    return "\n".join(lines + ["", f"**{_verdict(t)}**", ""])
+    return "\n".join([*lines, "", *(f"**{line}**" for line in _verdict(t)), ""])
 
 
 def _code(cell: str) -> str:

@@ -56,6 +56,7 @@ def to_dict(t: Trace) -> dict:
                                                                                           strict=True)]}
                      for s in t.tangents],
         "directional": _directional(t),
+        "not_finite": t.not_finite,
         "gradients": [_gradient(g) for g in t.gradients],
         "ok": t.ok,
     }
