@@ -15,14 +15,14 @@ import numpy as np
 
 from .api import derivative
 from .boundary import is_name
-from .errors import ChainruleError, EvaluationError, UsageError
+from .errors import ChainruleError, UsageError
 from .expr import Expr
 from .language.infer import KINDS
 from .language.parser import parse_syntax
 from .language.rules import CONSTANTS, FUNCTIONS
 from .language.surface import walk
 from .limits import from_environment, parse_limits
-from .numeric.points import candidates, no_point_found
+from .numeric.points import finite_points
 
 _SIZE = re.compile(r"[0-9]+")    # ASCII digits only: "²".isdigit() is true, but int("²") fails
 
@@ -202,17 +202,7 @@ def random_values(f: Expr, seed: int = 0, size: int = 3, wrt: Sequence[str] = ()
     only where declared so, so that a check can tell `A` from `A'`. Points where f or its derivative by a `wrt`
     variable is not finite are drawn again from new seeds (chainrule.numeric.points); an EvaluationError says so
     when none of TRIES points is inside the domain."""
-    exprs = [f, *(derivative(f, w) for w in wrt)]
-    why = ""
-    for values in candidates(f.variables, seed, size):
-        try:
-            with np.errstate(all="ignore"):
-                if all(np.all(np.isfinite(e.evaluate(values))) for e in exprs):
-                    return values
-            why = ""
-        except EvaluationError as error:  # outside the domain, e.g. inv of a singular matrix
-            why = error.message
-    raise no_point_found(why)
+    return next(finite_points(f.variables, [f, *(derivative(f, w) for w in wrt)], seed, size))
 
 
 # Hints written for Python callers, as the command line says them (the errors are raised far from the CLI).

@@ -11,7 +11,7 @@ values in [0.2, 0.9], for functions defined only there (log, sqrt, arcsin of eve
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -35,6 +35,23 @@ def candidates(variables: Mapping, seed: int, size: int = 3, tries: int = TRIES)
     for attempt in range(tries):
         rng = np.random.default_rng((seed, attempt))
         yield draw(variables, rng, size, positive=attempt >= (tries + 1) // 2)
+
+
+def finite_points(variables: Mapping, exprs: Sequence, seed: int, size: int = 3) -> Iterator[dict]:
+    """The candidate points at which every expression of `exprs` evaluates to finite numbers, in order; after the
+    last candidate, an EvaluationError saying that no (further) point was found."""
+    why = ""
+    for values in candidates(variables, seed, size):
+        try:
+            with np.errstate(all="ignore"):
+                inside = all(np.all(np.isfinite(e.evaluate(values))) for e in exprs)
+        except EvaluationError as error:  # outside the domain, e.g. inv of a singular matrix
+            why = error.message
+            continue
+        why = ""
+        if inside:
+            yield values
+    raise no_point_found(why)
 
 
 def no_point_found(why: str = "") -> EvaluationError:
