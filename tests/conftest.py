@@ -3,10 +3,11 @@ import os
 import numpy as np
 import pytest
 
-from chainrule.numeric.evaluate import checking
+from chainrule.ir import checking
 
-# Every evaluation in the suite asserts that each node's value has exactly the node's shape (a float array): here
-# through the fixture below, in the command-line subprocesses the tests start through this variable.
+# Checking mode (chainrule.ir.checking): every Expr the suite makes passes the validity pass (ir/validate.py), and
+# every evaluation asserts that each node's value has exactly the node's shape (a float array). Here through the
+# fixture below, in the command-line subprocesses the tests start through this variable.
 os.environ["CHAINRULE_CHECK_SHAPES"] = "1"
 
 

@@ -422,3 +422,35 @@ def test_readme_lists_every_limit_with_its_default():
         return int(amount) * units.get(unit, 1)
     defaults = {f.name: f.default for f in dataclasses.fields(cr.Limits)}
     assert {name: number(rows[name]) for name in defaults if name in rows} == defaults
+
+
+# ---- what was inferred is shown before the result ----
+
+def test_diff_shows_every_variable_kind_and_origin_on_standard_error():
+    result = run("diff", "x'*A*x + b*sum(y)", "--wrt", "x", "--var", "y=3")
+    assert result.returncode == 0 and result.stdout == "x'*(A+A')\n"       # standard output: the result alone
+    first = result.stderr.splitlines()[0]
+    assert first.startswith("x: vector (n), A: matrix (n×n), b: scalar, y: vector (3)")
+    assert "guessed from the name: x, A, b" in first and "declared: y" in first
+
+
+def test_diff_says_which_kinds_use_fixed_and_notes_a_result_non_scalar_by_a_guess():
+    result = run("diff", "k*norm2(w)^2", "--wrt", "w")
+    assert "note: the result is a col vector because 'k' was read as a vector" in result.stderr
+    fixed = run("diff", "X*W + vector(1)*b'", "--wrt", "b")
+    assert "fixed by use: b" in fixed.stderr.splitlines()[0]
+
+
+def test_json_carries_the_variables_and_notes():
+    report = diff_json("k*norm2(w)^2", "--wrt", "w", "--var", "w=3")
+    assert report["variables"] == [
+        {"name": "k", "kind": "vector", "shape": ["n"], "origin": "name"},
+        {"name": "w", "kind": "vector", "shape": [3], "origin": "declared"},
+    ]
+    assert len(report["notes"]) == 1
+
+
+def test_a_declaration_contradicted_by_use_is_an_error_naming_both_uses():
+    result = run("diff", "x'*A*x", "--wrt", "x", "--var", "A=3,4")
+    assert result.returncode == 2
+    assert "'x'*A' is a row vector (4), 'x' a col vector (3)" in result.stderr and "'A' (3×4)" in result.stderr

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 import chainrule as cr
 from chainrule import cli
+from chainrule.expr import apply_operator
 from chainrule.language.rules import FUNCTIONS, OPERATORS
 
 LOCAL_EXAMPLES = int(os.environ.get("CHAINRULE_FUZZ_EXAMPLES", "0"))
@@ -140,8 +141,8 @@ def test_every_function_with_wrong_arity_and_kinds(name, arguments):
     exercise(f"{name}({', '.join(arguments)})", {"B": ("m", "k")})
 
 
-PYTHON_OPERANDS = (cr.scalar("a"), cr.vector("x"), cr.matrix("A"), cr.matrix("B", "m", "k"), 2.5, 10**400, "x",
-                   None, [1, 2], np.ones(3), float("nan"), True)
+PYTHON_OPERANDS = (cr.scalar_var("a"), cr.vector_var("x", "n"), cr.matrix_var("A", "n"), cr.matrix_var("B", "m", "k"),
+                   2.5, 10**400, "x", "n", "ij->i", None, [1, 2], np.ones(3), float("nan"), True)
 
 
 @fuzz_settings(150)
@@ -160,8 +161,7 @@ def test_every_function_called_from_python(name, picks):
 def test_python_operators(op, i, j):
     left, right = PYTHON_OPERANDS[i], PYTHON_OPERANDS[j]
     if isinstance(left, cr.Expr):
-        from chainrule.builder import apply
-        only_chainrule_errors(apply, op, left, *([] if op in ("neg", "transpose") else [right]))
+        only_chainrule_errors(apply_operator, op, left, *([] if op in ("neg", "transpose") else [right]))
 
 
 # ---- bad declarations, values and arguments ----------------------------------------------------------------------
@@ -201,12 +201,12 @@ def test_bad_values_and_arguments(values, wrt, number):
         only_chainrule_errors(cr.explain, "x'*A*x+a", wrt, layout=number)
         only_chainrule_errors(cr.train, "(a-3)^2", params=values, data={}, steps=2)
         only_chainrule_errors(cr.train, "(a-3)^2", params={"a": number}, data={}, steps=2)
-        for maker in (cr.scalar, cr.vector, cr.matrix):
+        for maker in (cr.scalar_var, cr.vector_var, cr.matrix_var):
             made = only_chainrule_errors(maker, wrt)
             if made is not None:
                 only_chainrule_errors(str, made)
-        only_chainrule_errors(lambda: str(cr.vector("v", number)))
-        only_chainrule_errors(lambda: str(cr.matrix("M", number, symmetric=number)))
+        only_chainrule_errors(lambda: str(cr.vector_var("v", number)))
+        only_chainrule_errors(lambda: str(cr.matrix_var("M", number, symmetric=number)))
 
 
 # ---- the command line ------------------------------------------------------------------------------------------

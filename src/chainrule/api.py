@@ -1,4 +1,4 @@
-"""The public functions: parse, derivative, hessian, check."""
+"""The public functions: parse, derivative, hessian, check, diagnose."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -8,13 +8,14 @@ import numpy as np
 from . import boundary
 from .calculus.layout import LAYOUTS, arrange
 from .calculus.reverse import jacobian
-from .errors import DerivativeError, EvaluationError, ParseError
+from .errors import DerivativeError, EvaluationError, ParseError, UsageError
 from .expr import Expr
-from .ir.node import nodes_made
+from .ir.intern import nodes_made
 from .language import compile_text
 from .limits import current_limits
 from .numeric.bind import bind
 from .numeric.check import CheckResult, directional_check
+from .numeric.diagnose import NonFinite, nonfinite_origin
 from .numeric.points import finite_points, valid_seed
 from .simplify import build as b
 
@@ -27,18 +28,31 @@ def parse(text: str, declarations: Mapping[str, object] | None = None, /, **kind
     ()
     >>> parse("text+1", {"text": "vector"}).shape
     ('n',)
+
+    Where each kind came from, and what a guess changed:
+
+    >>> f = parse("X*W + vector(1)*b'")
+    >>> f.origins       # b, a scalar by its letter, must be a vector here
+    {'X': 'name', 'W': 'name', 'b': 'use'}
+    >>> parse("k*norm2(w)^2").notes
+    ("the result is a col vector because 'k' was read as a vector from its name; declared a scalar, it gives a scalar result",)
     """
     if isinstance(text, Expr):
         raise ParseError("parse reads text; this is already an Expr", hint="Use the Expr itself.")
     if not isinstance(text, str):
         raise ParseError(f"an expression must be text, not {type(text).__name__}", hint="Write it as text: \"x'*A*x\".")
     compiled = compile_text(text, boundary.declarations(declarations, kinds))
-    return Expr(compiled.node, compiled.stype.orient, compiled.variables)
+    return Expr(compiled.node, compiled.stype.orient, compiled.variables, compiled.origins, compiled.notes)
 
 
 def _as_expr(f: Expr | str, function: str = "derivative") -> Expr:
-    f = boundary.expression(f, function)
-    return parse(f) if isinstance(f, str) else f
+    """f as an Expr (text is parsed); anything else is a UsageError that says what was expected."""
+    if isinstance(f, str):
+        return parse(f)
+    if isinstance(f, Expr):
+        return f
+    raise UsageError(f"{function} needs an expression (text such as \"x'*A*x\" or a chainrule Expr), "
+                     f"not {type(f).__name__}")
 
 
 def derivative(f: Expr | str, wrt: str | Expr | Sequence, order: int = 1, layout: str = "numerator"):
@@ -63,16 +77,23 @@ def derivative(f: Expr | str, wrt: str | Expr | Sequence, order: int = 1, layout
     for _ in range(order):
         node = jacobian(node, x, since=start)      # Limits.nodes bounds all k orders together
     node, orient = arrange(node, f.node.rank, x.rank, order, layout)
-    return Expr(node, orient, f.variables)
+    return Expr(node, orient, f.variables, f.origins)
 
 
 def hessian(f: Expr | str, wrt: str | Expr, layout: str = "numerator") -> Expr:
-    """The second derivative: shape f.shape + x.shape + x.shape."""
+    """The second derivative, `derivative(f, wrt, order=2)`: shape f.shape + x.shape + x.shape.
+
+    >>> print(hessian("x'*A*x", "x"))
+    A+A'
+    >>> hessian("sum(exp(x))", "x").evaluate(x=[0.0, 1.0])
+    array([[1.        , 0.        ],
+           [0.        , 2.71828183]])
+    """
     return derivative(f, wrt, order=2, layout=layout)
 
 
 def _variable(f: Expr, wrt: str | Expr):
-    name = wrt if isinstance(wrt, str) else (wrt.node.params[0] if isinstance(wrt, Expr) and wrt.node.op == "var"
+    name = wrt if isinstance(wrt, str) else (wrt.node.params.name if isinstance(wrt, Expr) and wrt.node.op == "var"
                                              else None)
     if name is None or name not in f.variables:
         known = ", ".join(f.variables) or "none"
@@ -99,7 +120,7 @@ def check(f: Expr | str, wrt: str, at: Mapping[str, object] | None = None, order
     if isinstance(order, bool) or not isinstance(order, int) or order < 1:
         raise DerivativeError(f"check compares a derivative of order 1 or more, not {order!r}")
     seed = valid_seed(seed)
-    wrt = _variable(f, wrt).params[0]
+    wrt = _variable(f, wrt).params.name
     lower = derivative(f, wrt, order - 1) if order > 1 else f
     upper = derivative(f, wrt, order)
     if at is None:
@@ -138,3 +159,22 @@ def _check_at_random(f: Expr, wrt: str, lower: Expr, upper: Expr, seed: int) -> 
         if result.finite:
             return result
     raise AssertionError("finite_points ends by raising")  # pragma: no cover
+
+
+def diagnose(f: Expr | str, values: Mapping[str, object]) -> NonFinite | None:
+    """Evaluate f (an Expr or text) at `values`; when its value has NaN or infinite entries, the intermediate where
+    they start (its operands all finite) and why; None when the value is finite. Works for derivatives too.
+
+    An intermediate that is not finite only where a structural zero discards it (a Kronecker delta, a unit vector)
+    does not make the value non-finite, and is not reported.
+
+    >>> diagnose("exp(a)", {"a": 1.0}) is None
+    True
+    >>> diagnose("exp(a)", {"a": 1000.0}).reason
+    'overflow in exp, exp(1000)'
+    """
+    expr = parse(f) if isinstance(f, str) else f
+    if not isinstance(expr, Expr):
+        raise EvaluationError(f"cannot diagnose a {type(f).__name__}", hint="Give an expression as text or an Expr.")
+    given = boundary.mapping(values, "the values", "cr.diagnose(f, {'x': [1, 2]})")
+    return nonfinite_origin(expr.node, expr.variables, given)

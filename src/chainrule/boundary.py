@@ -1,14 +1,16 @@
 """Checks of the arguments that cross the public API.
 
-The layers below trust their inputs; these checks make a wrong *type* of argument (a number where an expression is
-expected, values that are not a mapping, a name that is not text) a `UsageError` that says what was expected. They
-are guards, not a catch-all: an exception other than a ChainruleError from the layers below, on arguments that passed
+The layers below trust their inputs; these checks make a wrong *type* of argument (values that are not a mapping, a
+name that is not text) a `UsageError` that says what was expected; api.py checks that an expression is one. They are
+guards, not a catch-all: an exception other than a ChainruleError from the layers below, on arguments that passed
 here, is a bug of chainrule and stays visible as one.
 
->>> expression(12, "derivative")
+>>> declarations({"x": "vector"}, {"A": "symmetric"})
+{'x': 'vector', 'A': 'symmetric'}
+>>> declarations({"x": "vector"}, {"x": "scalar"})
 Traceback (most recent call last):
     ...
-chainrule.errors.UsageError: derivative needs an expression (text such as "x'*A*x" or a chainrule Expr), not int
+chainrule.errors.UsageError: x is declared twice, as 'vector' and as 'scalar'
 """
 from __future__ import annotations
 
@@ -19,15 +21,6 @@ from .errors import UsageError
 
 # the input language's names (language/parser.py, NAME): a declaration or value under any other name could never be used
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def expression(f: object, function: str) -> object:
-    """f itself, if it is text or an Expr."""
-    from .expr import Expr
-    if isinstance(f, (str, Expr)):
-        return f
-    raise UsageError(f"{function} needs an expression (text such as \"x'*A*x\" or a chainrule Expr), "
-                     f"not {type(f).__name__}")
 
 
 def is_name(name: object) -> bool:

@@ -1,116 +1,146 @@
-"""Building expressions in Python (x.T @ A @ x) with the same rules as the input language."""
+"""Building expressions in Python: variables, and every function of the input language as `cr.<name>`.
+
+Variables are made by `scalar_var`, `vector_var` and `matrix_var` (the language's `vector(c)` and `matrix(c)` are
+tensors filled with c, and so are `cr.vector` and `cr.matrix`). The functions are derived from the language's own
+table (language/rules.py FUNCTIONS), so they cannot drift from it: `cr.exp`, `cr.arctan`, `cr.det`, `cr.eye(3)`,
+`cr.einsum("ij,j->i", A, x)`, ... Each applies the language's type rule and lowering (expr.apply_function), so
+`cr.tr(A.T @ A)` is the same IR node as `parse("tr(A'*A)")` with the same declarations.
+"""
 from __future__ import annotations
 
+import builtins
 import difflib
 import numbers
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 
 from . import boundary
 from .errors import ParseError, ShapeError, UsageError
-from .expr import Expr
-from .language.rules import FUNCTIONS, OPERATORS, Ctx, Rule, TypeFailure
-from .language.surface import Syntax
-from .language.types import Unifier
+from .expr import Expr, apply_function
+from .ir import Dim
+from .language.rules import FUNCTIONS
 from .simplify import build as b
 
-# functions whose arguments are sizes or einsum specs, written only in the text
-_TEXT_ONLY = ("eye", "vector", "matrix", "einsum")
-_SWAPPED = {"rmul": "mul", "radd": "add", "rsub": "sub", "remul": "emul", "rediv": "ediv"}
 
+def scalar_var(name: str) -> Expr:
+    """A scalar variable.
 
-def scalar(name: str) -> Expr:
-    """A scalar variable: `cr.scalar("a")`."""
+    >>> import chainrule as cr
+    >>> a = cr.scalar_var("a")
+    >>> (a ** 2 / 2).evaluate(a=3.0)
+    array(4.5)
+    >>> print(cr.derivative(a ** 2 / 2, a))
+    a
+    """
     return Expr(b.var(boundary.name(name, "a variable's name"), ()))
 
 
-def vector(name: str, dim: object = "n") -> Expr:
-    """A (column) vector variable of dimension `dim`, a size or a name: `cr.vector("x", 3)`, `cr.vector("x", "n")`."""
-    return Expr(b.var(boundary.name(name, "a variable's name"), (_dim(dim),)), "col")
+def vector_var(name: str, dim: object = None) -> Expr:
+    """A (column) vector variable of dimension `dim`: a size, a dimension's name, or by default its own dimension
+    `n_<name>`. Variables that must agree in size share a dimension: give it, or take it from another's `.shape`.
+
+    >>> import chainrule as cr
+    >>> x = cr.vector_var("x")
+    >>> x.shape
+    ('n_x',)
+    >>> y = cr.vector_var("y", x.shape[0])
+    >>> print(cr.derivative(x.T @ y, x))
+    y'
+    >>> cr.vector_var("z", 3).shape
+    (3,)
+    """
+    name = boundary.name(name, "a variable's name")
+    return Expr(b.var(name, (_dim(f"n_{name}" if dim is None else dim),)), "col")
 
 
-def matrix(name: str, rows: object = "n", cols: object | None = None, symmetric: bool = False) -> Expr:
-    """A matrix variable, rows x cols (square when cols is left out): `cr.matrix("A", "m", "n")`."""
-    rows, cols = _dim(rows), _dim(rows if cols is None else cols)
+def matrix_var(name: str, rows: object = None, cols: object = None, symmetric: bool = False) -> Expr:
+    """A matrix variable, rows×cols; square when only `rows` is given. Without sizes it has its own dimensions,
+    `m_<name>`×`n_<name>` (`n_<name>`×`n_<name>` when symmetric). A symmetric matrix is differentiated as one.
+
+    >>> import chainrule as cr
+    >>> W = cr.matrix_var("W")
+    >>> W.shape
+    ('m_W', 'n_W')
+    >>> x = cr.vector_var("x", W.shape[1])
+    >>> print(cr.derivative(cr.sum(W @ x), x))
+    vector(1, "m_W")'*W
+    >>> A = cr.matrix_var("A", "n", symmetric=True)
+    >>> x = cr.vector_var("x", "n")
+    >>> print(cr.derivative(x.T @ A @ x, x))
+    2*x'*A
+    """
+    name = boundary.name(name, "a variable's name")
     if not isinstance(symmetric, bool):
         raise UsageError(f"symmetric must be True or False, not {symmetric!r}")
+    if rows is None:
+        rows, cols = (f"n_{name}", None) if symmetric else (f"m_{name}", f"n_{name}")
+    rows, cols = _dim(rows), _dim(rows if cols is None else cols)
     if symmetric and rows != cols:
         raise ShapeError(f"a symmetric matrix is square, but {name} is declared {rows}x{cols}")
-    return Expr(b.var(boundary.name(name, "a variable's name"), (rows, cols), symmetric))
+    return Expr(b.var(name, (rows, cols), symmetric))
 
 
-def _dim(dim: object) -> object:
+def _dim(dim: object) -> Dim:
     """A dimension: a size (a whole number >= 1) or a name such as "n"."""
-    if isinstance(dim, numbers.Integral) and not isinstance(dim, bool) and dim >= 1:
+    if isinstance(dim, numbers.Integral) and not isinstance(dim, bool) and int(dim) >= 1:
         return int(dim)
-    if boundary.is_name(dim):
+    if isinstance(dim, str) and boundary.is_name(dim):
         return dim
     raise UsageError(f"a dimension is a whole number >= 1 or a name such as 'n', not {dim!r}")
 
 
-def _as_expr(value: object) -> Expr:
-    if isinstance(value, Expr):
-        return value
-    if isinstance(value, numbers.Real):
-        try:
-            return Expr(b.const(float(value)))
-        except OverflowError:     # a Python int beyond the largest float
-            digits = int(int(value).bit_length() * 0.30103)    # log10(2): no str() of a huge int
-            raise UsageError(f"a number of about 10^{digits} is too large for a float") from None
-    raise ShapeError(f"cannot combine a chainrule expression with {type(value).__name__}")
-
-
-def apply(op: str, first: Expr, *others: object) -> Expr:
-    operands = [first, *map(_as_expr, others)]
-    if op in _SWAPPED:
-        op, operands = _SWAPPED[op], operands[::-1]
-    return _run(OPERATORS[op], op, operands)
-
-
 def call(name: str, *operands: object) -> Expr:
-    """A function of the input language applied to expressions: `cr.call("softmax", x)`."""
-    return _run(_function_rule(name, len(operands)), name, [_as_expr(o) for o in operands])
+    """The function `name` of the input language applied to expressions, numbers and, where the language takes quoted
+    text, strings (sizes and einsum specs): the same as `cr.<name>(...)`.
 
-
-def _function_rule(name: object, count: int) -> Rule:
+    >>> import chainrule as cr
+    >>> x = cr.vector_var("x")
+    >>> print(cr.call("softmax", x))
+    exp(x-logsumexp(x))
+    >>> cr.call("max", 0, x) == cr.maximum(0, x)
+    True
+    """
     if not isinstance(name, str) or name not in FUNCTIONS:
         close = difflib.get_close_matches(name, list(FUNCTIONS), n=1) if isinstance(name, str) else []
         raise ParseError(f"unknown function {name!r}", hint=f"Did you mean '{close[0]}'?" if close
                          else f"Known functions: {', '.join(sorted(FUNCTIONS))}.")
-    if name in _TEXT_ONLY:
-        raise ShapeError(f"{name}(...) takes sizes or a quoted spec, which only the text can give",
-                         hint=f"Write it in an expression, e.g. cr.parse(\"{name}(...)\").")
-    rule = FUNCTIONS[name]
-    if rule.arity is not None and count != rule.arity:
-        raise ShapeError(f"{name} takes {rule.arity} argument(s), but {count} are given")
-    return rule
+    return apply_function(name, *operands)
 
 
-def _function(name: str):
-    def apply_function(*operands: object) -> Expr:
-        return call(name, *operands)
-    apply_function.__name__ = apply_function.__qualname__ = name
-    apply_function.__doc__ = f"{name}(...) as in the input language, e.g. cr.{name}(x)."
-    return apply_function
+# ---- cr.<name> for every function of the language ---------------------------------------------------------------
+
+# Example arguments of each function, in text that is both Python and the input language (x and y vectors, A a
+# square matrix); a function not listed takes one vector. tests/test_builder.py runs every example.
+_EXAMPLE_ARGUMENTS = {
+    "max": "x, y", "min": "x, y", "tr": "A", "det": "A", "logdet": "A", "inv": "A", "cofactor": "A, 2",
+    "vector": '2, "n"', "matrix": '0.5, "n", "n"', "eye": "3", "einsum": '"ij,j->i", A, x',
+}
+# NumPy's names of the element-wise max and min (the language's max(a, b) and min(a, b))
+_ALIASES = {"maximum": "max", "minimum": "min"}
 
 
-# the input language's functions, for expressions built in Python: cr.sum(cr.log(1 + cr.exp(-y * (X @ w))))
-exp, log, sin, cos, tan, tanh, sqrt, sigmoid, relu, abs, sign = map(
-    _function, ("exp", "log", "sin", "cos", "tan", "tanh", "sqrt", "sigmoid", "relu", "abs", "sign"))
-sum, norm1, norm2, tr, det, logdet, inv, diag, softmax, logsumexp = map(
-    _function, ("sum", "norm1", "norm2", "tr", "det", "logdet", "inv", "diag", "softmax", "logsumexp"))
-maximum, minimum = _function("max"), _function("min")
+def _docstring(name: str) -> str:
+    arguments = _EXAMPLE_ARGUMENTS.get(name, "x")
+    return f"""{name}(...) of the input language, applied to Python expressions (see cr.call).
+
+    >>> import chainrule as cr
+    >>> x, y, A = cr.vector_var("x", "n"), cr.vector_var("y", "n"), cr.matrix_var("A", "n", "n")
+    >>> cr.{name}({arguments}) == cr.parse('{name}({arguments})', x=("n",), y=("n",), A=("n", "n"))
+    True
+    """
 
 
-def _run(rule: Rule, op: str, operands: list[Expr]) -> Expr:
-    placeholders = tuple(Syntax("name", (), 0, 0, f"operand {k + 1}") for k in range(len(operands)))
-    node = Syntax("call" if op in FUNCTIONS else op, placeholders, 0, 0, op)
-    ctx = Ctx(Unifier())
-    try:
-        result = rule.check(ctx, node, [o.stype for o in operands])
-    except TypeFailure as failure:
-        raise ShapeError(failure.message.replace("''", "an operand"), hint=failure.hint) from None
-    result = ctx.unifier.resolve(result)
-    variables = {}
-    for o in operands:
-        variables.update(o.variables)
-    lowered = rule.lower([(o.node, o.stype) for o in operands], result)
-    return Expr(lowered, result.orient, variables)
+def _function(name: str) -> Callable[..., Expr]:
+    def function(*operands: object) -> Expr:
+        return apply_function(name, *operands)
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = _docstring(name)
+    return function
+
+
+# name -> the function; chainrule/__init__.py serves them as cr.<name>
+_BY_NAME = {name: _function(name) for name in FUNCTIONS}
+PYTHON_FUNCTIONS: Mapping[str, Callable[..., Expr]] = MappingProxyType(
+    {**_BY_NAME, **{alias: _BY_NAME[name] for alias, name in _ALIASES.items()}})
+# the names `from chainrule import *` brings: not cr.sum, cr.abs, cr.max, cr.min, which would shadow Python's own
+EXPORTED = tuple(name for name in PYTHON_FUNCTIONS if not hasattr(builtins, name))

@@ -12,6 +12,7 @@ import numpy as np
 from . import __version__, api
 from .arguments import (
     add_limit_option,
+    announce,
     declarations,
     emit,
     in_cli_words,
@@ -19,6 +20,7 @@ from .arguments import (
     reports_errors,
     values,
     values_for,
+    variables_report,
 )
 from .errors import ChainruleError
 from .explain.command import register as register_explain
@@ -64,10 +66,16 @@ def _diff(args: argparse.Namespace) -> dict:
     at = values_for(f, given) if given else None
     wrts = list(dict.fromkeys(args.wrt))
     parts = [_derivative(f, w, order, args, at) for w in wrts]
+    read = {"variables": variables_report(f), "notes": list(f.notes)}
     if len(parts) == 1:
         part = parts[0]
-        return {"expression": f.text(), "wrt": part.pop("wrt"), "order": order, "layout": args.layout, **part}
-    return {"expression": f.text(), "wrt": wrts, "order": order, "layout": args.layout, "derivatives": parts}
+        return {"expression": f.text(), **read, "wrt": part.pop("wrt"), "order": order, "layout": args.layout, **part}
+    return {"expression": f.text(), **read, "wrt": wrts, "order": order, "layout": args.layout, "derivatives": parts}
+
+
+def _announce(report: dict, fmt: str) -> None:
+    if fmt != "json":
+        announce(report["variables"], report["notes"])
 
 
 def _derivative(f: api.Expr, wrt: str, order: int, args: argparse.Namespace, values: dict | None) -> dict:
@@ -123,6 +131,7 @@ def _show_one(report: dict, fmt: str) -> str:
 @reports_errors
 def _run_diff(args: argparse.Namespace) -> int:
     report = _diff(args)
+    _announce(report, args.format)
     emit(_show(report, args.format) + "\n", "--format text, latex or json")
     parts = report.get("derivatives", [report])
     return 0 if all(part.get("check", {}).get("ok", True) for part in parts) else 1

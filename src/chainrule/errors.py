@@ -40,6 +40,12 @@ class UsageError(ChainruleError):
     that are not a mapping, a negative seed, ...)."""
 
 
+class InternalError(Exception):
+    """A bug of chainrule, never of the input: an IR node that breaks its primitive's shape rule, a step whose value
+    has the wrong shape. Deliberately not a ChainruleError, so that no caller takes it for an answer about bad input
+    (the fuzz tests report it, the command line exits with status 3)."""
+
+
 def _excerpt(text: str, start: int, end: int | None, width: int = 72) -> list[str]:
     """The part of text around [start, end) with a caret line under it."""
     end = max(start + 1, end or start + 1)

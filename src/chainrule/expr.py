@@ -1,37 +1,69 @@
-"""`Expr`: an IR node together with what the user sees of it (orientation, the variables of its source)."""
+"""`Expr`: an IR node together with what the user sees of it (orientation, the variables of its source), and the
+Python operators that build new ones through the input language's own rules (language/rules.py), so an expression
+built in Python is the same IR node as the same text parsed.
+
+Dependencies point one way: builder.py (variables, cr.<function>) imports this module, never the reverse.
+"""
 from __future__ import annotations
 
-from collections.abc import Mapping
+import numbers
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from .boundary import mapping
+from .errors import ShapeError, UsageError
 from .ir import Node, VarInfo
 from .ir import variables as ir_variables
-from .language.types import SType
+from .ir.validate import checking_on, validate
+from .language.infer import check_arguments
+from .language.rules import FUNCTIONS, OPERATORS, Ctx, Rule, TypeFailure
+from .language.surface import Syntax
+from .language.types import SCALAR, DimVar, SType, Unifier
+from .notation import render
 from .numeric.bind import bind
 from .numeric.evaluate import Plan
+from .simplify import build as b
 
 
 class Expr:
     """A matrix expression or a derivative: print it, evaluate it, differentiate it again.
 
+    Two expressions are equal (`==`, and equal hashes) when they are the same IR node shown with the same orientation
+    (`x` and `x'` are not equal). Nodes are interned, so this is structural equality, decided in constant time. The
+    variables' declarations are part of the node; variables that an expression no longer uses (a derivative keeps
+    those of its function, so one dict of values serves both) are not compared.
+
     >>> import chainrule as cr
     >>> f = cr.parse("x'*A*x")
     >>> str(cr.derivative(f, "x"))
     "x'*(A+A')"
+    >>> f == cr.parse("x'*A*x"), f == cr.parse("x'*A'*x")
+    (True, False)
+    >>> abs(cr.vector_var("x")).text()
+    'abs(x)'
     """
 
-    __slots__ = ("_needed", "_plans", "node", "orient", "variables")
+    __slots__ = ("_needed", "_plans", "node", "notes", "orient", "origins", "variables")
 
-    def __init__(self, node: Node, orient: str | None = None, variables: Mapping[str, tuple] | None = None):
+    def __init__(self, node: Node, orient: str | None = None, variables: Mapping[str, tuple] | None = None,
+                 origins: Mapping[str, str] | None = None, notes: tuple[str, ...] = ()):
+        """`origins`: where each variable's kind came from ("declared", "name": guessed from its name, "use": read
+        as another kind because the text needs it; absent: declared); `notes`: what the reading of the text should
+        tell the user (a result that is not a scalar only because of a guessed kind)."""
+        if checking_on():   # the test suite's checking mode: every expression made passes the validity pass
+            validate(node)
         self.node = node
         self.orient = orient if node.rank == 1 else None
         used = ir_variables(node)
-        own = {name: VarInfo(v.shape, v.params[1]) for name, v in used.items()}
+        own = {name: VarInfo(v.shape, v.params.symmetric) for name, v in used.items()}
         self.variables = {n: VarInfo(*info) for n, info in (variables if variables is not None else own).items()}
         self._plans: dict = {}
-        self._needed = frozenset(used)
+        self._needed = set(used)
+        self.origins = {name: (origins or {}).get(name, "declared") for name in self.variables}
+        self.notes = tuple(notes)
 
     @property
     def shape(self) -> tuple:
@@ -41,10 +73,23 @@ class Expr:
     def stype(self) -> SType:
         return SType(self.node.shape, self.orient or ("col" if self.node.rank == 1 else None))
 
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Expr):
+            return NotImplemented
+        return self.node is other.node and self.orient == other.orient
+
+    def __hash__(self) -> int:
+        return hash((self.node.digest, self.orient))     # the digest is structural, as node identity is
+
     # ---- numbers ----
     def evaluate(self, values: Mapping[str, object] | None = None, /, **kwargs: object) -> np.ndarray:
         """The value as a NumPy array (0-d for a scalar), shape self.shape with the sizes of the given values, given
-        as a mapping, as keywords, or both (the mapping serves a variable called `values` or `self`)."""
+        as a mapping, as keywords, or both (the mapping serves a variable called `values` or `self`).
+
+        >>> import chainrule as cr
+        >>> cr.parse("x'*x").evaluate(x=[1.0, 2.0])
+        array(5.)
+        """
         given = {**mapping(values, "the values", "f.evaluate({'x': [1, 2]}) or f.evaluate(x=[1, 2])"), **kwargs}
         sizes, arrays = bind(self.variables, given, self._needed)
         key = tuple(sorted(sizes.items()))
@@ -55,15 +100,12 @@ class Expr:
 
     # ---- printing ----
     def text(self, cse: bool = False) -> str:
-        from .notation import render
         return render(self, "text", cse)
 
     def unicode(self, cse: bool = False) -> str:
-        from .notation import render
         return render(self, "unicode", cse)
 
     def latex(self, cse: bool = False) -> str:
-        from .notation import render
         return render(self, "latex", cse)
 
     def __str__(self) -> str:
@@ -75,24 +117,162 @@ class Expr:
     def _repr_latex_(self) -> str:
         return f"$${self.latex()}$$"
 
-    # ---- building ----
-    def _apply(self, op: str, *others: object) -> Expr:
-        from .builder import apply
-        return apply(op, self, *others)
 
+    # ---- building: @ is the matrix product (the language's *), * / ** are element-wise (.* ./ .^) ----
     @property
     def T(self) -> Expr:
-        return self._apply("transpose")
+        return apply_operator("transpose", self)
 
-    def __matmul__(self, other): return self._apply("mul", other)
-    def __rmatmul__(self, other): return self._apply("rmul", other)
-    def __add__(self, other): return self._apply("add", other)
-    def __radd__(self, other): return self._apply("radd", other)
-    def __sub__(self, other): return self._apply("sub", other)
-    def __rsub__(self, other): return self._apply("rsub", other)
-    def __mul__(self, other): return self._apply("emul", other)
-    def __rmul__(self, other): return self._apply("remul", other)
-    def __truediv__(self, other): return self._apply("ediv", other)
-    def __rtruediv__(self, other): return self._apply("rediv", other)
-    def __pow__(self, other): return self._apply("epow", other)
-    def __neg__(self): return self._apply("neg")
+    def __matmul__(self, other: object) -> Expr:
+        return apply_operator("mul", self, other)
+
+    def __rmatmul__(self, other: object) -> Expr:
+        return apply_operator("mul", other, self)
+
+    def __add__(self, other: object) -> Expr:
+        return apply_operator("add", self, other)
+
+    def __radd__(self, other: object) -> Expr:
+        return apply_operator("add", other, self)
+
+    def __sub__(self, other: object) -> Expr:
+        return apply_operator("sub", self, other)
+
+    def __rsub__(self, other: object) -> Expr:
+        return apply_operator("sub", other, self)
+
+    def __mul__(self, other: object) -> Expr:
+        return apply_operator("emul", self, other)
+
+    def __rmul__(self, other: object) -> Expr:
+        return apply_operator("emul", other, self)
+
+    def __truediv__(self, other: object) -> Expr:
+        return apply_operator("ediv", self, other)
+
+    def __rtruediv__(self, other: object) -> Expr:
+        return apply_operator("ediv", other, self)
+
+    def __pow__(self, other: object) -> Expr:
+        return apply_operator("epow", self, other)
+
+    def __rpow__(self, other: object) -> Expr:
+        return apply_operator("epow", other, self)
+
+    def __neg__(self) -> Expr:
+        return apply_operator("neg", self)
+
+    def __abs__(self) -> Expr:
+        return apply_function("abs", self)
+
+
+# ---- one rule of the language applied to Python operands ------------------------------------------------------------
+
+def apply_operator(op: str, *operands: object) -> Expr:
+    """The operator `op` of the language (language/rules.py OPERATORS: "add", "mul", "transpose", ...) applied to
+    expressions and Python numbers.
+
+    >>> import chainrule as cr
+    >>> apply_operator("mul", cr.vector_var("x", "n").T, cr.vector_var("y", "n")).text()
+    "x'*y"
+    """
+    return _apply(OPERATORS[op], op, op, operands, text_allowed=False)
+
+
+def apply_function(name: str, *operands: object) -> Expr:
+    """The function `name` of the language (language/rules.py FUNCTIONS) applied to expressions, Python numbers and,
+    where the language takes quoted text, Python strings: sizes ("n") and einsum specs.
+
+    >>> import chainrule as cr
+    >>> apply_function("einsum", "ij,j->i", cr.matrix_var("A", "m", "n"), cr.vector_var("x", "n")).text()
+    'A*x'
+    """
+    return _apply(FUNCTIONS[name], "call", name, operands, text_allowed=True)
+
+
+def _apply(rule: Rule, syntax_op: str, name: str, operands: Sequence[object], text_allowed: bool) -> Expr:
+    ctx = _PythonOperands(Unifier())
+    args = [ctx.placeholder(o, text_allowed) for o in operands]
+    node = Syntax(syntax_op, tuple(a for a, _ in args), 0, 0, name)
+    types: list[Any] = [t for _, (_, t) in args]
+    try:
+        check_arguments(node, rule, types)
+        result = ctx.unifier.resolve(rule.check(ctx, node, types))
+    except TypeFailure as failure:
+        raise ShapeError(failure.message, hint=failure.hint or _text_hint(failure.node)) from None
+    if any(isinstance(d, DimVar) for d in result.dims):
+        raise ShapeError(f"{name}(...) leaves a size unknown, which an expression built in Python cannot have",
+                         hint='Give the sizes, as in cr.vector(1, "n"), cr.matrix(0, "m", "n") or cr.eye(3).')
+    return Expr(rule.lower([lowered for _, lowered in args], result), result.orient, _variables(operands))
+
+
+def _text_hint(blamed: Syntax) -> str | None:
+    if blamed.op != "string":
+        return None
+    return ('Text is a size ("n") or an einsum spec; a variable is made by cr.scalar_var("a"), cr.vector_var("x") '
+            'or cr.matrix_var("A").')
+
+
+def _variables(operands: Sequence[object]) -> dict[str, VarInfo]:
+    """The variables of all operands; one name must mean one variable."""
+    merged: dict[str, VarInfo] = {}
+    for o in operands:
+        if not isinstance(o, Expr):
+            continue
+        for name, info in o.variables.items():
+            if merged.setdefault(name, info) != info:
+                raise ShapeError(f"two different variables are called {name}: of shape {_dims(merged[name])} and "
+                                 f"of shape {_dims(info)}", hint="Give them different names, or the same shape.")
+    return merged
+
+
+def _dims(info: VarInfo) -> str:
+    shown = "×".join(map(str, info.shape)) or "()"
+    return f"{shown}, symmetric" if info.symmetric else shown
+
+
+# an operand as the language sees it: (IR node, its type), or for quoted text (the text, None)
+Lowered = tuple[Any, Any]
+
+
+@dataclass
+class _PythonOperands(Ctx):
+    """The context of one rule applied in Python: its operands stand in for the syntax the language would have, and a
+    message names each by its text (printed only when a message needs it)."""
+    shown: dict[int, Expr | str | float] = field(default_factory=dict)   # id(placeholder) -> the operand it stands for
+
+    def placeholder(self, value: object, text_allowed: bool) -> tuple[Syntax, Lowered]:
+        """The syntax node standing for `value`, and `value` lowered."""
+        lowered: Lowered
+        shown: Expr | str | float
+        if isinstance(value, Expr):
+            syntax, lowered, shown = Syntax("name", (), 0, 0, None), (value.node, value.stype), value
+        elif isinstance(value, str) and text_allowed:
+            syntax, lowered, shown = Syntax("string", (), 0, 0, value), (value.replace(" ", ""), None), value
+        elif isinstance(value, numbers.Real):
+            number = _float(value)
+            syntax, lowered, shown = Syntax("number", (), 0, 0, number), (b.const(number), SCALAR), number
+        else:
+            raise ShapeError(f"cannot combine a chainrule expression with {type(value).__name__}")
+        self.shown[id(syntax)] = shown
+        return syntax, lowered
+
+    def source(self, node: Syntax) -> str:
+        if id(node) in self.shown:
+            return _shown(self.shown[id(node)])
+        return f"{node.value}({', '.join(map(self.source, node.args))})"
+
+
+def _float(value: numbers.Real) -> float:
+    try:
+        return float(value)
+    except OverflowError:     # a Python int beyond the largest float
+        bits = value.bit_length() if isinstance(value, int) else 1024
+        raise UsageError(f"a number of about 10^{int(bits * 0.30103)} is too large for a float") from None  # log10(2)
+
+
+def _shown(operand: Expr | str | float, width: int = 60) -> str:
+    if isinstance(operand, str):
+        return f'"{operand}"'
+    text = operand.text() if isinstance(operand, Expr) else f"{operand:g}"
+    return text if len(text) <= width else text[:width - 3] + "..."

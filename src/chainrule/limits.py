@@ -104,13 +104,24 @@ _current: contextvars.ContextVar[Limits] = contextvars.ContextVar(
 
 
 def current_limits() -> Limits:
-    """The limits in force here."""
+    """The limits in force here.
+
+    >>> import chainrule as cr
+    >>> cr.current_limits().order
+    10
+    """
     return _current.get()
 
 
 @contextlib.contextmanager
 def limits(**changes: object) -> Iterator[Limits]:
-    """Raise (or lower) limits inside a `with` block: `with cr.limits(order=20, eval_bytes=16e9): ...`."""
+    """Raise (or lower) limits inside a `with` block: `with cr.limits(order=20, eval_bytes=16e9): ...`.
+
+    >>> import chainrule as cr
+    >>> with cr.limits(order=20):
+    ...     print(cr.derivative("exp(a)", "a", order=15))
+    exp(a)
+    """
     token = _current.set(_current.get().replace(**changes))
     try:
         yield _current.get()

@@ -157,3 +157,50 @@ def test_symmetric_hessian():
 def test_dimension_tuple_with_a_shared_name():
     f = cr.parse("x'*A*x", x=("n",), A=("n", "n"))
     assert shape(f, "A") == ("n", "n") and f.shape == ()
+
+
+# ---- scalar names, declarations that win, the weakest guess re-read first, notes on guessed results ----
+
+from chainrule.language.infer import BY_NAME, BY_USE, DECLARED, SCALAR_NAMES, compile_text  # noqa: E402
+
+
+@pytest.mark.parametrize("name", sorted(SCALAR_NAMES))
+def test_scalar_names_of_the_literature_are_scalars(name):
+    assert cr.parse(f"{name}*norm2(w)^2").shape == ()
+    assert rank(cr.parse(f"{name}*norm2(w)^2", **{name: "vector"}), name) == 1     # unless declared otherwise
+
+
+def test_a_declaration_is_never_resolved_by_re_reading_another_variable():
+    with pytest.raises(cr.ShapeError) as error:
+        cr.parse("x'*A*x", A=(3, 4))
+    message = str(error.value)
+    assert "'x'*A' is a row vector (4), 'x' a col vector (3)" in message     # both uses
+    assert "'A' (3×4)" in message and "never re-read" in message
+
+
+def test_undeclared_variables_are_still_re_read_where_use_demands():
+    f = cr.parse("x*y'*z")           # z: a vector by its letter, a scalar by use? no: x*y' is a matrix, z a vector
+    assert f.shape == ("n",)
+    g = cr.parse("x'*W")             # W stays a matrix
+    assert rank(g, "W") == 2
+
+
+def test_the_weakest_guess_is_re_read_first():
+    # b is a scalar by its letter (a-g), X and W matrices: reading b as a vector keeps X and W matrices
+    compiled = compile_text("X*W + vector(1)*b'", {})
+    assert compiled.stype.rank == 2
+    assert {n: len(v.shape) for n, v in compiled.variables.items()} == {"X": 2, "W": 2, "b": 1}
+    assert compiled.origins == {"X": BY_NAME, "W": BY_NAME, "b": BY_USE}
+
+
+def test_origins_name_declared_guessed_and_re_read_variables():
+    compiled = compile_text("a*x + A*y", {"y": "vector", "a": "scalar"})
+    assert compiled.origins["y"] == DECLARED and compiled.origins["x"] == BY_NAME
+
+
+def test_a_result_non_scalar_only_by_a_guess_gets_a_note():
+    compiled = compile_text("k*norm2(w)^2", {})
+    assert compiled.stype.rank == 1
+    assert len(compiled.notes) == 1 and "'k' was read as a vector" in compiled.notes[0]
+    assert compile_text("k*norm2(w)^2", {"k": "scalar"}).notes == ()
+    assert compile_text("W*x + b", {}).notes == ()      # a vector result whatever the guesses: nothing to say

@@ -124,7 +124,7 @@ def test_the_node_limit_counts_every_order_together():
 
 
 def _nodes_built(call) -> int:
-    from chainrule.ir.node import nodes_made
+    from chainrule.ir.intern import nodes_made
     start = nodes_made()
     call()
     return nodes_made() - start

@@ -4,13 +4,14 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.ir import topological
+from chainrule.ir import checking, topological
+from chainrule.ir.validate import checking_on
 from chainrule.numeric import evaluate
-from chainrule.numeric.evaluate import StepShapeError, checking
+from chainrule.numeric.evaluate import StepShapeError
 
 
 def test_the_suite_evaluates_in_checking_mode():
-    assert evaluate._checking.get() is True
+    assert checking_on() is True
 
 
 @pytest.mark.parametrize("text, values, expected", [
@@ -71,13 +72,13 @@ def test_the_checking_evaluator_catches_a_wrongly_shaped_step(monkeypatch, op, t
 
 def test_checking_can_be_turned_off_in_a_block():
     with checking(False):
-        assert evaluate._checking.get() is False
-    assert evaluate._checking.get() is True
+        assert checking_on() is False
+    assert checking_on() is True
 
 
 def test_command_line_subprocesses_of_the_suite_check_too():
     import subprocess
     import sys
-    code = "from chainrule.numeric import evaluate; print(evaluate._checking.get())"
+    code = "from chainrule.ir.validate import checking_on; print(checking_on())"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "True"

@@ -13,13 +13,13 @@ Y = b.var("Y", ("n", "m"))
 x = b.var("x", ("n",))
 a = b.var("a", ())
 I = b.delta("n")
-E0, E2 = b.basis(0, 3), b.basis(2, 3)
+E0, E2 = b.basis(0, "n"), b.basis(2, "n")   # unit vectors of the same length as x (the shape rules ask it)
 SIZES = {"n": N, "m": M}
 
 
 def _dense(node, values):
-    return {"delta": np.eye(N), "basis": np.eye(N)[node.params[0] if node.op == "basis" else 0]}.get(
-        node.op, values.get(node.params[0]) if node.op == "var" else None)
+    return {"delta": np.eye(N), "basis": np.eye(N)[node.params.k if node.op == "basis" else 0]}.get(
+        node.op, values.get(node.params.name) if node.op == "var" else None)
 
 
 CASES = [

@@ -145,7 +145,7 @@ def test_output_that_is_a_variable():
 
 
 def test_expr_input_uses_its_printed_text():
-    x = cr.vector("x")
+    x = cr.vector_var("x")
     t = trace(cr.call("sum", cr.call("exp", x)), "x", {"x": [0.0, 1.0]})
     np.testing.assert_allclose(t.gradients[0].backprop, np.exp([0.0, 1.0]))
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..errors import DerivativeError
 from ..ir import Node, depends_on, topological
-from ..ir.node import nodes_made
+from ..ir.intern import nodes_made
 from ..limits import current_limits
 from ..simplify import build as b
 from .rules import VJP

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..ir import Node
+from ..ir import Node, Op
 from ..ir.elementwise import ELEMENTWISE
+from ..ir.ops import CONSTANT_LEAVES
 from ..simplify import build as b
 
 Rule = Callable[[Node, Node, int, int], Node]
@@ -42,7 +43,7 @@ def _elementwise(factor: Callable[[Node, int], Node]) -> Rule:
 
 
 def _map_factor(node: Node, k: int) -> Node:
-    return ELEMENTWISE[node.params[0]].derivative(b, node.args[0], node)
+    return ELEMENTWISE[node.params.fn].derivative(b, node.args[0], node)
 
 
 def _pow_factor(node: Node, k: int) -> Node:
@@ -61,15 +62,15 @@ def _extremum_factor(node: Node, k: int) -> Node:
     # summing to 0) gave 0 for max(a, relu(a)) at every a > 0.
     x, y = node.args
     this, other = (x, y) if k == 0 else (y, x)
-    lead = b.sub(this, other) if node.op == "max" else b.sub(other, this)   # > 0 where this operand is chosen
-    if other.op in ("const", "delta", "basis"):   # a constant tensor (a number, eye, a unit vector)
+    lead = b.sub(this, other) if node.op is Op.MAX else b.sub(other, this)   # > 0 where this operand is chosen
+    if other.op in CONSTANT_LEAVES:   # a constant tensor (a number, eye, a unit vector)
         return b.apply("step", lead)
     return b.mul(b.const(0.5), b.add(b.const(1.0), b.apply("sign", lead)))
 
 
 def _contract(g: Node, node: Node, k: int, n_f: int) -> Node:
     # d/dA_k of sum prod_j A_j[ix_j]: the same product with A_k left out, g in the place of the output.
-    specs, out = node.params
+    specs, out = node.params.specs, node.params.out
     f = _f(n_f)
     operands = [(g, f + out)] + [(a, s) for j, (a, s) in enumerate(zip(node.args, specs, strict=True)) if j != k]
     target, deltas = _distinct(specs[k], node.args[k])
@@ -113,7 +114,7 @@ def _det(g: Node, node: Node, k: int, n_f: int) -> Node:
 
 def _cofactor(g: Node, node: Node, k: int, n_f: int) -> Node:
     # D^m det is the m-th derivative tensor of det, symmetric in its m index pairs: d D^m det = D^(m+1) det [., dA]
-    f, order = _f(n_f), node.params[0]
+    f, order = _f(n_f), node.params.order
     pairs = tuple(("p", j) for j in range(2 * order))
     higher = b.cofactor(node.args[0], order + 1)
     return b.contract([(g, f + pairs), (higher, pairs + ("a", "b"))], f + ("a", "b"))
@@ -140,20 +141,19 @@ def _logdet(g: Node, node: Node, k: int, n_f: int) -> Node:
     return b.contract([(g, f), (b.inv(node.args[0]), ("b", "a"))], f + ("a", "b"))
 
 
-VJP: dict[str, Rule] = {
-    "map": _elementwise(_map_factor),
-    "add": lambda g, node, k, n_f: _unbroadcast(g, node.args[k], node, n_f),
-    "pow": _elementwise(_pow_factor),
-    "max": _elementwise(_extremum_factor),
-    "min": _elementwise(_extremum_factor),
-    "contract": _contract,
-    "logsumexp": _logsumexp,
-    "inv": _inverse,
-    "det": _det,
-    "cofactor": _cofactor,
-    "norm2": _norm2,
-    "unit": _unit,
-    "logdet": _logdet,
+# One rule per primitive with operands; the leaves (ir/ops.py LEAVES) have none to pass a cotangent to.
+VJP: dict[Op, Rule] = {
+    Op.MAP: _elementwise(_map_factor),
+    Op.ADD: lambda g, node, k, n_f: _unbroadcast(g, node.args[k], node, n_f),
+    Op.POW: _elementwise(_pow_factor),
+    Op.MAX: _elementwise(_extremum_factor),
+    Op.MIN: _elementwise(_extremum_factor),
+    Op.CONTRACT: _contract,
+    Op.LOGSUMEXP: _logsumexp,
+    Op.NORM2: _norm2,
+    Op.UNIT: _unit,
+    Op.INV: _inverse,
+    Op.DET: _det,
+    Op.LOGDET: _logdet,
+    Op.COFACTOR: _cofactor,
 }
-
-LEAVES = ("var", "const", "delta", "basis")

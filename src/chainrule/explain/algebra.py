@@ -26,7 +26,7 @@ def compose(outer: Node, inner: Node, n_out: int) -> Node:
 
 
 def mentions(node: Node, name: str) -> bool:
-    return any(n.op == "var" and n.params[0] == name for n in topological([node]))
+    return any(n.op == "var" and n.params.name == name for n in topological([node]))
 
 
 def in_layout(node: Node, n_f: int, n_x: int, layout: str, variables: dict) -> Expr:

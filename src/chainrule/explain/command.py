@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..api import LAYOUTS
-from ..arguments import add_limit_option, declarations, emit, reports_errors
+from ..api import LAYOUTS, parse
+from ..arguments import add_limit_option, announce_variables, declarations, emit, reports_errors
 from ..errors import UsageError
 from .derivation import explain
 from .graph import dot, render_graph
@@ -47,6 +47,7 @@ def _produce(args: argparse.Namespace) -> str | bytes:
                          hint=f"Run it once per variable (--wrt {wrt[0]}, then --wrt {wrt[1]}, ...), or use "
                               "chainrule diff or trace, which take several.")
     d = explain(args.expression, wrt[0], layout=args.layout, order=args.order, declarations=decls)
+    announce_variables(parse(args.expression, decls), "json" if args.graph else args.format)
     if args.graph == "dot":
         return dot(d)
     if args.graph:

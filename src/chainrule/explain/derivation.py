@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-
-import numpy as np
 
 from .. import api, boundary
 from ..calculus import jacobian
@@ -22,15 +19,27 @@ from ..expr import Expr
 from ..ir import Node, topological
 from ..language.steps import Intermediate, Steps, check_names, intermediates, source
 from ..limits import current_limits
-from ..notation.formula import Formula, formula
+from ..notation.formula import formula
 from ..simplify import build as b
 from ..simplify.substitute import substitute
+from . import graph
 from .algebra import compose, dims_text, in_layout, jacobian_shape, kind_text
+from .model import (
+    SHOWN_AT_ENDS,
+    Accumulated,
+    Copy,
+    Definition,
+    DerivationData,
+    Local,
+    Product,
+    Substitution,
+    shape_of,
+)
+from .render import render
 from .rules import rule_name
 
 ORDERS = ("reverse", "forward")
 MAX_PATHS = 32
-SHOWN_AT_ENDS = 5       # a summarised derivation shows this many steps at each end of each list
 CHAIN_RULES = {
     "constant": "no chain rule: {y} does not depend on {x}, so the derivative is zero",
     "identity": "no chain rule: {y} is {x} itself, so the derivative is the identity",
@@ -47,131 +56,27 @@ CHAIN_RULES = {
 }
 
 
-@dataclass(frozen=True)
-class Definition:
-    """Step 1: u_k, the operation it applies to its operands, and its kind and shape."""
-    name: str
-    source: str                 # the subexpression as typed
-    operands: tuple[str, ...]
-    expr: Expr                  # the operation on fresh variables named after its operands (to evaluate it)
-    shape: tuple
-    kind: str
-    on_path: bool               # whether the derivative flows through it
-    formula: Formula            # how it is written, e.g. u1*x (the same formula trace and the graph print)
-
-
-@dataclass(frozen=True)
-class Local:
-    """Step 2: the local Jacobian of intermediate `of` by its operand `by` (one edge of the data-flow graph).
-    Every Local of a Derivation has all its fields; while it is built, an edge that is not shown has only the names."""
-    of: str
-    by: str
-    node: Node | None           # numerator layout, shape of.shape + by.shape
-    jacobian: Expr | None       # in the derivation's layout
-    shape: str                  # e.g. "1×n"
-    rule: str
-    copy: str | None = None     # the name of this use of wrt when wrt is used in several places
-
-
-@dataclass(frozen=True)
-class Product:
-    """One data-flow path from wrt to y and the product of the local Jacobians along it."""
-    edges: tuple[Local, ...]    # from wrt to y
-    factors: tuple[Local, ...]  # in the order the product is written
-    expr: Expr
-    shapes: str                 # e.g. "(1×n)(n×n) → 1×n"
-
-
-@dataclass(frozen=True)
-class Accumulated:
-    """One line of the forward (∂u_k/∂x) or reverse (∂y/∂u_k) accumulation: a sum of products of two factors."""
-    num: str
-    den: str
-    terms: tuple[tuple[tuple[str, str], tuple[str, str]], ...]   # ((∂a/∂b), (∂c/∂d)) pairs, in written order
-    expr: Expr
-
-
-@dataclass(frozen=True)
-class Copy:
-    """A use of a shared variable, treated as its own copy (Goodfellow §6.5), and what flows through it."""
-    name: str
-    consumer: str
-    contribution: Expr          # in the intermediates
-    value: Expr                 # in the original variables
-
-
-@dataclass(frozen=True)
-class Substitution:
-    name: str
-    definition: Formula
-    expr: Expr                  # the total after putting the definition in
-
-
-@dataclass
-class Derivation:
+class Derivation(DerivationData):
     """The whole derivation; print it with .text(), .markdown(), .latex(), .json(), .dot()."""
-    expression: str
-    wrt: str
-    layout: str
-    order: str
-    output: str
-    scope: dict                 # variable name -> (shape, symmetric), the intermediates included
-    steps: Steps
-    definitions: tuple[Definition, ...]
-    locals: tuple[Local, ...]
-    rule: str
-    reason: str
-    copies: tuple[Copy, ...]
-    paths: tuple[Product, ...] | None    # None when there are too many to list
-    accumulation: tuple[Accumulated, ...]
-    total: Expr
-    substitutions: tuple[Substitution, ...]
-    substituted: Expr
-    result: Expr
-    y: str = "y"                # the name of the expression's value (another when a variable is called y)
-    omitted: int = 0            # intermediates beyond the limit explain_steps (see `summarised`)
-    gaps: dict = field(default_factory=dict)   # list name -> how many of its rows a summary left out
-
-    @property
-    def identical(self) -> bool:
-        """Whether substituting back gives the engine's derivative node itself (not only the same values)."""
-        return self.substituted.node is self.result.node
-
-    @property
-    def summarised(self) -> bool:
-        """Whether the expression has more intermediates than `limits().explain_steps`, so that each long list
-        keeps only its first and last steps."""
-        return self.omitted > 0
-
-    def values(self, at: Mapping[str, object]) -> dict:
-        """The values of the variables and of every intermediate, to evaluate any formula of the derivation."""
-        values = {k: np.asarray(v, dtype=float) for k, v in at.items()}
-        for u in self.steps.intermediates:      # each from its operands' values: linear in the number of steps
-            values[u.name] = Expr(u.local, None, self.scope).evaluate(values)
-        return values
 
     def text(self) -> str:
-        from .render import render
         return render(self, "text")
 
     def markdown(self) -> str:
-        from .render import render
         return render(self, "markdown")
 
     def latex(self) -> str:
-        from .render import render
         return render(self, "latex")
 
     def json(self) -> str:
-        from .render import render
         return render(self, "json")
 
     def dot(self) -> str:
-        from .graph import dot
-        return dot(self)
+        return graph.dot(self)
 
     def _repr_markdown_(self) -> str:   # Jupyter shows the Markdown rendering, math included
         return self.markdown()
+
 
     def __str__(self) -> str:
         return self.text()
@@ -236,8 +141,8 @@ class _Builder:
         for u in self.active:
             seen = set()
             for k, v in enumerate(u.operand_vars):
-                if v is not None and v.params[0] in self.reached and v.params[0] not in seen:
-                    seen.add(v.params[0])      # x.*x: the engine's local derivative already adds both uses
+                if v is not None and v.params.name in self.reached and v.params.name not in seen:
+                    seen.add(v.params.name)      # x.*x: the engine's local derivative already adds both uses
                     edges.append((u, k, v))
         return edges
 
@@ -249,20 +154,20 @@ class _Builder:
 
     def _local(self, u: Intermediate, v: Node, copy: str | None) -> Local:
         # an edge only: its Jacobian is taken when needed (_node), printed only if it is shown (_shown_local)
-        return Local(u.name, v.params[0], None, None, "", "", copy)
+        return Local(u.name, v.params.name, None, None, "", "", copy)
 
     def _node(self, e: Local) -> Node:
         """The local Jacobian of an edge, numerator layout (taken once)."""
         key = (e.of, e.by)
         if key not in self.jacobians:
             u = self.by_name[e.of]
-            fresh = next(v for v in u.operand_vars if v is not None and v.params[0] == e.by)
+            fresh = next(v for v in u.operand_vars if v is not None and v.params.name == e.by)
             self.jacobians[key] = jacobian(u.local, fresh)
         return self.jacobians[key]
 
     def _shown_local(self, e: Local) -> Local:
         u = self.by_name[e.of]
-        k = next(k for k, v in enumerate(u.operand_vars) if v is not None and v.params[0] == e.by)
+        k = next(k for k, v in enumerate(u.operand_vars) if v is not None and v.params.name == e.by)
         node = self._node(e)
         shown = in_layout(node, u.local.rank, self._rank(e.by), self.layout, self.scope)
         shape = jacobian_shape(u.shape, self.scope[e.by][0], self.layout)
@@ -270,7 +175,7 @@ class _Builder:
 
     def _locals(self) -> list[Local]:
         edges = self._edges()
-        uses = [i for i, (_, _, v) in enumerate(edges) if v.params[0] == self.wrt]
+        uses = [i for i, (_, _, v) in enumerate(edges) if v.params.name == self.wrt]
         copy = {i: f"{self.wrt}_{n + 1}" for n, i in enumerate(uses)} if len(uses) > 1 else {}
         return [self._local(u, v, copy.get(i)) for i, (u, _, v) in enumerate(edges)]
 
@@ -446,12 +351,8 @@ def _grouped(locals_: list[Local], key: str) -> dict[str, list[Local]]:
 
 
 def _names(node: Node) -> set[str]:
-    return {n.params[0] for n in topological([node]) if n.op == "var"}
+    return {n.params.name for n in topological([node]) if n.op == "var"}
 
-
-def shape_of(d: Derivation) -> str:
-    """The shape of the final derivative, as the layout shows it."""
-    return jacobian_shape(d.steps.node.shape, d.scope[d.wrt][0], d.layout)
 
 
 __all__ = ["ORDERS", "Derivation", "dims_text", "explain", "shape_of"]

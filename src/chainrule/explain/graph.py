@@ -9,7 +9,7 @@ import shutil
 
 from ..errors import ChainruleError
 from .algebra import dims_text
-from .derivation import Derivation
+from .model import DerivationData
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 
@@ -18,7 +18,7 @@ def _quote(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def _path_colours(d: Derivation) -> dict[tuple[str, str], str]:
+def _path_colours(d: DerivationData) -> dict[tuple[str, str], str]:
     colours: dict[tuple[str, str], str] = {}
     for k, p in enumerate(d.paths or ()):
         for e in p.edges:
@@ -26,13 +26,13 @@ def _path_colours(d: Derivation) -> dict[tuple[str, str], str]:
     return colours
 
 
-def _leaves(d: Derivation) -> list[str]:
+def _leaves(d: DerivationData) -> list[str]:
     own = {u.name for u in d.definitions}
     names = [n for u in d.definitions for n in u.operands if n not in own and n in d.scope]
     return list(dict.fromkeys(names or [d.expression]))
 
 
-def dot(d: Derivation) -> str:
+def dot(d: DerivationData) -> str:
     """The derivation's data-flow graph in Graphviz's DOT language.
 
     >>> from chainrule.explain import explain
@@ -49,7 +49,7 @@ def dot(d: Derivation) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _leaf_lines(d: Derivation) -> list[str]:
+def _leaf_lines(d: DerivationData) -> list[str]:
     lines = []
     for name in _leaves(d):
         shape = dims_text(d.scope[name][0]) if name in d.scope else "1"
@@ -62,7 +62,7 @@ def _leaf_lines(d: Derivation) -> list[str]:
     return lines
 
 
-def _node_lines(d: Derivation) -> list[str]:
+def _node_lines(d: DerivationData) -> list[str]:
     lines = []
     for u in d.definitions:
         label = f"{u.name} = {u.formula.text()}\n{u.kind}" + (f"\n({d.y})" if u.name == d.output else "")
@@ -71,7 +71,7 @@ def _node_lines(d: Derivation) -> list[str]:
     return lines
 
 
-def _edge_lines(d: Derivation) -> list[str]:
+def _edge_lines(d: DerivationData) -> list[str]:
     colours = _path_colours(d)
     local = {(e.of, e.by): e for e in d.locals}
     lines = []
@@ -91,7 +91,7 @@ def _edge_lines(d: Derivation) -> list[str]:
     return lines
 
 
-def render_graph(d: Derivation, fmt: str = "svg") -> bytes:
+def render_graph(d: DerivationData, fmt: str = "svg") -> bytes:
     """The graph drawn as SVG or PNG (needs `pip install graphviz` and Graphviz's `dot` on the PATH)."""
     try:
         import graphviz

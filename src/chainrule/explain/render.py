@@ -1,7 +1,9 @@
 """Print a derivation as terminal text, Markdown (with $...$ math), LaTeX or JSON.
 
-The formulas are the engine's own printouts (`Expr.unicode()` / `Expr.latex()`); this module only arranges them
-and shows the intermediates' names with subscripts (u1 -> u₁, u_{1}).
+The formulas are the engine's own printouts (`Expr.unicode()` / `Expr.latex()`, and notation.index_form for a tensor
+Jacobian in index notation); this module only arranges them and shows the intermediates' names with subscripts
+(u1 -> u₁, u_{1}). A derivation is first an `Outline` of blocks (headings, prose, lists, equations), and each format
+is one table of writers, one per kind of block.
 """
 from __future__ import annotations
 
@@ -10,11 +12,14 @@ import re
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from ..expr import Expr
 from ..limits import ENVIRONMENT_VARIABLE
-from ..simplify import build as b
-from .derivation import SHOWN_AT_ENDS, Derivation, Local, Product, shape_of
+from ..notation import index_form
+from ..notation.render import STYLES
+from .model import SHOWN_AT_ENDS, Local, Product, shape_of
+from .model import DerivationData as Derivation  # the record every Derivation is
 
 FORMATS = ("text", "markdown", "latex", "json")
 _SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
@@ -24,16 +29,33 @@ _NAME = re.compile(r"(?<![\w.])(u|[A-Za-z][A-Za-z0-9]*_)([0-9]+)(?![0-9A-Za-z_])
 
 # ---- math in two notations -----------------------------------------------------------------------------------------
 
+class Printable(Protocol):
+    """A formula: an `Expr`, or the `Formula` of an intermediate."""
+    @property
+    def shape(self) -> tuple: ...
+
+    def text(self) -> str: ...
+
+    def unicode(self) -> str: ...
+
+    def latex(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class Math:
     """How one notation writes names, derivatives and expressions."""
     latex: bool
     d: str = "∂"
 
+    @property
+    def notation(self) -> str:
+        """The style of the engine's printer that this notation uses."""
+        return "latex" if self.latex else "unicode"
+
     def name(self, n: str) -> str:
         m = re.fullmatch(r"(u|.+_)(\d+)", n)
         if not m:
-            return n if not self.latex else Expr(b.var(n, ())).latex()
+            return STYLES["latex"].sym(n) if self.latex else n
         stem = m.group(1).rstrip("_")
         return f"{stem}_{{{m.group(2)}}}" if self.latex else stem + m.group(2).translate(_SUB)
 
@@ -43,17 +65,33 @@ class Math:
             return rf"\frac{{{d}{self.name(num)}}}{{{d}{self.name(den)}}}"
         return f"{self.d}{self.name(num)}/{self.d}{self.name(den)}"
 
-    def expr(self, e: Expr) -> str:
+    def expr(self, e: Printable) -> str:
+        return self.names(e.latex() if self.latex else e.unicode())
+
+    def names(self, printed: str) -> str:
+        """The engine's printout with the intermediates' names subscripted: u1 -> u₁ (u_{1})."""
         if self.latex:
             return re.sub(r"\\mathit\{(u|[A-Za-z]\w*?_)(\d+)\}", lambda m: self.name(m.group(1) + m.group(2)),
-                          e.latex())
-        return _NAME.sub(lambda m: self.name(m.group(1) + m.group(2)), e.unicode())
+                          printed)
+        return _NAME.sub(lambda m: self.name(m.group(1) + m.group(2)), printed)
+
+    @property
+    def times_sign(self) -> str:
+        return r"\," if self.latex else " "
 
     def times(self, parts: list[str]) -> str:
-        return r"\,".join(parts) if self.latex else " ".join(parts)
+        return self.times_sign.join(parts)
+
+    def words(self, s: str) -> str:
+        """Prose inside math."""
+        return rf"\text{{{s}}}" if self.latex else s
+
+    def aside(self, s: str) -> str:
+        """A remark after an equation: (u1 = x^3)."""
+        return rf"\quad {s}" if self.latex else f"    {s}"
 
     def paren(self, s: str) -> str:
-        return rf"\left({s}\right)" if self.latex else f"({s})"
+        return STYLES[self.notation].paren(s)
 
     def sym(self, s: str) -> str:
         table = {"→": r"\to", "×": r"\times", "+": "+", "=": "="}
@@ -65,7 +103,7 @@ def _plain(n: str) -> str:
     return Math(False).name(n)
 
 
-def _same_or_both(m: Math, first: Expr, second: Expr) -> str:
+def _same_or_both(m: Math, first: Printable, second: Printable) -> str:
     a, b_ = m.expr(first), m.expr(second)
     return a if a == b_ else f"{a} = {b_}"
 
@@ -78,8 +116,12 @@ def _labels(m: Math, edges) -> str:
 
 @dataclass
 class Outline:
-    """Blocks: ("h", title), ("p", prose), ("items", [[segments]]), ("eq", [(lhs, rhs)]). Segments: str or ("m", math)."""
+    """Blocks: ("title", title), ("h", heading), ("p", prose), ("items", [[segments]]), ("eq", [(lhs, rhs)]).
+    Segments: prose (str), ("m", math) or ("code", source)."""
     blocks: list
+
+    def title(self, title: str) -> None:
+        self.blocks.append(("title", title))
 
     def h(self, title: str) -> None:
         self.blocks.append(("h", title))
@@ -98,7 +140,7 @@ class Outline:
 
 def outline(d: Derivation, m: Math) -> Outline:
     o = Outline([])
-    o.h(f"Derivative of {d.expression} by {d.wrt}")
+    o.title(f"Derivative of {d.expression} by {d.wrt}")
     route = f"from {d.y} back to {d.wrt}" if d.order == "reverse" else f"from {d.wrt} to {d.y}"
     o.p(f"Layout: {d.layout}; order: {d.order} ({route}). The result is the generalized Jacobian, shape {shape_of(d)}.")
     if d.summarised:
@@ -149,18 +191,29 @@ def _step2(d: Derivation, m: Math, o: Outline) -> None:
         return
     o.p(f"Each intermediate by each operand that depends on {d.wrt}, as a Jacobian in the {d.layout} layout "
         "with its shape, and the rule that gives it.")
-    rows, middle = [], 0
+    rows: list[list] = []
+    middle = 0
     for k, e in enumerate(d.locals):
         middle = len(rows) if k == SHOWN_AT_ENDS else middle
-        row = [("m", f"{m.deriv(e.of, e.by)} = {m.expr(e.jacobian)}"), e.shape, e.rule]
+        row = [("m", f"{m.deriv(e.of, e.by)} = {m.expr(_jacobian(e))}"), e.shape, e.rule]
         if e.copy:
             row.append(f"{e.by} used as the copy {_plain(e.copy)}")
         rows.append(row)
-        index = _index_form(e.node, m) if e.node.rank >= 3 else None
-        if index:
-            rows.append([("m", f"{m.paren(m.deriv(e.of, e.by))}_{{{index[0]}}} = {index[1]}" if m.latex
-                          else f"({m.deriv(e.of, e.by)})[{index[0]}] = {index[1]}"), "in index notation"])
+        rows.extend(_index_rows(e, m))
     o.items(_gap(d, "locals", rows, middle, ["…"]))
+
+
+def _jacobian(e: Local) -> Expr:
+    assert e.jacobian is not None, "every Local of a Derivation has its Jacobian"
+    return e.jacobian
+
+
+def _index_rows(e: Local, m: Math) -> list[list]:
+    """A tensor Jacobian (a generalized product) again, in index notation: (∂u/∂X)[ijkl] = A[ik] δ[jl]."""
+    form = index_form(e.node, m.notation) if e.node is not None and e.node.rank >= 3 else None
+    if form is None:
+        return []
+    return [[("m", f"{form.entry(m.deriv(e.of, e.by))} = {m.names(form.body(m.times_sign))}"), "in index notation"]]
 
 
 def _step3(d: Derivation, m: Math, o: Outline) -> None:
@@ -201,10 +254,10 @@ def _paths(d: Derivation, m: Math, o: Outline) -> None:
         return
     lines = []
     for k, p in enumerate(d.paths):
-        lhs = m.deriv(d.y, d.wrt) if len(d.paths) == 1 else f"\\text{{path {k + 1}}}" if m.latex else f"path {k + 1}"
+        lhs = m.deriv(d.y, d.wrt) if len(d.paths) == 1 else m.words(f"path {k + 1}")
         lines.extend(_path_lines(p, m, lhs))
     if len(d.paths) > 1:
-        names = " + ".join(f"\\text{{path {k + 1}}}" if m.latex else f"path {k + 1}" for k in range(len(d.paths)))
+        names = " + ".join(m.words(f"path {k + 1}") for k in range(len(d.paths)))
         lines.append((m.deriv(d.y, d.wrt), f"{names} = {m.expr(d.total)}"))
     o.eq(lines)
 
@@ -212,11 +265,11 @@ def _paths(d: Derivation, m: Math, o: Outline) -> None:
 def _path_lines(p: Product, m: Math, lhs: str) -> list:
     names = [p.edges[0].copy or p.edges[0].by] + [e.of for e in p.edges]
     route = f" {m.sym('→')} ".join(m.name(n) for n in names)
-    lines = [(lhs, _labels(m, p.factors) + (f"\\quad ({route})" if m.latex else f"    ({route})"))]
+    lines = [(lhs, _labels(m, p.factors) + m.aside(f"({route})"))]
     if len(p.factors) > 1:
-        factors = m.times([m.paren(m.expr(f.jacobian)) for f in p.factors])
+        factors = m.times([m.paren(m.expr(_jacobian(f))) for f in p.factors])
         shapes = p.shapes.replace("×", r"\times ").replace("→", r"\to ") if m.latex else p.shapes
-        lines.append(("", f"{factors}" + (f"\\quad {shapes}" if m.latex else f"    {shapes}")))
+        lines.append(("", factors + m.aside(shapes)))
     lines.append(("", m.expr(p.expr)))
     return lines
 
@@ -251,64 +304,60 @@ def _step4(d: Derivation, m: Math, o: Outline) -> None:
     lhs = m.deriv(d.y, d.wrt)
     lines = [(lhs, m.expr(d.total))]
     if d.summarised and d.rule not in ("constant", "identity"):
-        note = "every intermediate put back at once"
-        lines[0] = (lhs, m.expr(d.total) + (f"\\quad (\\text{{{note}}})" if m.latex else f"    ({note})"))
+        lines[0] = (lhs, m.expr(d.total) + m.aside(f"({m.words('every intermediate put back at once')})"))
     for s in d.substitutions:
-        note = f"{m.name(s.name)} = {m.expr(s.definition)}"
-        lines.append(("", m.expr(s.expr) + (f"\\quad ({note})" if m.latex else f"    ({note})")))
+        lines.append(("", m.expr(s.expr) + m.aside(f"({m.name(s.name)} = {m.expr(s.definition)})")))
     if not d.identical:
-        lines.append(("", m.expr(d.result) + ("\\quad \\text{(simplified)}" if m.latex else "    (simplified)")))
+        lines.append(("", m.expr(d.result) + m.aside(m.words("(simplified)"))))
     o.eq(lines)
     same = "the same expression" if d.identical else "the same values (checked in the tests)"
     o.p(f"chainrule.derivative gives {d.result.text()}: {same}.")
 
 
-def _index_form(node, m: Math) -> tuple[str, str] | None:
-    """A single generalized product written with its indices and sums, e.g. A_{ik} δ_{jl}."""
-    if node.op != "contract":
-        return None
-    specs, out = node.params
-    letter = {label: "ijklmnopqrstuvw"[k % 15] for k, label in enumerate(dict.fromkeys(out + sum(specs, ())))}
-    factors = []
-    for arg, spec in zip(node.args, specs, strict=True):
-        base = ("\\delta" if m.latex else "δ") if arg.op == "delta" else m.expr(Expr(arg))
-        base = base if arg.op in ("delta", "var", "const") else m.paren(base)
-        sub = "".join(letter[s] for s in spec)
-        factors.append(f"{base}_{{{sub}}}" if m.latex and sub else (f"{base}[{sub}]" if sub else base))
-    summed = [letter[s] for s in dict.fromkeys(sum(specs, ())) if s not in out]
-    total = m.times(factors)
-    if summed:
-        total = (f"\\sum_{{{''.join(summed)}}} " if m.latex else f"Σ_{''.join(summed)} ") + total
-    return "".join(letter[s] for s in out), total
+# ---- the three layouts of an outline: one writer per kind of block, per format --------------------------------------
+
+Writers = dict[str, Callable[[Any], list[str]]]
 
 
-# ---- the three layouts of an outline -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Layout:
+    """How one format writes an outline: a writer (body -> lines) for each kind of block."""
+    writers: Writers
+    first: tuple[str, ...] = ()     # lines before the blocks
+    trim: bool = True               # no blank lines at the start and the end
 
-def _segment_text(seg) -> str:
+    def write(self, o: Outline) -> str:
+        lines = [*self.first, *(line for kind, body in o.blocks for line in self.writers[kind](body))]
+        text = "\n".join(lines)
+        return (text.strip() if self.trim else text) + "\n"
+
+
+def _aligned(lines: list) -> str:
+    return " \\\\\n".join(r"&\vdots" if (lhs, rhs) == GAP else f"{lhs} &= {rhs}" for lhs, rhs in lines)
+
+
+def _text_segment(seg) -> str:
     if isinstance(seg, tuple):
-        return seg[1] if seg[0] == "m" else f"`{seg[1]}`" if seg[0] == "code" else seg[1]
+        return f"`{seg[1]}`" if seg[0] == "code" else seg[1]
     return seg
 
 
-def _text(o: Outline) -> str:
-    out = []
-    for kind, body in o.blocks:
-        if kind == "h":
-            out += ["", body, "-" * len(body)]
-        elif kind == "p":
-            out += textwrap.wrap(body, 110)
-        elif kind == "items":
-            out += ["  " + "   ".join(_segment_text(s) for s in row) for row in body]
-        else:
-            width = max(len(lhs) for lhs, _ in body)
-            out += [f"  {' ' * width}   ⋮" if (lhs, rhs) == GAP else f"  {lhs.ljust(width)} = {rhs}"
-                    for lhs, rhs in body]
-    return "\n".join(out).strip() + "\n"
+def _text_heading(title: str) -> list[str]:
+    return ["", title, "-" * len(title)]
 
 
-def _aligned_row(lhs: str, rhs: str) -> str:
-    return r"&\vdots" if (lhs, rhs) == GAP else f"{lhs} &= {rhs}"
+def _text_equations(lines: list) -> list[str]:
+    width = max(len(lhs) for lhs, _ in lines)
+    return [f"  {' ' * width}   ⋮" if (lhs, rhs) == GAP else f"  {lhs.ljust(width)} = {rhs}" for lhs, rhs in lines]
 
+
+_TEXT: Writers = {
+    "title": _text_heading,
+    "h": _text_heading,
+    "p": lambda prose: textwrap.wrap(prose, 110),
+    "items": lambda rows: ["  " + "   ".join(_text_segment(s) for s in row) for row in rows],
+    "eq": _text_equations,
+}
 
 _MD_ESCAPE = str.maketrans({"*": r"\*", "_": r"\_", "`": r"\`"})
 
@@ -319,20 +368,13 @@ def _md_segment(seg) -> str:
     return seg.translate(_MD_ESCAPE)
 
 
-def _markdown(o: Outline) -> str:
-    out = []
-    for kind, body in o.blocks:
-        if kind == "h":
-            out += ["", f"{'##' if body.startswith('Derivative') else '###'} {body.translate(_MD_ESCAPE)}", ""]
-        elif kind == "p":
-            out += [body.translate(_MD_ESCAPE), ""]
-        elif kind == "items":
-            out += ["- " + " · ".join(_md_segment(s) for s in row) for row in body] + [""]
-        else:
-            out += ["$$", r"\begin{aligned}", " \\\\\n".join(_aligned_row(lhs, rhs) for lhs, rhs in body),
-                    r"\end{aligned}", "$$", ""]
-    return "\n".join(out).strip() + "\n"
-
+_MARKDOWN: Writers = {
+    "title": lambda title: ["", f"## {title.translate(_MD_ESCAPE)}", ""],
+    "h": lambda title: ["", f"### {title.translate(_MD_ESCAPE)}", ""],
+    "p": lambda prose: [prose.translate(_MD_ESCAPE), ""],
+    "items": lambda rows: ["- " + " · ".join(_md_segment(s) for s in row) for row in rows] + [""],
+    "eq": lambda lines: ["$$", r"\begin{aligned}", _aligned(lines), r"\end{aligned}", "$$", ""],
+}
 
 _TEX_PROSE = {"\\": r"\textbackslash{}", "_": r"\_", "&": r"\&", "%": r"\%", "#": r"\#", "$": r"\$", "{": r"\{",
               "}": r"\}", "^": r"\^{}", "~": r"\~{}", "×": r"$\times$", "…": r"\dots{}", "∂": r"$\partial$",
@@ -347,29 +389,27 @@ def _tex_segment(seg) -> str:
     return seg.translate(_TEX_ESCAPE)
 
 
-def _latex(o: Outline) -> str:
-    out = ["% chainrule explain: needs \\usepackage{amsmath}"]
-    for kind, body in o.blocks:
-        if kind == "h":
-            out += [rf"\subsection*{{{body.translate(_TEX_ESCAPE)}}}"]
-        elif kind == "p":
-            out += [body.translate(_TEX_ESCAPE), ""]
-        elif kind == "items":
-            out += [r"\begin{itemize}"] + [r"\item " + "; ".join(_tex_segment(s) for s in row) for row in body]
-            out += [r"\end{itemize}"]
-        else:
-            out += [r"\begin{align*}", " \\\\\n".join(_aligned_row(lhs, rhs) for lhs, rhs in body), r"\end{align*}"]
-    return "\n".join(out) + "\n"
+_LATEX: Writers = {
+    "title": lambda title: [rf"\subsection*{{{title.translate(_TEX_ESCAPE)}}}"],
+    "h": lambda title: [rf"\subsection*{{{title.translate(_TEX_ESCAPE)}}}"],
+    "p": lambda prose: [prose.translate(_TEX_ESCAPE), ""],
+    "items": lambda rows: [r"\begin{itemize}", *(r"\item " + "; ".join(_tex_segment(s) for s in row) for row in rows),
+                           r"\end{itemize}"],
+    "eq": lambda lines: [r"\begin{align*}", _aligned(lines), r"\end{align*}"],
+}
+
+_LAYOUTS = {"text": Layout(_TEXT), "markdown": Layout(_MARKDOWN),
+            "latex": Layout(_LATEX, first=("% chainrule explain: needs \\usepackage{amsmath}",), trim=False)}
 
 
 # ---- JSON ----------------------------------------------------------------------------------------------------------
 
-def _formula(e: Expr) -> dict:
+def _formula(e: Printable) -> dict:
     return {"text": e.text(), "unicode": e.unicode(), "latex": e.latex(), "shape": [str(s) for s in e.shape]}
 
 
 def _local_dict(e: Local) -> dict:
-    return {"of": e.of, "by": e.by, "copy": e.copy, "shape": e.shape, "rule": e.rule, **_formula(e.jacobian)}
+    return {"of": e.of, "by": e.by, "copy": e.copy, "shape": e.shape, "rule": e.rule, **_formula(_jacobian(e))}
 
 
 def to_dict(d: Derivation) -> dict:
@@ -394,12 +434,9 @@ def to_dict(d: Derivation) -> dict:
     }
 
 
-_LAYOUTS: dict[str, Callable[[Outline], str]] = {"text": _text, "markdown": _markdown, "latex": _latex}
-
-
 def render(d: Derivation, fmt: str = "text") -> str:
     """The derivation in one of FORMATS."""
     if fmt == "json":
         return json.dumps(to_dict(d), indent=2, ensure_ascii=False)
     d_symbol = "d" if d.rule == "single-variable" else "∂"
-    return _LAYOUTS[fmt](outline(d, Math(fmt != "text", d_symbol)))
+    return _LAYOUTS[fmt].write(outline(d, Math(fmt != "text", d_symbol)))

@@ -5,6 +5,7 @@ from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 from .node import Node
+from .ops import Op
 
 T = TypeVar("T")
 
@@ -37,7 +38,7 @@ def fold(root: Node, combine: Callable[[Node, list[T]], T]) -> T:
 
 def variables(root: Node) -> dict[str, Node]:
     """The variable nodes of an expression, by name."""
-    return {n.params[0]: n for n in topological([root]) if n.op == "var"}
+    return {n.params.name: n for n in topological([root]) if n.op is Op.VAR}
 
 
 def depends_on(root: Node, target: Node) -> set[int]:

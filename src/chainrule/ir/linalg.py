@@ -1,8 +1,8 @@
 """NumPy evaluation of the primitives that are neither element-wise nor products: stable where the textbook formula
 is not.
 
-- `det_derivative(A, k)`: the k-th derivative tensor of det at A (primitive `cofactor`, params (k,)), exact at
-  singular matrices, where the formula det(A) inv(A)' fails.
+- `det_derivative(A, k)`: the k-th derivative tensor of det at A (primitive Op.COFACTOR, CofactorParams(order=k)),
+  exact at singular matrices, where the formula det(A) inv(A)' fails.
 - `norm2(x)`, `unit(x)`: the 2-norm and x/norm2(x), scaled so that no square overflows or underflows; unit(0) = 0.
 """
 from __future__ import annotations
@@ -83,7 +83,7 @@ def _parity(perm) -> int:
     return sign
 
 
-def norm2(x: np.ndarray) -> np.ndarray:
+def norm2(x: np.ndarray) -> np.ndarray | np.float64:
     """sqrt(sum(x.^2)) computed as m*sqrt(sum((x/m).^2)) with m = max|x|: finite wherever the result is."""
     scale = np.max(np.abs(x)) if np.size(x) else np.float64(0.0)
     if scale == 0.0 or not np.isfinite(scale):

@@ -1,17 +1,18 @@
 """Immutable, hash-consed nodes of the tensor-expression DAG.
 
-A node is an operation name, its operand nodes, hashable parameters and its shape. Nodes are interned: building the
-same node twice returns the same object, so identity is structural equality and shared subexpressions are shared.
+A node is a primitive (an `Op`), its operand nodes, its parameters (the primitive's NamedTuple in ir/ops.py PARAMS,
+or () when it has none) and its shape. Nodes are made only by ir/intern.py's `make`, which interns them (building the
+same node twice returns the same object, so identity is structural equality and shared subexpressions are shared)
+and checks each new one against its primitive's shape rule (ir/shapes.py).
 """
 from __future__ import annotations
 
-import hashlib
-import weakref
-from typing import Any, NamedTuple, Union
+from typing import Any, NamedTuple
 
-Dim = Union[int, str]
+from .ops import Op
+
+Dim = int | str
 Shape = tuple[Dim, ...]
-
 
 
 class VarInfo(NamedTuple):
@@ -20,21 +21,12 @@ class VarInfo(NamedTuple):
     symmetric: bool = False
 
 
-_interned: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
-_made = 0     # calls of make so far (new and shared nodes): the work Limits.nodes bounds
-
-
-def nodes_made() -> int:
-    """How many nodes have been built in this process (counting a shared one each time it is built again)."""
-    return _made
-
-
 class Node:
     __slots__ = ("__weakref__", "args", "digest", "op", "params", "shape")
 
-    op: str
+    op: Op
     args: tuple[Node, ...]
-    params: tuple
+    params: Any           # the primitive's parameters: a NamedTuple of ir/ops.py PARAMS, or ()
     shape: Shape
     digest: bytes
 
@@ -50,24 +42,3 @@ class Node:
 
     def __lt__(self, other: Node) -> bool:
         return self.digest < other.digest
-
-
-def make(op: str, args: tuple[Node, ...], params: tuple, shape: Shape) -> Node:
-    """The unique node with these fields (interned)."""
-    global _made
-    _made += 1
-    key = (op, params, shape, tuple(id(a) for a in args))
-    node = _interned.get(key)
-    if node is not None:
-        return node
-    node = object.__new__(Node)
-    fields = {"op": op, "args": args, "params": params, "shape": shape}
-    for name, value in fields.items():
-        object.__setattr__(node, name, value)
-    # A digest independent of the process's hash seed gives a deterministic canonical order of operands.
-    h = hashlib.blake2b(repr((op, params, shape)).encode(), digest_size=8)
-    for a in args:
-        h.update(a.digest)
-    object.__setattr__(node, "digest", h.digest())
-    _interned[key] = node
-    return node

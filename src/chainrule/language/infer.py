@@ -4,15 +4,15 @@ from __future__ import annotations
 import difflib
 import itertools
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..boundary import is_name
-from ..errors import ParseError, ShapeError
+from ..errors import ChainruleError, ParseError, ShapeError
 from ..ir import Node, VarInfo
 from ..limits import current_limits
 from ..simplify import build as b
 from .parser import parse_syntax
-from .rules import CONSTANTS, FUNCTIONS, OPERATORS, Ctx, Rule, TypeFailure
+from .rules import CONSTANTS, FUNCTIONS, OPERATORS, Ctx, Rule, TypeFailure, lower_product_chain
 from .surface import Syntax, names_under, walk
 from .types import SCALAR, DimVar, SType, Unifier, of_shape
 
@@ -20,6 +20,13 @@ KINDS = ("scalar", "vector", "matrix", "symmetric")
 _ALTERNATIVES = {"scalar": ("scalar", "vector", "matrix"), "vector": ("vector", "scalar", "matrix"),
                  "matrix": ("matrix", "scalar", "vector")}
 _DIM_NAMES = ("n", "m", "p", "q", "k", "l", "r", "s", "t", "u", "v", "w")
+# Names the deep-learning literature uses for scalars (rates, weights of penalties, temperatures, small constants):
+# scalars whatever their first letter, unless declared otherwise.
+SCALAR_NAMES = frozenset({"alpha", "beta", "gamma", "lambda", "eta", "mu", "sigma", "eps", "epsilon", "tau", "rho"})
+# Where a variable's kind came from.
+DECLARED, BY_NAME, BY_USE = "declared", "name", "use"
+_NOTE_TRIALS = 8         # letter guesses tried as scalars when the result is not a scalar
+_NOTE_MAX_NODES = 2_000  # beyond this size the trials are skipped (each is one more inference)
 
 
 @dataclass(frozen=True)
@@ -29,10 +36,15 @@ class Compiled:
     variables: dict            # name -> (shape, symmetric), in order of appearance
     syntax: Syntax | None = None
     lowered: dict | None = None  # id(syntax node) -> (IR node or spec string, resolved SType)
+    origins: dict | None = None  # name -> DECLARED, BY_NAME (first letter or SCALAR_NAMES) or BY_USE (re-kinded)
+    notes: tuple[str, ...] = ()  # what the user should know about the reading: a result non-scalar by a guess
 
 
 def default_kind(name: str) -> str:
-    """matrixcalculus.org's convention: a-g scalars, other lower-case letters vectors, capitals matrices."""
+    """matrixcalculus.org's convention: a-g scalars, other lower-case letters vectors, capitals matrices; the names
+    in SCALAR_NAMES are scalars."""
+    if name in SCALAR_NAMES:
+        return "scalar"
     first = name[0]
     if first.isupper():
         return "matrix"
@@ -63,9 +75,10 @@ def _is_dim(d: object) -> bool:
     return (isinstance(d, int) and not isinstance(d, bool) and d > 0) or (isinstance(d, str) and d.isidentifier())
 
 
-def compile_text(text: str, decls: Mapping[str, object], every_node: bool = False) -> Compiled:
+def compile_text(text: str, decls: Mapping[str, object], every_node: bool = False, notes: bool = True) -> Compiled:
     """Parse, infer shapes and lower to the IR. `every_node` lowers each operator of a long sum on its own too
-    (explain needs them); otherwise a chain a+b-c+... is built as one n-ary sum, in linear time."""
+    (explain needs them); otherwise a chain a+b-c+... is built as one n-ary sum, in linear time. `notes` looks for
+    a result that is not a scalar only because of a guessed kind."""
     decls = check_declarations(decls)
     syntax = parse_syntax(text)
     order = walk(syntax)
@@ -76,14 +89,53 @@ def compile_text(text: str, decls: Mapping[str, object], every_node: bool = Fals
     for _ in range(3 * len(kinds) + 1):
         try:
             inference.run()
-            return _lower(syntax, order, inference, decls, every_node)
+            compiled = _lower(syntax, order, inference, decls, every_node)
+            break
         except TypeFailure as failure:
+            failure.clash = inference.ctx.unifier.clash
             first = first or failure
-            name = _rekind(failure, kinds, tried, inference)
+            name = _rekind(failure, kinds, tried, inference, decls)
             if name is None:
-                break
+                raise _as_error(_with_declarations(first, decls), text) from None
             inference.back_to(name)
-    raise _as_error(first, text)
+    else:
+        raise _as_error(first, text)
+    origins = {n: DECLARED if n in decls else BY_USE if len(tried[n]) > 1 else BY_NAME for n in compiled.variables}
+    found = _guess_notes(text, decls, compiled, origins, len(order)) if notes else ()
+    return replace(compiled, origins=origins, notes=found)
+
+
+def _with_declarations(failure: TypeFailure, decls: dict) -> TypeFailure:
+    """The failure, its hint naming the declared variables it involves (they were not re-read)."""
+    declared = [] if not failure.clash else list(dict.fromkeys(n for blamed in failure.blame for n in names_under(blamed) if n in decls))
+    if declared:
+        shown = ", ".join(f"'{n}' ({_shown_declaration(decls[n])})" for n in declared)
+        note = f"Declared: {shown}; a declaration is never re-read, so the other uses must fit it."
+        failure.hint = f"{failure.hint} {note}" if failure.hint else note
+    return failure
+
+
+def _shown_declaration(decl: object) -> str:
+    return decl if isinstance(decl, str) else "×".join(map(str, decl)) if decl else "scalar"
+
+
+def _guess_notes(text: str, decls: dict, compiled: Compiled, origins: dict, size: int) -> tuple[str, ...]:
+    """A non-scalar result that a guessed vector or matrix makes so: each such variable, read as a scalar instead,
+    gives a scalar result (`k*norm2(w)^2` with k a vector by its letter)."""
+    if compiled.stype.rank == 0 or size > _NOTE_MAX_NODES:
+        return ()
+    guessed = [n for n, origin in origins.items() if origin == BY_NAME and len(compiled.variables[n].shape) > 0]
+    found = []
+    for name in guessed[:_NOTE_TRIALS]:
+        try:
+            alternative = compile_text(text, {**decls, name: "scalar"}, notes=False)
+        except ChainruleError:
+            continue
+        if alternative.stype.rank == 0:
+            kind = "vector" if len(compiled.variables[name].shape) == 1 else "matrix"
+            found.append(f"the result is a {compiled.stype.kind} because '{name}' was read as a {kind} from its "
+                         f"name; declared a scalar, it gives a scalar result")
+    return tuple(found)
 
 
 def _variable_names(order: list[Syntax]) -> list[str]:
@@ -94,18 +146,28 @@ def _variable_names(order: list[Syntax]) -> list[str]:
     return list(seen)
 
 
-def _rekind(failure: TypeFailure, kinds: dict, tried: dict, inference: _Inference) -> str | None:
-    """The first undeclared variable under the blamed operands that has a kind not tried yet, now of that kind."""
+def _rekind(failure: TypeFailure, kinds: dict, tried: dict, inference: _Inference, decls: dict) -> str | None:
+    """The undeclared variable to read as another kind, now of that kind; None when the failure stands.
+
+    A declaration always wins: two fixed sizes that clash where a declared variable is involved (x'*A*x with A
+    declared 3×4) are the user's to see, never resolved by re-reading another variable (x as a scalar). Otherwise
+    the weakest guesses go first (a-g read as scalars by their letter), then the others in order of appearance,
+    each to the first kind not tried yet.
+    """
+    names = []
     for blamed in failure.blame:
-        names = names_under(blamed)
-        inference.count_rework(len(names))
-        for name in names:
-            if name in kinds:
-                untried = [k for k in _ALTERNATIVES[tried[name][0]] if k not in tried[name]]
-                if untried:
-                    kinds[name] = untried[0]
-                    tried[name].append(untried[0])
-                    return name
+        under = names_under(blamed)
+        inference.count_rework(len(under))
+        names += under
+    if inference.ctx.unifier.clash is not None and any(name in decls for name in names):
+        return None
+    weak_first = sorted(dict.fromkeys(n for n in names if n in kinds), key=lambda n: tried[n][0] != "scalar")
+    for name in weak_first:
+        untried = [k for k in _ALTERNATIVES[tried[name][0]] if k not in tried[name]]
+        if untried:
+            kinds[name] = untried[0]
+            tried[name].append(untried[0])
+            return name
     return None
 
 
@@ -178,7 +240,7 @@ def _type_of(ctx: Ctx, node: Syntax, args: list, decls: dict, kinds: dict, var_t
     if node.op == "name":
         return _name_type(ctx, node, decls, kinds, var_types)
     rule = _function(node) if node.op == "call" else OPERATORS[node.op]
-    _check_arguments(node, rule, args)
+    check_arguments(node, rule, args)
     return rule.check(ctx, node, args)
 
 
@@ -205,7 +267,8 @@ def _function(node: Syntax) -> Rule:
     raise failure
 
 
-def _check_arguments(node: Syntax, rule: Rule, args: list) -> None:
+def check_arguments(node: Syntax, rule: Rule, args: list) -> None:
+    """The number of arguments, and quoted text only where the function takes it (also for Python calls)."""
     if rule.arity is not None and len(args) != rule.arity:
         what = node.value if node.op == "call" else node.op
         raise TypeFailure(f"{what} takes {rule.arity} argument(s), but {len(args)} are given", node)
@@ -243,7 +306,25 @@ _INVOLUTIONS = ("neg", "transpose")    # -(-y) is y and (y')' is y: a chain of 5
 
 
 def _inner_chain_nodes(order: list[Syntax]) -> set[int]:
-    return {id(a) for n in order if n.op in _CHAIN for a in n.args if a.op in _CHAIN}
+    """The links of sum chains and the left operands of product chains: their parent lowers them."""
+    sums = {id(a) for n in order if n.op in _CHAIN for a in n.args if a.op in _CHAIN}
+    return sums | {id(n.args[0]) for n in order if n.op == "mul" and n.args[0].op == "mul"}
+
+
+def lower_link(node: Syntax, lowered: dict) -> Node:
+    """The value of an inner link of a chain (which the compiler lowers only as part of the whole chain)."""
+    if node.op == "mul":
+        return _lower_products(node, lowered)
+    return lower_chain(node, lowered, lambda n: n.op in _CHAIN and lowered[id(n)][0] is None)
+
+
+def _lower_products(node: Syntax, lowered: dict) -> Node:
+    """((f1*f2)*f3)*... as one chain of factors (only the left operands are links: f1*(f2*f3) keeps its grouping)."""
+    rights = []
+    while node.op == "mul":
+        rights.append(node.args[1])
+        node = node.args[0]
+    return lower_product_chain([lowered[id(node)]] + [lowered[id(r)] for r in reversed(rights)])
 
 
 def _lower_chain(node: Syntax, lowered: dict, inner: set[int]) -> Node:
@@ -286,6 +367,8 @@ def _lower(syntax: Syntax, order: list[Syntax], inference: _Inference, decls: di
             lowered[id(node)] = (None, stype)
         elif node.op in _CHAIN and not every_node:
             lowered[id(node)] = (_lower_chain(node, lowered, inner), stype)
+        elif node.op == "mul" and not every_node:
+            lowered[id(node)] = (_lower_products(node, lowered), stype)
         elif node.op in _INVOLUTIONS and node.args[0].op == node.op:
             lowered[id(node)] = (lowered[id(node.args[0].args[0])][0], stype)
         else:

@@ -1,6 +1,7 @@
 """Every operator and function of the input language: its type rule and its lowering to the IR, side by side."""
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from ..ir import Node
 from ..ir.elementwise import ELEMENTWISE
 from ..limits import current_limits
 from ..simplify import build as b
+from ..simplify.contract import MAX_FUSED
 from .parser import check_at
 from .surface import Syntax
 from .types import SCALAR, DimVar, SType, Unifier, from_2d, show_dims
@@ -22,6 +24,7 @@ class TypeFailure(Exception):
     def __init__(self, message: str, node: Syntax, hint: str | None = None, blame: tuple = ()):
         super().__init__(message)
         self.message, self.node, self.hint, self.blame = message, node, hint, blame
+        self.clash: tuple | None = None      # set by inference: two fixed sizes that failed to unify
 
 
 @dataclass
@@ -163,7 +166,7 @@ def _cofactor_order(node: Syntax) -> int | None:
 
 
 def _lower_cofactor(args: list[Lowered], result: SType) -> Node:
-    return b.cofactor(args[0][0], int(args[1][0].params[0]) if len(args) == 2 else 1)
+    return b.cofactor(args[0][0], int(args[1][0].params.value) if len(args) == 2 else 1)
 
 
 def _diag(ctx: Ctx, node: Syntax, args: list[SType]) -> SType:
@@ -246,20 +249,46 @@ def _einsum_spec(node: Syntax) -> tuple[str, list[str]]:
 # ---- lowering ------------------------------------------------------------------------------------------------------
 
 def _lower_product(args: list[Lowered], result: SType) -> Node:
-    (x, tx), (y, ty) = args
-    if tx.rank == 0 or ty.rank == 0:
-        return b.mul(x, y)
-    ix = {"col": ("r",), "row": ("k",)}.get(tx.orient, ("r", "k"))
-    iy = {"col": ("k",), "row": ("c",)}.get(ty.orient, ("k", "c"))
-    out = tuple(label for label in ("r", "c") if label in ix + iy)
-    return b.contract([(x, ix), (y, iy)], out)
+    return lower_product_chain(args)
+
+
+def lower_product_chain(factors: list[Lowered]) -> Node:
+    """f1*f2*...*fm, left to right, as einsums of at most MAX_FUSED operands each.
+
+    Step by step this is the binary product: the left side's column index meets the right side's row index
+    (x'*A*y = sum_ij x_i A_ij y_j); a scalar factor scales. Building the operand list first, instead of one einsum per
+    '*', makes a chain of 50,000 factors one constructor call per MAX_FUSED factors.
+    """
+    fresh = itertools.count()
+    ops: list[tuple[Node, tuple]] = []
+    out: tuple = ()
+    kind = "scalar"        # the orientation of the product so far: scalar, col, row, matrix or tensor
+    for node, t in factors:
+        if len(ops) == MAX_FUSED:
+            ops = [(b.contract(ops, out), out)]
+        if kind == "scalar" or t.rank == 0:
+            labels = tuple(next(fresh) for _ in range(t.rank))
+            ops.append((node, labels))
+            out, kind = (labels, _kind(t)) if kind == "scalar" else (out, kind)
+            continue
+        r = out[0] if kind in ("col", "matrix") else None
+        k = {"row": out[0], "matrix": out[-1]}.get(kind, next(fresh))
+        c = next(fresh) if t.rank == 2 or t.orient == "row" else None
+        ops.append((node, (k, c) if t.rank == 2 else (k,) if t.orient == "col" else (c,)))
+        out = tuple(label for label in (r, c) if label is not None)
+        kind = {2: "matrix", 0: "scalar"}.get(len(out), "col" if r is not None else "row")
+    return b.contract(ops, out)
+
+
+def _kind(t: SType) -> str:
+    return {0: "scalar", 1: t.orient or "col", 2: "matrix"}.get(t.rank, "tensor")
 
 
 def _lower_power(args: list[Lowered], result: SType) -> Node:
     (x, tx), (p, _) = args
     if tx.rank == 0 or p.op != "const":
         return b.power(x, p)
-    k = int(p.params[0])
+    k = int(p.params.value)
     return _matrix_power(b.inv(x) if k < 0 else x, abs(k), tx.dims[0])
 
 

@@ -19,14 +19,13 @@ from ..errors import DerivativeError, UsageError
 from ..ir import Node
 from ..simplify import build as b
 from ..simplify.substitute import substitute
-from .infer import FUNCTIONS, OPERATORS, compile_text, lower_chain
+from .infer import FUNCTIONS, OPERATORS, compile_text, lower_link
 from .surface import Syntax, walk
 from .types import SType
 
 SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "div": "/", "emul": ".*", "ediv": "./", "pow": "^", "epow": ".^",
            "neg": "-", "transpose": "'", "stack": "[;]"}
 INTERMEDIATE = re.compile(r"u\d+")
-_CHAIN = ("add", "sub")
 
 
 @dataclass(frozen=True)
@@ -83,12 +82,12 @@ class Steps:
         needed = set(wanted)
         for u in reversed(self.intermediates):
             if u.name in needed:
-                needed.update(v.params[0] for v in u.operand_vars if v is not None)
+                needed.update(v.params.name for v in u.operand_vars if v is not None)
         done: dict[str, Node] = {}
         for u in self.intermediates:
             if u.name in needed:
-                mapping = {v.params[0]: done[v.params[0]] for v in u.operand_vars if v is not None
-                           and v.params[0] in done}
+                mapping = {v.params.name: done[v.params.name] for v in u.operand_vars if v is not None
+                           and v.params.name in done}
                 done[u.name] = substitute(u.local, mapping) if mapping else u.local
         return {n: done[n] for n in wanted if n in done}
 
@@ -142,7 +141,7 @@ def intermediates(text: str, declarations: Mapping[str, object] | None = None) -
             continue
         if node.op == "name":
             var, stype = lowered[id(node)]
-            operands[id(node)] = Operand(var.params[0], stype, var, None)
+            operands[id(node)] = Operand(var.params.name, stype, var, None)
         else:
             u = _intermediate(f"u{len(found) + 1}", node, text, [operand(a) for a in node.args],
                               lowered[id(node)][1])
@@ -167,13 +166,9 @@ def _constants(syntax: Syntax, lowered: dict) -> dict[int, bool]:
 def _constant(node: Syntax, text: str, lowered: dict) -> Operand:
     """A subexpression without variables is one operand, written as typed; its parts are not intermediates."""
     value, stype = lowered[id(node)]
-    if value is None:          # an inner link of a chain a+b-c..., which the compiler lowers only as a whole
-        value = _chain_value(node, lowered)
+    if value is None:          # an inner link of a chain a+b-c... or a*b*c..., lowered only as a whole
+        value = lower_link(node, lowered)
     return Operand(_unwrapped(text[node.start:node.end]), stype, None, value)
-
-
-def _chain_value(node: Syntax, lowered: dict) -> Node:
-    return lower_chain(node, lowered, lambda n: n.op in _CHAIN and lowered[id(n)][0] is None)
 
 
 def _unwrapped(s: str) -> str:

@@ -84,6 +84,7 @@ class Unifier:
     def __init__(self) -> None:
         self.parent: dict[DimVar, AnyDim] = {}
         self.trail: list[tuple[DimVar, AnyDim | None]] = []    # (variable, its parent before) per binding
+        self.clash: tuple | None = None    # the two sizes of the last unify that failed because both were fixed
 
     def mark(self) -> int:
         return len(self.trail)
@@ -110,6 +111,7 @@ class Unifier:
         return root
 
     def unify(self, a: AnyDim, b: AnyDim) -> bool:
+        self.clash = None
         a, b = self.find(a), self.find(b)
         if a is b or (not isinstance(a, (DimVar, _One)) and a == b):
             return True
@@ -119,6 +121,8 @@ class Unifier:
         if isinstance(b, DimVar) and a is not ONE:
             self._bind(b, a)
             return True
+        if not isinstance(a, _One) and not isinstance(b, _One):
+            self.clash = (a, b)       # two fixed sizes (declared, or literal): not a question of kinds
         return False
 
     def same(self, x: SType, y: SType) -> bool:

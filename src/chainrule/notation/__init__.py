@@ -1,12 +1,24 @@
 """Printing: IR -> matrix notation (orientation from the layout) -> text, Unicode or LaTeX; index notation fallback."""
 from __future__ import annotations
 
-from ..ir import Node, topological
+from typing import Protocol
+
+from ..ir import Node
 from . import mast as m
 from .from_ir import to_mast
-from .render import STYLES, Renderer
+from .index import IndexForm, index_form
+from .render import render_tree
 
-__all__ = ["render", "shown_tree", "to_mast"]
+__all__ = ["IndexForm", "index_form", "render", "shown_tree", "to_mast"]
+
+
+class Shown(Protocol):
+    """What is printed: an IR node, and how a vector result is oriented ("row", "col" or None)."""
+    @property
+    def node(self) -> Node: ...
+
+    @property
+    def orient(self) -> str | None: ...
 
 
 def shown_tree(node: Node, orient: str | None) -> m.M:
@@ -14,33 +26,6 @@ def shown_tree(node: Node, orient: str | None) -> m.M:
     return m.transpose(tree) if orient == "row" else tree
 
 
-# Written out in full, a deep expression repeats its shared parts: past this many nodes, name them instead.
-AUTO_CSE_SIZE = 20_000
-
-
-def render(expr, style: str = "text", cse: bool = False) -> str:
-    tree = shown_tree(expr.node, expr.orient)
-    if not cse and tree.size <= AUTO_CSE_SIZE:
-        return Renderer(STYLES[style]).render(tree)
-    return _render_with_names(tree, style)
-
-
-def _render_with_names(tree: m.M, style: str) -> str:
-    order = topological([tree])
-    uses = {id(tree): 1}
-    for node in reversed(order):
-        for child in node.args:
-            uses[id(child)] = uses.get(id(child), 0) + uses.get(id(node), 0)
-    shared = [n for n in order if uses.get(id(n), 0) > 1 and n.size >= 4 and n is not tree and not _thin(n)]
-    names = {id(n): f"t{k}" for k, n in enumerate(shared)}
-    renderer = Renderer(STYLES[style], names)
-    assign = {"text": " = ", "unicode": " = ", "latex": " &= "}[style]
-    lines = [names[id(n)] + assign + renderer.render(n, define=True) for n in shared]
-    lines.append(renderer.render(tree, define=True))
-    separator = " \\\\\n" if style == "latex" else "\n"
-    return separator.join(lines)
-
-
-def _thin(n: m.M) -> bool:
-    """A transpose or a scaled copy of something: naming it would only add a line."""
-    return n.kind == "T" or (n.kind == "mm" and len(n.args) == 2 and m.is_num(n.args[0]))
+def render(expr: Shown, style: str = "text", cse: bool = False) -> str:
+    """expr in the style called `style` ("text", "unicode" or "latex"); see render.render_tree for cse."""
+    return render_tree(shown_tree(expr.node, expr.orient), style, cse)

@@ -52,7 +52,7 @@ def _leaf(a: Operand) -> M:
         return m.mk("sym", (), (f'"{a.name}"', False), "s")
     orient = orient_of(a.stype)
     if a.var is not None:
-        return m.mk("sym", (), (a.name, bool(a.var.params[1])), orient)
+        return m.mk("sym", (), (a.name, bool(a.var.params.symmetric)), orient)
     if a.name in CONSTANTS:                   # pi, not 3.141592653589793
         return m.mk("sym", (), (a.name, False), "s")
     assert isinstance(a.value, Node)
@@ -92,7 +92,7 @@ def _call(u: Intermediate, args: list[M], orient: str) -> M:
         return m.mk("einsum", tuple(args), spec[0], orient)
     # an element-wise function under its engine name (ln is log), as every other formula prints it
     single = len(u.inputs) == 1 and u.inputs[0].var is not None and u.local.args == (u.inputs[0].var,)
-    name = u.local.params[0] if u.local.op == "map" and single else u.op
+    name = u.local.params.fn if u.local.op == "map" and single else u.op
     return m.mk("func", tuple(args), name, orient)
 
 

@@ -3,8 +3,10 @@ diag, tr and sums where its index graph allows, and index notation (einsum) wher
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
+from typing import NamedTuple, cast
 
-from ..ir import Node, fold, topological
+from ..ir import Node, Op, fold, topological
 from . import mast as m
 from .mast import M
 
@@ -12,25 +14,32 @@ _LETTERS = "ijklmnopqrstuvwxyzabcdefgh"
 
 
 def to_mast(node: Node) -> M:
+    """node in matrix notation (in index notation where it has none)."""
     hidden = _stack_terms(node)
-    return fold(node, lambda n, args: None if id(n) in hidden else _convert(n, args))
+    shown = fold(node, lambda n, args: None if id(n) in hidden else _convert(n, args))
+    assert shown is not None, "the root is always shown"
+    return shown
 
 
 def _stack_terms(root: Node) -> set[int]:
     """The terms f_k e_k of stacks [f1; f2; ...] (and their e_k) that appear nowhere else: they are shown only as
     entries, so their own notation (a column as long as the stack, for each entry) is never built."""
     order = topological([root])
+    parents = _parents(order)
+    stacks = {id(n) for n in order if n.op == "add" and _is_stack(n)}
+    hidden: set[int] = set()
+    for n in reversed(order[:-1]):          # parents before operands; the root is always shown
+        if _basis_slot(n) is not None and all(id(p) in hidden or id(p) in stacks for p in parents[id(n)]):
+            hidden.add(id(n))
+    return hidden
+
+
+def _parents(order: list[Node]) -> dict[int, list[Node]]:
     parents: dict[int, list[Node]] = {}
     for n in order:
         for a in n.args:
             parents.setdefault(id(a), []).append(n)
-    stacks = {id(n) for n in order if n.op == "add" and _is_stack(n)}
-    hidden: set[int] = set()
-    for n in reversed(order[:-1]):          # parents before operands; the root is always shown
-        if (n.op == "basis" or _basis_slot(n) is not None) and all(
-                id(p) in hidden or id(p) in stacks for p in parents[id(n)]):
-            hidden.add(id(n))
-    return hidden
+    return parents
 
 
 def _is_stack(node: Node) -> bool:
@@ -38,8 +47,9 @@ def _is_stack(node: Node) -> bool:
         _basis_slot(term) is not None for term in node.args)
 
 
-def _convert(node: Node, args: list[M]) -> M:
-    return _with_shape(_CONVERT[node.op](node, args), node.shape)
+def _convert(node: Node, args: list[M | None]) -> M:
+    # only a stack has operands without notation (its hidden terms), and it builds its entries from the IR
+    return _with_shape(_CONVERT[node.op](node, cast("list[M]", args)), node.shape)
 
 
 def _with_shape(shown: M, shape: tuple) -> M:
@@ -53,7 +63,7 @@ def _with_shape(shown: M, shape: tuple) -> M:
 
 
 def _einsum_of(node: Node, args: list[M]) -> M:
-    specs, out = node.params
+    specs, out = node.params.specs, node.params.out
     scalars = [a for a, s in zip(args, specs, strict=True) if not s]
     if scalars and len(scalars) < len(args):
         args = [a for a, s in zip(args, specs, strict=True) if s]
@@ -67,41 +77,62 @@ def _einsum_spec(specs, out, args: list[M], dims: dict) -> M:
     broadcast = [label for label in out if label not in carried]
     specs = tuple(specs) + tuple((label,) for label in broadcast)   # ones that carry the sizes of new indices
     args = list(args) + [m.fill(1.0, (dims[label],)) for label in broadcast]
-    letter = {label: _LETTERS[k % len(_LETTERS)] for k, label in enumerate(dict.fromkeys(
-        itertools.chain(out, *specs)))}
-    spec = ",".join("".join(letter[i] for i in s) for s in specs) + "->" + "".join(letter[i] for i in out)
+    letter = index_letters(out, specs)
+    spec = ",".join(_written(s, letter) for s in specs) + "->" + _written(out, letter)
     return m.einsum(spec, args, len(out))
 
 
+def index_letters(out, specs) -> dict:
+    """A letter for each label of an einsum, in order of first appearance, the output's first: i, j, k, ..."""
+    labels = dict.fromkeys(itertools.chain(out, *specs))
+    return {label: _LETTERS[k % len(_LETTERS)] for k, label in enumerate(labels)}
+
+
+def _written(labels, letter: dict) -> str:
+    return "".join(letter[label] for label in labels)
+
+
 def _add(node: Node, args: list[M]) -> M:
-    entries = _stack_entries(node.args, args, node.shape)
+    entries = _stack_entries(node.args, node.shape)
     return m.stack(entries) if entries is not None else m.add(*args)
 
 
-def _stack_entries(terms, masts, shape) -> list[M] | None:
+def _stack_entries(terms: tuple[Node, ...], shape: tuple) -> list[M] | None:
     """sum_k f_k e_k (how [f1; f2; ...] is stored) -> [f1, f2, ...]"""
     if len(shape) != 1 or not isinstance(shape[0], int):
         return None
-    slots = [_basis_slot(term) for term in terms]
-    if None in slots:
+    slots = _slots(terms)
+    if slots is None:
         return None        # decided before allocating: a vector of 10**12 entries is not a stack
     entries = [m.num(0.0)] * shape[0]     # every term is f_k e_k: shape[0] is the length of a written stack
-    for k, term, shown in zip(slots, terms, masts, strict=True):
-        entries[k] = m.add(entries[k], _without_basis(term, shown))
+    for k, term in zip(slots, terms, strict=True):
+        entries[k] = m.add(entries[k], _without_basis(term))
     return entries
+
+
+def _slots(terms: tuple[Node, ...]) -> list[int] | None:
+    """The k of each term f_k e_k, or None if a term is not one."""
+    slots = []
+    for term in terms:
+        k = _basis_slot(term)
+        if k is None:
+            return None
+        slots.append(k)
+    return slots
 
 
 def _basis_slot(term: Node) -> int | None:
     if term.op == "basis":
-        return term.params[0]
+        return term.params.k
     if term.op == "contract":
         bases = [a for a in term.args if a.op == "basis"]
         if len(bases) == 1 and all(a.rank == 0 for a in term.args if a.op != "basis"):
-            return bases[0].params[0]
+            return bases[0].params.k
     return None
 
 
-def _without_basis(term: Node, shown: M) -> M:
+def _without_basis(term: Node) -> M:
+    """f for the term f e_k."""
     if term.op == "basis":
         return m.num(1.0)
     return fold_product([to_mast(a) for a in term.args if a.op != "basis"])
@@ -112,21 +143,28 @@ def fold_product(factors: list[M]) -> M:
 
 
 def _contract(node: Node, args: list[M]) -> M:
-    specs, out = node.params
+    specs, out = node.params.specs, node.params.out
     if len(out) > 2 or any(len(s) > 2 for s in specs):
         return _einsum_of(node, args)
     slot = _basis_slot(node)
     if slot is not None and len(out) == 1:
-        entries = [m.num(0.0)] * node.shape[0]
-        entries[slot] = _without_basis(node, args[0])
-        return m.stack(entries)
+        return _one_hot(node.shape, slot, _without_basis(node))     # f e_k alone
     dims = _label_dims(node)
     shown = _outer(specs, out, args, dims) or _product(specs, out, args, dims)
     return shown if shown is not None else _einsum_of(node, args)
 
 
+def _one_hot(shape: tuple, slot: int, entry: M) -> M:
+    """The stack with entry at slot and zeros elsewhere (the length of a unit vector is always a number)."""
+    length = shape[0]
+    assert isinstance(length, int), "a unit vector has a written length"
+    entries = [m.num(0.0)] * length
+    entries[slot] = entry
+    return m.stack(entries)
+
+
 def _label_dims(node: Node) -> dict:
-    specs, out = node.params
+    specs, out = node.params.specs, node.params.out
     dims = dict(zip(out, node.shape, strict=True))
     for spec, arg in zip(specs, node.args, strict=True):
         dims.update(zip(spec, arg.shape, strict=True))
@@ -142,44 +180,61 @@ def _outer(specs, out, args, dims) -> M | None:
     if len(out) != 2:
         return None
     groups = _components(specs)
-    if not all(any(label in g[0] for g in groups) for label in out):
+    first, second = (_owner(label, groups) for label in out)
+    if first is None or second is None or first is second:
         return None
-    first, second = (next(g for g in groups if label in g[0]) for label in out)
-    if first is second:
+    scalars = [(g, ()) for g in groups if g is not first and g is not second]
+    shown = _sub_products([*scalars, (first, (out[0],)), (second, (out[1],))], specs, args, dims)
+    if shown is None:
         return None
-    scalars = [_product([specs[k] for k in g[1]], (), [args[k] for k in g[1]], dims)
-               for g in groups if g is not first and g is not second]
-    if any(s is None for s in scalars):
-        return None
-    u, v = (_product([specs[k] for k in g[1]], (label,), [args[k] for k in g[1]], dims)
-            for g, label in ((first, out[0]), (second, out[1])))
-    return m.mm(*scalars, u, m.transpose(v)) if u is not None and v is not None else None
+    *factors, u, v = shown
+    return m.mm(*factors, u, m.transpose(v))
 
 
-def _components(specs) -> list[tuple[set, list[int]]]:
-    groups: list[tuple[set, list[int]]] = []
+class _Component(NamedTuple):
+    """Operands that share labels, directly or through others: their labels and their positions."""
+    labels: set
+    members: list[int]
+
+
+def _components(specs) -> list[_Component]:
+    groups: list[_Component] = []
     for k, spec in enumerate(specs):
-        touching = [g for g in groups if g[0] & set(spec)]
+        touching = [g for g in groups if g.labels & set(spec)]
         labels, members = set(spec), [k]
         for g in touching:
-            labels |= g[0]
-            members += g[1]
+            labels |= g.labels
+            members += g.members
             groups.remove(g)
-        groups.append((labels, sorted(members)))
+        groups.append(_Component(labels, sorted(members)))
     return groups
+
+
+def _owner(label, groups: list[_Component]) -> _Component | None:
+    return next((g for g in groups if label in g.labels), None)
+
+
+def _sub_products(parts: list[tuple[_Component, tuple]], specs, args, dims) -> list[M] | None:
+    """The matrix form of each component with its output labels, or None as soon as one has none."""
+    shown = []
+    for group, out in parts:
+        product = _product([specs[k] for k in group.members], out, [args[k] for k in group.members], dims)
+        if product is None:
+            return None
+        shown.append(product)
+    return shown
 
 
 def _peel_hadamard(specs, out, args, dims) -> M | None:
     """y_i * (X w)_i is y.*(X*w), not diag(y)*X*w: vectors on a vector result's index multiply element-wise."""
-    if len(out) != 1:
+    if len(out) != 1 or not any(len(s) == 2 and out[0] in s for s in specs):
         return None
-    i = out[0]
-    vectors = [k for k, s in enumerate(specs) if s == (i,)]
-    if not vectors or not any(len(s) == 2 and i in s for s in specs):
+    on_index = [s == (out[0],) for s in specs]
+    if not any(on_index):
         return None
-    rest = [k for k in range(len(specs)) if k not in vectors]
+    rest = [k for k, here in enumerate(on_index) if not here]
     inner = _Graph([specs[k] for k in rest], out, [args[k] for k in rest], dims).to_matrix()
-    return m.had(*[args[k] for k in vectors], inner) if inner is not None else None
+    return m.had(*itertools.compress(args, on_index), inner) if inner is not None else None
 
 
 class _Graph:
@@ -236,37 +291,44 @@ class _Graph:
                 self.ops.append((m.fill(1.0, (self.dims[label],)), (label,)))
 
     def _hadamard(self) -> None:
+        # operands on the same indices multiply element-wise: x_i y_i z_i is (x.*y)'*z, A_ij B_ji is A.*B'
         groups: dict[frozenset, list[int]] = {}
         for k, (_, ix) in enumerate(self.ops):
             groups.setdefault(frozenset(ix), []).append(k)
-        merged, drop = [], set()
-        for members in groups.values():
-            if len(members) < 2:
-                continue
-            first_ix = self.ops[members[0]][1]
-            if len(first_ix) == 1 and self.count(first_ix[0]) == len(members):
-                members = members[:-1]          # keep one aside: (x.*y)'*z, and x'*y stays a dot product
-                if len(members) < 2:
-                    continue
-            factors = [a if ix == first_ix else m.transpose(a) for a, ix in (self.ops[k] for k in members)]
-            merged.append((m.had(*factors), first_ix))
-            drop.update(members)
-        self.ops = [op for k, op in enumerate(self.ops) if k not in drop] + merged
+        merging = [members for members in map(self._mergeable, groups.values()) if len(members) >= 2]
+        drop = set(itertools.chain(*merging))
+        self.ops = [op for k, op in enumerate(self.ops) if k not in drop] + [self._merged(ms) for ms in merging]
+
+    def _mergeable(self, members: list[int]) -> list[int]:
+        """The operands of a group to multiply element-wise. Where they are vectors on an index nothing else uses,
+        one is kept aside: (x.*y)'*z, and x'*y stays a dot product."""
+        ix = self.ops[members[0]][1]
+        if len(ix) == 1 and self.count(ix[0]) == len(members):
+            return members[:-1]
+        return members
+
+    def _merged(self, members: list[int]) -> tuple[M, tuple]:
+        ix = self.ops[members[0]][1]
+        return m.had(*[a if own == ix else m.transpose(a) for a, own in (self.ops[k] for k in members)]), ix
 
     def _lone_sums(self) -> None:
-        result, counts = [], self.counts()
+        # an index that only one operand carries is summed over there: sum(A), or A*1 (A'*1) for one of two
+        counts = self.counts()
+        kept = []
         for a, ix in self.ops:
             lone = [label for label in ix if counts[label] == 1]
-            ones = m.fill(1.0, (self.dims[lone[0]],)) if lone else None
             if len(lone) == len(ix):
                 self.scalars.append(m.func("sum", a, orient="s"))
-            elif lone:
-                kept = ix[1] if lone[0] == ix[0] else ix[0]
-                row_summed = lone[0] == ix[0]
-                result.append((m.mm(m.transpose(a), ones) if row_summed else m.mm(a, ones), (kept,)))
             else:
-                result.append((a, ix))
-        self.ops = result
+                kept.append(self._summed_over(a, ix, lone[0]) if lone else (a, ix))
+        self.ops = kept
+
+    def _summed_over(self, a: M, ix: tuple, label) -> tuple[M, tuple]:
+        """A matrix summed over one of its indices: A'*1 over its rows, A*1 over its columns."""
+        ones = m.fill(1.0, (self.dims[label],))
+        if label == ix[0]:
+            return m.mm(m.transpose(a), ones), (ix[1],)
+        return m.mm(a, ones), (ix[0],)
 
     def _split_high_degree(self) -> bool:
         # a vector at an index shared by three or more: v_i A_ij B_ik = (A' diag(v) B)_jk
@@ -286,15 +348,14 @@ class _Graph:
         return list(dict.fromkeys(itertools.chain(self.out, *(ix for _, ix in self.ops))))
 
     def _rename_one(self, label, new, skip: int) -> None:
-        for k, (a, ix) in enumerate(self.ops):
-            if k != skip and label in ix and len(ix) == 2:
-                self.ops[k] = (a, tuple(new if i == label else i for i in ix))
-                return
-        for k, (a, ix) in enumerate(self.ops):
-            if k != skip and label in ix:
-                self.ops[k] = (a, (new,))
-                return
-        self.out[self.out.index(label)] = new
+        """Give one other use of label the new label: a matrix if any, else a vector, else an output slot."""
+        uses = [k for k, (_, ix) in enumerate(self.ops) if k != skip and label in ix]
+        k = min(uses, key=lambda k: len(self.ops[k][1]) != 2, default=None)     # the first matrix, or the first
+        if k is None:
+            self.out[self.out.index(label)] = new
+            return
+        a, ix = self.ops[k]
+        self.ops[k] = (a, tuple(new if i == label else i for i in ix))
 
     def _attachments(self) -> dict:
         att: dict = {}
@@ -308,33 +369,53 @@ class _Graph:
     def _paths(self) -> M:
         att = self._attachments()
         used: set = set()
-        pieces: dict[int, M] = {}
         factors = list(self.scalars)
+        ends: dict[tuple[int, ...], M] = {}
+        for shown, start, end in self._open_paths(att, used):
+            if start[0] == "cap" and end[0] == "cap":
+                factors.append(shown)           # x'*A*y: a scalar
+            else:
+                slots, oriented = _carried(shown, start, end)
+                ends[slots] = oriented
+        factors.extend(self._cycles(att, used))
+        return m.mm(*factors, self._main(ends))
+
+    def _open_paths(self, att: dict, used: set) -> list[tuple[M, _End, _End]]:
+        """Every path between two ends (vectors, output slots): its matrix product, its start and its end."""
+        paths = []
         for label, items in att.items():
             for item in items:
                 if item[0] != "edge" and item not in used:
                     shown, end = self._walk(label, item, att, used)
-                    self._place(shown, item, end, pieces, factors)
+                    paths.append((shown, item, end))
+        return paths
+
+    def _cycles(self, att: dict, used: set) -> list[M]:
+        """The edges left over after the paths form cycles: each is the trace of its product."""
+        traces = []
         for k, (_, ix) in enumerate(self.ops):
             if len(ix) == 2 and ("edge", k) not in used:
                 chain, _ = self._chain(ix[0], att, used, start_edge=k)
-                factors.append(m.func("tr", m.mm(*chain), orient="s"))
-        return m.mm(*factors, self._main(pieces))
+                traces.append(m.func("tr", m.mm(*chain), orient="s"))
+        return traces
 
-    def _chain(self, label, att, used, start_edge: int | None = None) -> tuple[list[M], object]:
-        chain, current = [], label
-        while True:
-            edge = start_edge if start_edge is not None else next(
-                (k for kind, k in att[current] if kind == "edge" and ("edge", k) not in used), None)
-            start_edge = None
-            if edge is None:
-                return chain, current
+    def _chain(self, label, att: dict, used: set, start_edge: int | None = None) -> tuple[list[M], object]:
+        """The matrices along the path from label (each as A or A', the way the path runs), and its last label."""
+        chain: list[M] = []
+        current = label
+        edge = start_edge if start_edge is not None else self._next_edge(current, att, used)
+        while edge is not None:
             used.add(("edge", edge))
             a, (i, j) = self.ops[edge]
             chain.append(a if current == i else m.transpose(a))
             current = j if current == i else i
+            edge = self._next_edge(current, att, used)
+        return chain, current
 
-    def _walk(self, label, start, att, used) -> tuple[M, object]:
+    def _next_edge(self, label, att: dict, used: set) -> int | None:
+        return next((k for kind, k in att[label] if kind == "edge" and ("edge", k) not in used), None)
+
+    def _walk(self, label, start: _End, att: dict, used: set) -> tuple[M, _End]:
         used.add(start)
         head = [m.transpose(self.ops[start[1]][0])] if start[0] == "cap" else []
         chain, end_label = self._chain(label, att, used)
@@ -343,46 +424,49 @@ class _Graph:
         tail = [self.ops[end[1]][0]] if end[0] == "cap" else []
         return m.mm(*head, *chain, *tail), end
 
-    def _place(self, shown: M, start, end, pieces: dict, factors: list) -> None:
-        if start[0] == "cap" and end[0] == "cap":
-            factors.append(shown)
-        elif start[0] == "out" and end[0] == "out":
-            pieces[min(start[1], end[1])] = shown if start[1] < end[1] else m.transpose(shown)
-            pieces[-1] = pieces[min(start[1], end[1])]
-        elif start[0] == "out":
-            pieces[start[1]] = shown
-        else:
-            pieces[end[1]] = m.transpose(shown)
-
-    def _main(self, pieces: dict) -> M:
-        if -1 in pieces:
-            return pieces[-1]
+    def _main(self, ends: dict[tuple[int, ...], M]) -> M:
+        """The factor that carries the output indices: one path between both slots (A*B), one per slot (u*v'),
+        one vector, or nothing for a scalar."""
+        if (0, 1) in ends:
+            return ends[(0, 1)]
         if len(self.out) == 2:
-            return m.mm(pieces[0], m.transpose(pieces[1]))
-        return pieces[0] if self.out else m.num(1.0)
+            return m.mm(ends[(0,)], m.transpose(ends[(1,)]))
+        return ends[(0,)] if self.out else m.num(1.0)
+
+
+_End = tuple[str, int]     # where a path ends: ("cap", operand) for a vector, ("out", slot) for an output index
+
+
+def _carried(shown: M, start: _End, end: _End) -> tuple[tuple[int, ...], M]:
+    """The output slots a path ends at, and the path turned so that it runs from the first slot (its rows)."""
+    if start[0] == "out" and end[0] == "out":
+        return (0, 1), shown if start[1] < end[1] else m.transpose(shown)
+    if start[0] == "out":
+        return (start[1],), shown
+    return (end[1],), m.transpose(shown)
 
 
 def _leaf_var(node: Node, args: list[M]) -> M:
-    return m.sym(node.params[0], node.rank, node.params[1])
+    return m.sym(node.params.name, node.rank, node.params.symmetric)
 
 
-_CONVERT = {
-    "var": _leaf_var,
-    "const": lambda node, args: m.fill(node.params[0], node.shape),
-    "delta": lambda node, args: m.eye(node.shape[0]),
-    "basis": lambda node, args: m.stack([m.num(float(k == node.params[0])) for k in range(node.shape[0])]),
-    "map": lambda node, args: m.func(node.params[0], args[0]),
-    "add": _add,
-    "pow": lambda node, args: m.power(args[0], args[1]),
-    "max": lambda node, args: m.func("max", *args, orient=m.orient_of_rank(node.rank)),
-    "min": lambda node, args: m.func("min", *args, orient=m.orient_of_rank(node.rank)),
-    "contract": _contract,
-    "logsumexp": lambda node, args: m.func("logsumexp", args[0], orient="s"),
-    "inv": lambda node, args: m.func("inv", args[0]),
-    "det": lambda node, args: m.func("det", args[0], orient="s"),
-    "logdet": lambda node, args: m.func("logdet", args[0], orient="s"),
-    "cofactor": lambda node, args: (m.func("cofactor", args[0]) if node.params[0] == 1 else
-                                    m.func("cofactor", args[0], m.num(node.params[0]), orient="t")),
-    "norm2": lambda node, args: m.func("norm2", args[0], orient="s"),
-    "unit": lambda node, args: m.func("unit", args[0]),
+_CONVERT: dict[Op, Callable[[Node, list[M]], M]] = {
+    Op.VAR: _leaf_var,
+    Op.CONST: lambda node, args: m.fill(node.params.value, node.shape),
+    Op.DELTA: lambda node, args: m.eye(node.shape[0]),
+    Op.BASIS: lambda node, args: _one_hot(node.shape, node.params.k, m.num(1.0)),
+    Op.MAP: lambda node, args: m.func(node.params.fn, args[0]),
+    Op.ADD: _add,
+    Op.POW: lambda node, args: m.power(args[0], args[1]),
+    Op.MAX: lambda node, args: m.func("max", *args, orient=m.orient_of_rank(node.rank)),
+    Op.MIN: lambda node, args: m.func("min", *args, orient=m.orient_of_rank(node.rank)),
+    Op.CONTRACT: _contract,
+    Op.LOGSUMEXP: lambda node, args: m.func("logsumexp", args[0], orient="s"),
+    Op.INV: lambda node, args: m.func("inv", args[0]),
+    Op.DET: lambda node, args: m.func("det", args[0], orient="s"),
+    Op.LOGDET: lambda node, args: m.func("logdet", args[0], orient="s"),
+    Op.COFACTOR: lambda node, args: (m.func("cofactor", args[0]) if node.params.order == 1 else
+                                     m.func("cofactor", args[0], m.num(node.params.order), orient="t")),
+    Op.NORM2: lambda node, args: m.func("norm2", args[0], orient="s"),
+    Op.UNIT: lambda node, args: m.func("unit", args[0]),
 }

@@ -6,6 +6,7 @@ where that removes transposes, numeric coefficients gather in front, and sums pu
 from __future__ import annotations
 
 import weakref
+from collections.abc import Container
 from typing import Any
 
 # orientation: "s" scalar, "c" column, "r" row, "m" matrix, "t" tensor (index notation)
@@ -16,7 +17,13 @@ _FLATTEN_LIMIT = 16   # longer products stay nested, so a chain of n products is
 
 class M:
     __slots__ = ("__weakref__", "args", "data", "kind", "orient", "size", "tcount")
-    # tcount: the reading cost of the transposes in this tree (a transpose of a parenthesised group costs 2)
+
+    kind: str                 # sym, num, fill, eye, T, func, stack, einsum, pow, mm, had, add
+    args: tuple[M, ...]
+    data: Any                 # the kind's own data: a name, a number, a function name, an einsum spec, ...
+    orient: str               # s, c, r, m or t (above)
+    size: int                 # the number of nodes of the tree, shared ones counted each time
+    tcount: int               # the reading cost of its transposes (a transpose of a parenthesised group costs 2)
 
     def __repr__(self) -> str:
         return f"M({self.kind}, {self.data!r}, {self.orient}, {len(self.args)} args)"
@@ -33,6 +40,23 @@ def mk(kind: str, args: tuple = (), data: Any = None, orient: str = "s") -> M:
         node.size = 1 + sum(a.size for a in args)
         _interned[key] = node
     return node
+
+
+def postorder(root: M, known: Container[int] = frozenset()) -> list[M]:
+    """The nodes of root's tree whose id is not in known, each once and after its operands, left to right (the order
+    of ir.topological); the operands of a known node are not visited."""
+    order: list[M] = []
+    seen: set[int] = set()
+    stack: list[tuple[M, bool]] = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+        elif id(node) not in seen and id(node) not in known:
+            seen.add(id(node))
+            stack.append((node, True))
+            stack.extend((a, False) for a in reversed(node.args) if id(a) not in seen)
+    return order
 
 
 def orient_of_rank(rank: int) -> str:
@@ -86,8 +110,7 @@ _FLIP = {"c": "r", "r": "c"}
 
 
 def transpose(x: M) -> M:
-    if x.orient in ("s", "t") or x.kind == "eye" or (x.kind == "sym" and x.data[1]) or (
-            x.kind == "func" and x.data == "diag" and x.orient == "m"):
+    if _is_own_transpose(x):
         return x
     if x.kind == "fill" and x.orient == "m":
         return fill(x.data[0], x.data[1][::-1])     # an m×n filled matrix transposed is n×m
@@ -98,6 +121,11 @@ def transpose(x: M) -> M:
         return plain
     pushed = _pushed(x)
     return pushed if pushed.tcount <= plain.tcount else plain
+
+
+def _is_own_transpose(x: M) -> bool:
+    """Scalars, index-notation tensors, identities, symmetric and diagonal matrices."""
+    return x.orient in ("s", "t") or x.kind == "eye" or (x.kind == "sym" and x.data[1]) or _is_diag(x)
 
 
 def _pushed(x: M) -> M:
@@ -122,31 +150,47 @@ def _product_orient(factors: list[M]) -> str:
 
 def mm(*factors: M) -> M:
     """Matrix product (scalars scale); numeric coefficients gather in front."""
+    coefficient, rest = _numbers_apart(_flattened(factors))
+    if coefficient == 0.0:
+        return num(0.0)
+    rest = _merge_diagonals(_without_identities(rest))
+    if coefficient != 1.0:
+        rest.insert(0, num(coefficient))
+    if len(rest) <= 1:
+        return rest[0] if rest else num(1.0)
+    return mk("mm", tuple(rest), None, _product_orient(rest))
+
+
+def _flattened(factors: tuple[M, ...]) -> list[M]:
     flat: list[M] = []
     for f in factors:
-        # a scalar sub-product such as x'*a stays one factor: it is not part of the matrix chain around it
-        inline = f.kind == "mm" and (f.orient != "s" or all(a.orient == "s" for a in f.args)) and \
-            len(f.args) <= _FLATTEN_LIMIT
-        flat.extend(f.args if inline else [f])
+        flat.extend(f.args if _inlined(f) else [f])
+    return flat
+
+
+def _inlined(f: M) -> bool:
+    # a scalar sub-product such as x'*a stays one factor: it is not part of the matrix chain around it
+    return f.kind == "mm" and (f.orient != "s" or all(a.orient == "s" for a in f.args)) and \
+        len(f.args) <= _FLATTEN_LIMIT
+
+
+def _numbers_apart(factors: list[M]) -> tuple[float, list[M]]:
+    """(the product of the numbers, the other factors in order)."""
     coefficient = 1.0
     rest = []
-    for f in flat:
+    for f in factors:
         if f.kind == "num":
             coefficient *= f.data
         else:
             rest.append(f)
-    if coefficient == 0.0:
-        return num(0.0)
-    if any(f.orient != "s" and f.kind != "eye" for f in rest):
-        rest = [f for f in rest if f.kind != "eye"]   # I*A = A
-    rest = _merge_diagonals(rest)
-    if coefficient != 1.0:
-        rest.insert(0, num(coefficient))
-    if not rest:
-        return num(1.0)
-    if len(rest) == 1:
-        return rest[0]
-    return mk("mm", tuple(rest), None, _product_orient(rest))
+    return coefficient, rest
+
+
+def _without_identities(factors: list[M]) -> list[M]:
+    # I*A = A (among scalars only, I is the matrix itself)
+    if any(f.orient != "s" and f.kind != "eye" for f in factors):
+        return [f for f in factors if f.kind != "eye"]
+    return factors
 
 
 def _is_diag(f: M) -> bool:
@@ -223,22 +267,39 @@ def _collect(terms: list[M]) -> list[M]:
 
 
 def _factor_common(terms: list[M]) -> list[M]:
-    # B*A + C*A = (B+C)*A and A*B + A*C = A*(B+C), when the shared factor is a matrix or vector.
+    # B*A + C*A = (B+C)*A and A*B + A*C = A*(B+C), when the shared factor is a matrix or vector; again until no two
+    # terms share one
+    while True:
+        factored = _factor_once(terms)
+        if factored is None:
+            return terms
+        terms = factored
+
+
+def _factor_once(terms: list[M]) -> list[M] | None:
     split = [split_coefficient(t) for t in terms]
     for side in (-1, 0):
-        groups: dict[int, list[int]] = {}
-        for k, (_, t) in enumerate(split):
-            if t.kind == "mm" and t.args[side].orient != "s":
-                groups.setdefault(id(t.args[side]), []).append(k)
-        for members in groups.values():
-            if len(members) > 1:
-                shared = split[members[0]][1].args[side]
-                rests = [mm(num(split[k][0]), *(split[k][1].args[:-1] if side == -1 else split[k][1].args[1:]))
-                         for k in members]
-                if len({r.orient for r in rests}) != 1:
-                    continue
-                inner = add(*rests)
-                joined = mm(inner, shared) if side == -1 else mm(shared, inner)
-                kept = [t for k, t in enumerate(terms) if k not in members]
-                return _factor_common(kept + [joined])
-    return terms
+        for members in _sharing(split, side):
+            joined = _joined(split, members, side)
+            if joined is not None:
+                return [t for k, t in enumerate(terms) if k not in members] + [joined]
+    return None
+
+
+def _sharing(split: list[tuple[float, M]], side: int) -> list[list[int]]:
+    """The groups of two or more terms whose last (side -1) or first (side 0) factor is the same matrix or vector."""
+    groups: dict[int, list[int]] = {}
+    for k, (_, t) in enumerate(split):
+        if t.kind == "mm" and t.args[side].orient != "s":
+            groups.setdefault(id(t.args[side]), []).append(k)
+    return [members for members in groups.values() if len(members) > 1]
+
+
+def _joined(split: list[tuple[float, M]], members: list[int], side: int) -> M | None:
+    """The terms of members with their shared factor taken out, or None where what is left differs in orientation."""
+    shared = split[members[0]][1].args[side]
+    rests = [mm(num(split[k][0]), *(split[k][1].args[:-1] if side == -1 else split[k][1].args[1:])) for k in members]
+    if len({r.orient for r in rests}) != 1:
+        return None
+    inner = add(*rests)
+    return mm(inner, shared) if side == -1 else mm(shared, inner)

@@ -1,12 +1,23 @@
-"""Matrix-notation trees -> text (the input language), Unicode and LaTeX."""
+"""Matrix-notation trees -> text (the input language), Unicode and LaTeX.
+
+One generic `Renderer` decides, for each kind of tree node, what is written and where parentheses go (one precedence
+rule: `Renderer.parenthesize`). A `Style` is the table of how one notation writes each piece: its symbols, calls,
+powers, quotients and index notation. Another notation (code, say) is one more `Style`.
+"""
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from ..ir.elementwise import ELEMENTWISE
+from . import mast as m
 from .mast import M, split_coefficient
 
+# How tightly the operator at the top of a printed piece binds. A piece placed where a tighter binding is needed
+# (its precedence below the place's minimum) is put in parentheses: (a+b)*c, but a*b+c.
 ADD, MUL, NEG, POW, POST, ATOM = 1, 2, 3, 4, 5, 6
+Printed = tuple[str, int]     # a piece of text and its precedence
+
 _SUPERSCRIPT = str.maketrans("0123456789-.", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻·")
 
 
@@ -16,10 +27,23 @@ def _number(value: float) -> str:
     return repr(float(value))
 
 
+def _dims(shape: tuple) -> str:
+    return ", ".join(f'"{d}"' if isinstance(d, str) else str(d) for d in shape)
+
+
+# ---- styles --------------------------------------------------------------------------------------------------------
+
 class Style:
-    """The plain-text style: the input language itself, so a result can be parsed again."""
-    transpose, times, minus, hadamard, divide = "'", "*", "-", ".*", "./"
+    """The plain-text style: the input language itself, so that a result parses again."""
+    transpose = "'"
+    times = "*"               # matrix product, and a scalar times anything
+    hadamard = ".*"
+    divide = "./"             # element-wise quotient
     plus = "+"
+    minus = "-"               # the sign of a number or a term: -x
+    subtract = "-"            # between two terms: a-b
+    assign = " = "            # a named shared part: t0 = ...
+    line_break = "\n"         # between the lines of a result with named parts
 
     def sym(self, name: str) -> str:
         return name
@@ -34,20 +58,27 @@ class Style:
             letters = "ijklmnopqrstuvwxyzabcdefgh"[:len(shape)]
             vectors = [self.fill(value if k == 0 else 1.0, (d,)) for k, d in enumerate(shape)]
             return self.einsum(",".join(letters) + "->" + letters, vectors)
-        dims = ", ".join(f'"{d}"' if isinstance(d, str) else str(d) for d in shape)
-        return f"{kind}({_number(value)}, {dims})"
+        return f"{kind}({_number(value)}, {_dims(shape)})"
 
-    def eye(self, dim) -> str:
+    def eye(self, dim: object) -> str:
         return f'eye("{dim}")' if isinstance(dim, str) else f"eye({dim})"
 
     def post_transpose(self, s: str) -> str:
         return s + self.transpose
 
-    def call(self, name: str, args: list[str]) -> tuple[str, int]:
+    def call(self, name: str, args: list[str]) -> Printed:
         return f"{name}({', '.join(args)})", ATOM
+
+    def exponent_precedence(self, value: float | None) -> int:
+        # x^-1 needs no parentheses around a negative number, x^(-y) needs them around a negated expression
+        return POW if value is None or value >= 0 else NEG
 
     def power(self, base: str, exponent: float | None, exponent_text: str, scalar: bool) -> str:
         return f"{base}{'^' if scalar else '.^'}{exponent_text}"
+
+    def quotient(self, top: str, bottoms: list[str]) -> Printed:
+        """Scalars divided by scalars: a/b/c."""
+        return top + "".join("/" + b for b in bottoms), MUL
 
     def stack(self, entries: list[str]) -> str:
         return "[" + "; ".join(entries) + "]"
@@ -55,233 +86,306 @@ class Style:
     def einsum(self, spec: str, args: list[str]) -> str:
         return f'einsum("{spec}", {", ".join(args)})'
 
-    def scalar_divide(self, top: str, bottom: str) -> str:
-        return f"{top}/{bottom}"
-
     def paren(self, s: str) -> str:
         return f"({s})"
 
 
-class UnicodeStyle(Style):
-    transpose, times, minus, hadamard, divide, plus = "ᵀ", "·", "−", " ⊙ ", " ⊘ ", " + "
+class MathStyle(Style):
+    """A typeset notation (Unicode, LaTeX): what has no matrix form is written in index notation, the free indices
+    named outside: [ij: Σ_k A[ik] B[kj]]. Subclasses say how an index, a sum and the free indices are written."""
+    kronecker = "δ"           # the identity matrix, in index notation
+
+    def einsum(self, spec: str, args: list[str]) -> str:
+        inputs, out = spec.split("->")
+        summed = "".join(sorted(set(inputs.replace(",", "")) - set(out)))
+        factors = " ".join(self.subscript(a if len(a) == 1 else self.bracket(a), ix)
+                           for a, ix in zip(args, inputs.split(","), strict=True))
+        return self.free(out, self.summed(summed, factors))
+
+    def subscript(self, base: str, indices: str) -> str:
+        return f"{base}[{indices}]"
+
+    def bracket(self, s: str) -> str:
+        """A compound operand, before its indices."""
+        return self.paren(s)
+
+    def summed(self, labels: str, body: str) -> str:
+        return f"Σ_{labels} {body}" if labels else body
+
+    def free(self, labels: str, body: str) -> str:
+        return f"[{labels}: {body}]" if labels else body
+
+
+class UnicodeStyle(MathStyle):
+    transpose, times, hadamard, divide = "ᵀ", "·", " ⊙ ", " ⊘ "
+    plus, minus, subtract = " + ", "−", " − "
 
     def fill(self, value: float, shape: tuple) -> str:
         return "𝟏" if value == 1 else f"{_number(value)}·𝟏"
 
-    def eye(self, dim) -> str:
+    def eye(self, dim: object) -> str:
         return "I"
 
-    def power(self, base, exponent, exponent_text, scalar):
+    def power(self, base: str, exponent: float | None, exponent_text: str, scalar: bool) -> str:
         if exponent is not None and float(exponent).is_integer():
             return f"{base}{'' if scalar else '^∘'}{_number(exponent).translate(_SUPERSCRIPT)}"
         return f"{base}{'^' if scalar else '^∘'}{exponent_text}"
 
-    def call(self, name, args):
+    def call(self, name: str, args: list[str]) -> Printed:
         if name == "inv":
             return (f"{args[0]}⁻¹" if len(args[0]) == 1 else f"({args[0]})⁻¹"), POST
         return super().call(name, args)
 
-    def einsum(self, spec, args):
-        inputs, out = spec.split("->")
-        summed = "".join(sorted(set(inputs.replace(",", "")) - set(out)))
-        factors = " ".join(f"{a}[{ix}]" if len(a) == 1 else f"({a})[{ix}]"
-                           for a, ix in zip(args, inputs.split(","), strict=True))
-        body = (f"Σ_{summed} " if summed else "") + factors
-        return f"[{out}: {body}]" if out else body
 
-
-class LatexStyle(Style):
-    transpose, times, minus, hadamard, divide, plus = "^\\top", " ", "-", " \\odot ", " \\oslash ", " + "
-    _names: ClassVar[dict] = {"tr": r"\operatorname{tr}", "det": r"\det", "logdet": r"\log\det", "sum": r"\operatorname{sum}",
-              "diag": r"\operatorname{diag}", "max": r"\max", "min": r"\min", "sqrt": None,
-              "logsumexp": r"\operatorname{logsumexp}", "inv": None}
+class LatexStyle(MathStyle):
+    transpose, times, hadamard, divide = "^\\top", " ", " \\odot ", " \\oslash "
+    plus, minus, subtract = " + ", "-", " - "
+    assign, line_break, kronecker = " &= ", " \\\\\n", r"\delta"
+    _names: ClassVar[dict[str, str | None]] = {
+        "tr": r"\operatorname{tr}", "det": r"\det", "logdet": r"\log\det", "sum": r"\operatorname{sum}",
+        "diag": r"\operatorname{diag}", "max": r"\max", "min": r"\min", "sqrt": None,
+        "logsumexp": r"\operatorname{logsumexp}", "inv": None}
 
     def sym(self, name: str) -> str:
         return name if len(name) == 1 else rf"\mathit{{{name}}}"
 
-    def fill(self, value, shape):
+    def fill(self, value: float, shape: tuple) -> str:
         return r"\mathbf{1}" if value == 1 else rf"{_number(value)}\,\mathbf{{1}}"
 
-    def eye(self, dim):
+    def eye(self, dim: object) -> str:
         return "I"
 
     def post_transpose(self, s: str) -> str:
         return ("{" + s + "}" if "^" in s else s) + "^{\\top}"  # no double superscript
 
-    def call(self, name, args):
+    def call(self, name: str, args: list[str]) -> Printed:
         if name == "sqrt":
             return rf"\sqrt{{{args[0]}}}", ATOM
         if name == "inv":
             return (f"{args[0]}^{{-1}}" if len(args[0]) == 1 else rf"\left({args[0]}\right)^{{-1}}"), ATOM
-        command = self._names.get(name) or (ELEMENTWISE[name].latex if name in ELEMENTWISE else
-                                           rf"\operatorname{{{name}}}")
-        return rf"{command}\left({', '.join(args)}\right)", ATOM
+        return rf"{self._command(name)}\left({', '.join(args)}\right)", ATOM
 
-    def power(self, base, exponent, exponent_text, scalar):
+    def _command(self, name: str) -> str:
+        named = self._names.get(name) or (ELEMENTWISE[name].latex if name in ELEMENTWISE else None)
+        return named or rf"\operatorname{{{name}}}"
+
+    def exponent_precedence(self, value: float | None) -> int:
+        return 0                  # the exponent is set in braces: x^{a+b}
+
+    def power(self, base: str, exponent: float | None, exponent_text: str, scalar: bool) -> str:
         return f"{{{base}}}^{{{'' if scalar else chr(92) + 'circ '}{exponent_text}}}"
 
-    def stack(self, entries):
+    def quotient(self, top: str, bottoms: list[str]) -> Printed:
+        return rf"\frac{{{top}}}{{{self.times.join(bottoms)}}}", ATOM
+
+    def stack(self, entries: list[str]) -> str:
         return r"\begin{bmatrix}" + r" \\ ".join(entries) + r"\end{bmatrix}"
 
-    def einsum(self, spec, args):
-        # index (Einstein) notation, the free indices named outside: (sum_j A_ij x_j)_i
-        inputs, out = spec.split("->")
-        summed = "".join(sorted(set(inputs.replace(",", "")) - set(out)))
-        factors = " ".join(a + f"_{{{ix}}}" if len(a) == 1 else rf"\left[{a}\right]_{{{ix}}}"
-                           for a, ix in zip(args, inputs.split(","), strict=True))
-        body = (rf"\sum_{{{summed}}} " if summed else "") + factors
-        return rf"\left({body}\right)_{{{out}}}" if out else body
+    def subscript(self, base: str, indices: str) -> str:
+        return f"{base}_{{{indices}}}"
 
-    def scalar_divide(self, top, bottom):
-        return rf"\frac{{{top}}}{{{bottom}}}"
+    def bracket(self, s: str) -> str:
+        return rf"\left[{s}\right]"
 
-    def paren(self, s):
+    def summed(self, labels: str, body: str) -> str:
+        return rf"\sum_{{{labels}}} {body}" if labels else body
+
+    def free(self, labels: str, body: str) -> str:
+        return rf"\left({body}\right)_{{{labels}}}" if labels else body
+
+    def paren(self, s: str) -> str:
         return rf"\left({s}\right)"
 
 
-STYLES = {"text": Style(), "unicode": UnicodeStyle(), "latex": LatexStyle()}
+UNICODE, LATEX = UnicodeStyle(), LatexStyle()
+STYLES: dict[str, Style] = {"text": Style(), "unicode": UNICODE, "latex": LATEX}
+INDEX_STYLES: dict[str, MathStyle] = {"unicode": UNICODE, "latex": LATEX}
 
+
+# ---- the renderer --------------------------------------------------------------------------------------------------
 
 class Renderer:
-    """Renders each tree node once (children first, no recursion), wrapping children in parentheses by precedence."""
+    """Prints trees in one style: each node once, children first (no recursion), each child in parentheses where it
+    binds less tightly than its place needs. `names` maps the ids of shared nodes to the names printed for them."""
 
     def __init__(self, style: Style, names: dict[int, str] | None = None):
         self.style, self.names = style, names or {}
         # keyed by id(); the nodes are kept alive in `self.kept` so an id is never reused while it is a key
-        self.done: dict[int, tuple[str, int]] = {}
+        self.done: dict[int, Printed] = {}
         self.kept: list[M] = []
 
     def render(self, root: M, define: bool = False) -> str:
+        """root's text; a named root prints as its name unless `define` asks for what the name stands for."""
         self._ensure(root)
         if not define and id(root) in self.names:
             return self.names[id(root)]
         return self.done[id(root)][0]
 
     def _ensure(self, root: M) -> None:
-        """Render root and whatever below it is not rendered yet, children first, without recursion."""
-        stack = [(root, False)]
-        while stack:
-            node, expanded = stack.pop()
-            if id(node) in self.done:
-                continue
-            if expanded:
-                self.done[id(node)] = self._node(node)
+        """Render root and whatever below it is not rendered yet, children first."""
+        for node in m.postorder(root, self.done):
+            if id(node) not in self.done:       # rendering a node may have rendered a later one already
+                self.done[id(node)] = _KINDS[node.kind](self, node)
                 self.kept.append(node)
-            else:
-                stack.append((node, True))
-                stack.extend((a, False) for a in node.args if id(a) not in self.done)
 
-    def _get(self, node: M, min_prec: int) -> str:
-        if id(node) not in self.done and id(node) not in self.names:
-            self.render(node)
-        text, prec = (self.names[id(node)], ATOM) if id(node) in self.names else self.done[id(node)]
+    def parenthesize(self, node: M, min_prec: int) -> str:
+        """node's text, in parentheses if it binds less tightly than min_prec (a named node is an atom)."""
+        text, prec = self._printed(node)
         return self.style.paren(text) if prec < min_prec else text
 
-    def _node(self, x: M) -> tuple[str, int]:
-        return getattr(self, "_" + x.kind)(x)
+    def _printed(self, node: M) -> Printed:
+        if id(node) in self.names:
+            return self.names[id(node)], ATOM
+        self._ensure(node)
+        return self.done[id(node)]
 
-    def _sym(self, x):
+    # ---- one method per kind of node ----
+
+    def _sym(self, x: M) -> Printed:
         return self.style.sym(x.data[0]), ATOM
 
-    def _num(self, x):
-        return (self.style.minus + self.style.num(-x.data), NEG) if x.data < 0 else (self.style.num(x.data), ATOM)
+    def _num(self, x: M) -> Printed:
+        if x.data < 0:
+            return self.style.minus + self.style.num(-x.data), NEG
+        return self.style.num(x.data), ATOM
 
-    def _fill(self, x):
+    def _fill(self, x: M) -> Printed:
         return self.style.fill(*x.data), ATOM
 
-    def _eye(self, x):
+    def _eye(self, x: M) -> Printed:
         return self.style.eye(x.data), ATOM
 
-    def _T(self, x):
-        return self.style.post_transpose(self._get(x.args[0], POST)), POST
+    def _transpose(self, x: M) -> Printed:
+        return self.style.post_transpose(self.parenthesize(x.args[0], POST)), POST
 
-    def _func(self, x):
-        return self.style.call(x.data, [self._get(a, 0) for a in x.args])
+    def _func(self, x: M) -> Printed:
+        return self.style.call(x.data, [self.parenthesize(a, 0) for a in x.args])
 
-    def _stack(self, x):
-        return self.style.stack([self._get(a, 0) for a in x.args]), ATOM
+    def _stack(self, x: M) -> Printed:
+        return self.style.stack([self.parenthesize(a, 0) for a in x.args]), ATOM
 
-    def _einsum(self, x):
-        return self.style.einsum(x.data, [self._get(a, 0) for a in x.args]), ATOM
+    def _einsum(self, x: M) -> Printed:
+        return self.style.einsum(x.data, [self.parenthesize(a, 0) for a in x.args]), ATOM
 
-    def _pow(self, x):
+    def _pow(self, x: M) -> Printed:
         base, exponent = x.args
         value = exponent.data if exponent.kind == "num" else None
-        text = self._get(exponent, POW if value is None or value >= 0 else NEG)
-        if isinstance(self.style, LatexStyle):
-            text = self._get(exponent, 0)
-        return self.style.power(self._get(base, POW + 1), value, text, x.orient == "s"), POW
+        shown = self.parenthesize(exponent, self.style.exponent_precedence(value))
+        return self.style.power(self.parenthesize(base, POW + 1), value, shown, x.orient == "s"), POW
 
-    def _mm(self, x):
-        coefficient, rest = split_coefficient(x)
-        factors = list(rest.args) if rest.kind == "mm" else [rest]
-        # scalars commute: they go first, and those with a negative power become divisors at the end
-        if all(f.orient == "s" or _is_reciprocal(f) for f in factors) and any(f.orient != "s" for f in factors):
+    def _mm(self, x: M) -> Printed:
+        coefficient, factors = _coefficient_and_factors(x)
+        if _is_elementwise_quotient(factors):
             return self._had(x)       # 2*x.^-1 reads 2./x
-        divisors = [f for f in factors if f.orient == "s" and _is_reciprocal(f)]
-        scalars = [f for f in factors if f.orient == "s" and not _is_reciprocal(f)]
-        factors = scalars + [f for f in factors if f.orient != "s"]
-        parts = [self._get(f, MUL if k == 0 else MUL + 1) for k, f in enumerate(factors)]
-        if not parts:
-            parts, coefficient = [self._get_number(coefficient)], 1.0
-        body = self.style.times.join(parts)
-        if divisors:
-            bottoms = [self._get(_reciprocal(f), MUL + 1) for f in divisors]
-            body = self.style.scalar_divide(body, self.style.times.join(bottoms)) \
-                if isinstance(self.style, LatexStyle) else body + "".join("/" + b for b in bottoms)
-        if coefficient == -1:
-            return self.style.minus + body, MUL
-        if coefficient != 1:
-            return self._get_number(coefficient) + self.style.times + body, MUL
-        return body, MUL
+        kept, divisors = _arranged(factors)
+        if kept:
+            body = self._product(kept, self.style.times)
+        else:
+            body, coefficient = self._signed_number(coefficient), 1.0
+        body, _ = self._quotient(body, divisors)
+        return self._scaled(coefficient, body), MUL
 
-    def _get_number(self, value: float) -> str:
+    def _had(self, x: M) -> Printed:
+        tops, bottoms = _above_and_below(x)
+        if x.orient == "s":
+            return self._quotient(self._product(tops, self.style.times) if tops else "1", bottoms)
+        top = self._product(tops, self.style.hadamard) if tops else "1"
+        return top + "".join(self.style.divide + self.parenthesize(f, MUL + 1) for f in bottoms), MUL
+
+    def _add(self, x: M) -> Printed:
+        first, *others = x.args
+        parts = [self.parenthesize(first, ADD)]
+        for term in others:
+            parts.extend(self._signed_term(term))
+        return "".join(parts), ADD
+
+    # ---- pieces of products and sums ----
+
+    def _product(self, factors: list[M], sign: str) -> str:
+        """Factors joined by sign; only the first may be a product itself: a*b*c, a*(b*c)."""
+        return sign.join(self.parenthesize(f, MUL if k == 0 else MUL + 1) for k, f in enumerate(factors))
+
+    def _quotient(self, top: str, bottoms: list[M]) -> Printed:
+        if not bottoms:
+            return top, MUL
+        return self.style.quotient(top, [self.parenthesize(f, MUL + 1) for f in bottoms])
+
+    def _scaled(self, coefficient: float, body: str) -> str:
+        """-x, 2*x or x."""
+        if coefficient == -1:
+            return self.style.minus + body
+        if coefficient != 1:
+            return self._signed_number(coefficient) + self.style.times + body
+        return body
+
+    def _signed_number(self, value: float) -> str:
         text = self.style.num(abs(value))
         return (self.style.minus + text) if value < 0 else text
 
-    def _had(self, x):
-        tops, bottoms = [], []
-        for f in (x.args if x.kind == "had" else _factors_of(x)):
-            if f.kind == "pow" and f.args[1].kind == "num" and f.args[1].data < 0:
-                exponent = -f.args[1].data
-                bottoms.append(f.args[0] if exponent == 1 else _powered(f, exponent))
-            else:
-                tops.append(f)
-        scalar = x.orient == "s"
-        times = self.style.times if scalar else self.style.hadamard
-        divide = "/" if scalar else self.style.divide
-        top = times.join(self._get(f, MUL if k == 0 else MUL + 1) for k, f in enumerate(tops)) if tops else "1"
-        if not bottoms:
-            return top, MUL
-        if scalar and isinstance(self.style, LatexStyle):
-            bottom = self.style.times.join(self._get(f, MUL + 1) for f in bottoms)
-            return self.style.scalar_divide(top, bottom), ATOM
-        return top + "".join(divide + self._get(f, MUL + 1) for f in bottoms), MUL
-
-    def _add(self, x):
-        parts = []
-        for k, t in enumerate(x.args):
-            coefficient, rest = split_coefficient(t)
-            if k > 0 and coefficient < 0:
-                positive = _scaled(-coefficient, rest)
-                parts.append(f" {self.style.minus.strip()} " if self.style.plus.strip() != self.style.plus else
-                             self.style.minus)
-                parts.append(self._get(positive, ADD + 1))
-            else:
-                if k > 0:
-                    parts.append(self.style.plus)
-                parts.append(self._get(t, ADD))
-        return "".join(parts), ADD
+    def _signed_term(self, term: M) -> tuple[str, str]:
+        """A term after the first, with its sign: a-2*b, not a+-2*b."""
+        coefficient, rest = split_coefficient(term)
+        if coefficient < 0:
+            return self.style.subtract, self.parenthesize(m.mm(m.num(-coefficient), rest), ADD + 1)
+        return self.style.plus, self.parenthesize(term, ADD)
 
 
-def _scaled(c: float, x: M) -> M:
-    from .mast import mm, num
-    return mm(num(c), x)
+# ---- whole results: written out, or with their shared parts named ---------------------------------------------------
+
+# Written out in full, a deep expression repeats its shared parts: past this many nodes, name them instead.
+AUTO_CSE_SIZE = 20_000
 
 
-def _powered(f: M, exponent: float) -> M:
-    from .mast import num, power
-    return power(f.args[0], num(exponent))
+def render_tree(tree: M, style: str, cse: bool = False) -> str:
+    """tree in the style called `style`; with cse (or when it is large), its shared parts named: t0 = ..."""
+    if not cse and tree.size <= AUTO_CSE_SIZE:
+        return Renderer(STYLES[style]).render(tree)
+    return _render_with_names(tree, STYLES[style])
+
+
+def _render_with_names(tree: M, style: Style) -> str:
+    order = m.postorder(tree)
+    uses = _uses(order, tree)
+    shared = [n for n in order if uses.get(id(n), 0) > 1 and n.size >= 4 and n is not tree and not _thin(n)]
+    names = {id(n): f"t{k}" for k, n in enumerate(shared)}
+    renderer = Renderer(style, names)
+    lines = [names[id(n)] + style.assign + renderer.render(n, define=True) for n in shared]
+    lines.append(renderer.render(tree, define=True))
+    return style.line_break.join(lines)
+
+
+def _uses(order: list[M], tree: M) -> dict[int, int]:
+    """How many times each node would be written out in full (by id)."""
+    uses = {id(tree): 1}
+    for node in reversed(order):
+        for child in node.args:
+            uses[id(child)] = uses.get(id(child), 0) + uses.get(id(node), 0)
+    return uses
+
+
+def _thin(n: M) -> bool:
+    """A transpose or a scaled copy of something: naming it would only add a line."""
+    return n.kind == "T" or (n.kind == "mm" and len(n.args) == 2 and m.is_num(n.args[0]))
+
+
+_KINDS: dict[str, Callable[[Renderer, M], Printed]] = {
+    "sym": Renderer._sym, "num": Renderer._num, "fill": Renderer._fill, "eye": Renderer._eye,
+    "T": Renderer._transpose, "func": Renderer._func, "stack": Renderer._stack, "einsum": Renderer._einsum,
+    "pow": Renderer._pow, "mm": Renderer._mm, "had": Renderer._had, "add": Renderer._add,
+}
+
+
+# ---- factors of products -------------------------------------------------------------------------------------------
+
+def _coefficient_and_factors(x: M) -> tuple[float, list[M]]:
+    coefficient, rest = split_coefficient(x)
+    return coefficient, list(rest.args) if rest.kind == "mm" else [rest]
+
+
+def _with_coefficient(x: M) -> list[M]:
+    """x's factors, its numeric coefficient first (where it is not 1)."""
+    coefficient, factors = _coefficient_and_factors(x)
+    return ([m.num(coefficient)] if coefficient != 1 else []) + factors
 
 
 def _is_reciprocal(f: M) -> bool:
@@ -289,12 +393,24 @@ def _is_reciprocal(f: M) -> bool:
 
 
 def _reciprocal(f: M) -> M:
-    from .mast import num, power
-    return power(f.args[0], num(-f.args[1].data))
+    """x for x^-1, x^2 for x^-2."""
+    return m.power(f.args[0], m.num(-f.args[1].data))
 
 
-def _factors_of(x: M) -> list[M]:
-    from .mast import num
-    coefficient, rest = split_coefficient(x)
-    factors = list(rest.args) if rest.kind == "mm" else [rest]
-    return ([num(coefficient)] if coefficient != 1 else []) + factors
+def _is_elementwise_quotient(factors: list[M]) -> bool:
+    """Scalars and reciprocals, some of them not scalars: an element-wise quotient (2*x.^-1 is 2./x)."""
+    return all(f.orient == "s" or _is_reciprocal(f) for f in factors) and any(f.orient != "s" for f in factors)
+
+
+def _arranged(factors: list[M]) -> tuple[list[M], list[M]]:
+    """(the factors to multiply, the divisors): scalars commute, so they go first, and those with a negative power
+    go below the quotient bar: a^-1*x*b reads b*x/a."""
+    divisors = [_reciprocal(f) for f in factors if f.orient == "s" and _is_reciprocal(f)]
+    scalars = [f for f in factors if f.orient == "s" and not _is_reciprocal(f)]
+    return scalars + [f for f in factors if f.orient != "s"], divisors
+
+
+def _above_and_below(x: M) -> tuple[list[M], list[M]]:
+    """The factors of an element-wise product above and below the quotient bar: x.*y.^-2 is x./y.^2."""
+    factors = list(x.args) if x.kind == "had" else _with_coefficient(x)
+    return [f for f in factors if not _is_reciprocal(f)], [_reciprocal(f) for f in factors if _is_reciprocal(f)]

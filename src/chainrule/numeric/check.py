@@ -24,6 +24,7 @@ class CheckResult:
     def ok(self) -> bool:
         return bool(self.max_rel_error <= self.tolerance)
 
+
     def __str__(self) -> str:
         verdict = "ok" if self.ok else "MISMATCH"
         where = "" if self.finite else "; not finite at this point"

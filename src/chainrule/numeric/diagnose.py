@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import EvaluationError
-from ..ir import Node, variables
+from ..ir import Node, Op, VarInfo, variables
+from ..ir.ops import ELEMENTWISE_OPS
 from .bind import bind
-from .evaluate import Plan
+from .evaluate import Plan, node_text
 
 
 @dataclass(frozen=True)
@@ -37,47 +37,35 @@ class NonFinite:
         return f"{self.text} is the first intermediate to become {self.value}{where}: {self.reason}"
 
 
-def diagnose(f, values: Mapping[str, object]) -> NonFinite | None:
-    """Evaluate f (an Expr or text) at `values`; when its value has NaN or infinite entries, the intermediate where
-    they start (its operands all finite) and why; None when the value is finite. Works for derivatives too.
+def nonfinite_origin(node: Node, declared: Mapping[str, VarInfo], values: Mapping[str, object]) -> NonFinite | None:
+    """Evaluate node at `values` (its variables `declared` name -> (shape, symmetric), as Expr.variables); when its
+    value has NaN or infinite entries, the intermediate where they start (its operands all finite) and why; None when
+    the value is finite. `chainrule.diagnose` is this for an Expr or text.
 
     An intermediate that is not finite only where a structural zero discards it (a Kronecker delta, a unit vector)
     does not make the value non-finite, and is not reported.
-
-    >>> import chainrule as cr
-    >>> cr.diagnose("exp(a)", {"a": 1.0}) is None
-    True
-    >>> cr.diagnose("exp(a)", {"a": 1000.0}).reason
-    'overflow in exp, exp(1000)'
     """
-    from ..api import parse
-    from ..boundary import mapping
-    from ..expr import Expr
-    expr = parse(f) if isinstance(f, str) else f
-    if not isinstance(expr, Expr):
-        raise EvaluationError(f"cannot diagnose a {type(f).__name__}", hint="Give an expression as text or an Expr.")
-    given = mapping(values, "the values", "cr.diagnose(f, {'x': [1, 2]})")
-    sizes, arrays = bind(expr.variables, given, set(variables(expr.node)))
+    sizes, arrays = bind(declared, values, set(variables(node)))
     # id(node) -> (evaluation order, the report of where its non-finite entries start), for non-finite nodes only
     origins: dict[int, tuple[int, NonFinite]] = {}
 
-    def visit(node: Node, value: np.ndarray, operands: list) -> None:
+    def visit(step: Node, value: np.ndarray, operands: list) -> None:
         value = np.asarray(value)
         if np.all(np.isfinite(value)):
             return
-        inherited = [origins[id(a)] for a in node.args if id(a) in origins]
+        inherited = [origins[id(a)] for a in step.args if id(a) in origins]
         origin = min(inherited, key=lambda entry: entry[0])[1] if inherited else \
-            _report(node, value, operands, Expr(node, None, expr.variables).text())
-        origins[id(node)] = (len(origins), origin)
-    Plan(expr.node, sizes).run(arrays, visit)
-    root = origins.get(id(expr.node))
+            _report(step, value, operands, node_text(step))
+        origins[id(step)] = (len(origins), origin)
+    Plan(node, sizes).run(arrays, visit)
+    root = origins.get(id(node))
     return None if root is None else root[1]
 
 
 def first_nonfinite(exprs: Iterable, values: Mapping[str, object]) -> NonFinite | None:
-    """The diagnosis of the first of exprs (say a function, then its derivative) that has a non-finite value."""
+    """The diagnosis of the first of exprs (Exprs: say a function, then its derivative) that has a non-finite value."""
     for expr in exprs:
-        report = diagnose(expr, values)
+        report = nonfinite_origin(expr.node, expr.variables, values)
         if report is not None:
             return report
     return None
@@ -93,7 +81,7 @@ def _report(node: Node, value: np.ndarray, operands: list, text: str) -> NonFini
 
 def _operands_at(node: Node, operands: list, shape: tuple, index: tuple) -> tuple[float, ...]:
     # element-wise operations read their operands at the same entry (a scalar operand broadcasts)
-    if node.op not in ("map", "pow", "max", "min", "add"):
+    if node.op not in ELEMENTWISE_OPS:
         return ()
     return tuple(float(np.broadcast_to(x, shape)[index]) for x in operands)
 
@@ -117,7 +105,7 @@ _MAP_REASONS: dict[str, Callable[[float], str]] = {
 
 
 def _map_reason(node: Node, at: tuple, bad: float) -> str:
-    fn = node.params[0]
+    fn = node.params.fn
     reason = _MAP_REASONS.get(fn, lambda x: "overflow" if not np.isnan(bad) else "undefined value")(at[0])
     return f"{reason}, {fn}({_number(at[0])})"
 
@@ -135,19 +123,23 @@ def _pow_reason(node: Node, at: tuple, bad: float) -> str:
     return f"{reason}, ({_number(base)})^({_number(exponent)})"
 
 
-_REASONS: dict[str, Callable[[Node, tuple, float], str]] = {
-    "var": lambda node, at, bad: f"the given value of {node.params[0]} is {_word(bad)}",
-    "const": lambda node, at, bad: "the constant is not a finite number",
-    "map": _map_reason,
-    "pow": _pow_reason,
-    "add": lambda node, at, bad: "overflow in a sum" if not np.isnan(bad) else "infinities of opposite signs added",
-    "contract": lambda node, at, bad: "overflow in a product or sum" if not np.isnan(bad)
+# Why a primitive's value is not finite where its operands are; the others say "<op> gave NaN" (REASONLESS).
+_REASONS: dict[Op, Callable[[Node, tuple, float], str]] = {
+    Op.VAR: lambda node, at, bad: f"the given value of {node.params.name} is {_word(bad)}",
+    Op.CONST: lambda node, at, bad: "the constant is not a finite number",
+    Op.MAP: _map_reason,
+    Op.ADD: lambda node, at, bad: "overflow in a sum" if not np.isnan(bad) else "infinities of opposite signs added",
+    Op.POW: _pow_reason,
+    Op.CONTRACT: lambda node, at, bad: "overflow in a product or sum" if not np.isnan(bad)
     else "an overflow multiplied by zero",
-    "inv": lambda node, at, bad: "inverse of a (nearly) singular matrix",
-    "det": lambda node, at, bad: "overflow in det",
-    "logdet": lambda node, at, bad: "logdet of a matrix whose determinant is not positive",
-    "logsumexp": lambda node, at, bad: "overflow in logsumexp",
+    Op.LOGSUMEXP: lambda node, at, bad: "overflow in logsumexp",
+    Op.INV: lambda node, at, bad: "inverse of a (nearly) singular matrix",
+    Op.DET: lambda node, at, bad: "overflow in det",
+    Op.LOGDET: lambda node, at, bad: "logdet of a matrix whose determinant is not positive",
 }
+# No reason of their own: delta and basis are always finite, max and min wherever their operands are; norm2, unit
+# and cofactor scale or factorise their operand first, so they overflow only near the float range ("norm2 gave inf").
+REASONLESS = frozenset({Op.DELTA, Op.BASIS, Op.MAX, Op.MIN, Op.NORM2, Op.UNIT, Op.COFACTOR})
 
 
 def _word(x: float) -> str:

@@ -6,25 +6,25 @@ Kronecker deltas and unit vectors inside a product are never materialised: the p
 (or the selected slice) only and scattered into zeros, so a structural zero is 0 whatever the other factors are
 (0 * NaN would be NaN).
 
-Invariant: every node evaluates to a float array of exactly its node's shape (the sizes bound). `checking()` turns on
-an assertion of it after every step; the test suite runs with it on.
+Invariant: every node evaluates to a float array of exactly its node's shape (the sizes bound). `checking()`
+(ir/validate.py) turns on an assertion of it after every step; the test suite runs with it on.
 """
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import math
-import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 import opt_einsum
 
-from ..errors import EvaluationError
-from ..ir import Dim, Node, linalg, topological
+from ..errors import EvaluationError, InternalError
+from ..ir import Dim, Node, Op, linalg, topological
 from ..ir.elementwise import ELEMENTWISE
+from ..ir.validate import checking_on
 from ..limits import current_limits
+from ..notation import render
 
 Step = Callable[[list], np.ndarray]
 Visit = Callable[[Node, np.ndarray, list], None]
@@ -32,30 +32,8 @@ _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _BYTES = 8   # float64
 
 
-class StepShapeError(AssertionError):
+class StepShapeError(InternalError):
     """A step's value does not have its node's shape (or is not a float array): a bug of chainrule, not of the input."""
-
-
-# CHAINRULE_CHECK_SHAPES=1 in the environment turns the check on from the start (the test suite sets it, so that
-# the command-line runs it starts in subprocesses check too)
-_checking: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "chainrule_checked_evaluation", default=os.environ.get("CHAINRULE_CHECK_SHAPES") == "1")
-
-
-@contextlib.contextmanager
-def checking(enabled: bool = True) -> Iterator[None]:
-    """Assert after every evaluation step that its value has the node's shape and a float dtype.
-
-    >>> import chainrule as cr
-    >>> with checking():
-    ...     cr.parse("a+1+0*x").evaluate(a=1.0, x=[1.0, 2.0]).tolist()
-    [2.0, 2.0]
-    """
-    token = _checking.set(enabled)
-    try:
-        yield
-    finally:
-        _checking.reset(token)
 
 
 def _size(dim: Dim, sizes: Mapping[str, int]) -> int:
@@ -115,7 +93,7 @@ def _add_step(node: Node, sizes) -> Compiled:
 
 
 def _const_step(node: Node, sizes) -> Compiled:
-    value = np.broadcast_to(np.float64(node.params[0]), _shape(node.shape, sizes))   # a view: nothing allocated
+    value = np.broadcast_to(np.float64(node.params.value), _shape(node.shape, sizes))   # a view: nothing allocated
     return Compiled(lambda xs: value, (), 1)
 
 
@@ -125,7 +103,7 @@ def _delta_step(node: Node, sizes) -> Compiled:
 
 
 def _basis_step(node: Node, sizes) -> Compiled:
-    n, k = _size(node.shape[0], sizes), node.params[0]
+    n, k = _size(node.shape[0], sizes), node.params.k
 
     def unit(xs):
         e = np.zeros(n)
@@ -135,7 +113,7 @@ def _basis_step(node: Node, sizes) -> Compiled:
 
 
 def _map_step(node: Node, sizes) -> Compiled:
-    f = ELEMENTWISE[node.params[0]].numpy
+    f = ELEMENTWISE[node.params.fn].numpy
     return _reading_all(node, sizes, lambda xs: f(xs[0]))
 
 
@@ -154,7 +132,7 @@ def _logsumexp_step(node: Node, sizes) -> Compiled:
 
 def _cofactor_step(node: Node, sizes) -> Compiled:
     # the k-th derivative of det through the SVD (ir/linalg.py): a rotated copy, turned one index at a time
-    k = node.params[0]
+    k = node.params.order
     return _reading_all(node, sizes, lambda xs: linalg.det_derivative(xs[0], k), 2 * _entries(node, sizes))
 
 
@@ -201,16 +179,16 @@ class _Reduced:
 
 def _reduce(node: Node, dims: dict) -> _Reduced | None:
     """None when the product is structurally zero (two unit vectors e_j, e_k with j != k on one index)."""
-    specs, out = node.params
+    specs, out = node.params.specs, node.params.out
     labels = _Labels()
     for arg, spec in zip(node.args, specs, strict=True):
-        if arg.op == "delta":            # delta(i, j): i and j run together
+        if arg.op is Op.DELTA:            # delta(i, j): i and j run together
             labels.join(*spec)
     fixed: dict = {}
     for arg, spec in zip(node.args, specs, strict=True):
-        if arg.op == "basis" and fixed.setdefault(labels.find(spec[0]), arg.params[0]) != arg.params[0]:
+        if arg.op is Op.BASIS and fixed.setdefault(labels.find(spec[0]), arg.params.k) != arg.params.k:
             return None
-    keep = tuple(k for k, arg in enumerate(node.args) if arg.op not in ("delta", "basis"))
+    keep = tuple(k for k, arg in enumerate(node.args) if arg.op not in (Op.DELTA, Op.BASIS))
     new_specs = tuple(tuple(labels.find(label) for label in specs[k]) for k in keep)
     new_out = tuple(labels.find(label) for label in out)
     carried = set().union(*map(set, new_specs), new_out)
@@ -234,7 +212,7 @@ def _prepare(spec: tuple, fixed: dict) -> tuple[Callable[[np.ndarray], np.ndarra
 
 
 def _label_sizes(node: Node, sizes) -> dict:
-    specs, out = node.params
+    specs, out = node.params.specs, node.params.out
     dims = dict(zip(out, _shape(node.shape, sizes), strict=True))
     for arg, spec in zip(node.args, specs, strict=True):
         dims.update(zip(spec, _shape(arg.shape, sizes), strict=True))
@@ -393,24 +371,24 @@ def _matmul(specs: list[tuple], out: tuple):
     return run
 
 
-STEPS: dict[str, Callable[[Node, Mapping[str, int]], Compiled]] = {
-    "var": _variable_step,
-    "const": _const_step,
-    "delta": _delta_step,
-    "basis": _basis_step,
-    "map": _map_step,
-    "add": _add_step,
-    "pow": _binary_step(np.power),
-    "max": _binary_step(np.maximum),
-    "min": _binary_step(np.minimum),
-    "contract": _contract_step,
-    "logsumexp": _logsumexp_step,
-    "inv": _matrix_step(np.linalg.inv),
-    "det": _matrix_step(np.linalg.det),
-    "logdet": _matrix_step(_logdet),
-    "cofactor": _cofactor_step,
-    "norm2": _scaled_step(linalg.norm2),
-    "unit": _scaled_step(linalg.unit),
+STEPS: dict[Op, Callable[[Node, Mapping[str, int]], Compiled]] = {
+    Op.VAR: _variable_step,
+    Op.CONST: _const_step,
+    Op.DELTA: _delta_step,
+    Op.BASIS: _basis_step,
+    Op.MAP: _map_step,
+    Op.ADD: _add_step,
+    Op.POW: _binary_step(np.power),
+    Op.MAX: _binary_step(np.maximum),
+    Op.MIN: _binary_step(np.minimum),
+    Op.CONTRACT: _contract_step,
+    Op.LOGSUMEXP: _logsumexp_step,
+    Op.NORM2: _scaled_step(linalg.norm2),
+    Op.UNIT: _scaled_step(linalg.unit),
+    Op.INV: _matrix_step(np.linalg.inv),
+    Op.DET: _matrix_step(np.linalg.det),
+    Op.LOGDET: _matrix_step(_logdet),
+    Op.COFACTOR: _cofactor_step,
 }
 
 
@@ -427,7 +405,7 @@ class Plan:
         self.shapes = [_shape(n.shape, sizes) for n in self.order]
         index = {id(n): k for k, n in enumerate(self.order)}
         self.inputs = [[index[id(a)] for a in n.args] for n in self.order]
-        self.steps = [None if n.op == "var" else STEPS[n.op](n, sizes) for n in self.order]
+        self.steps = [None if n.op is Op.VAR else STEPS[n.op](n, sizes) for n in self.order]
         self.needed = self._needed()
         self.largest = max((k for k in range(len(self.order)) if self.needed[k]),
                            key=lambda k: math.prod(self.shapes[k]))
@@ -460,7 +438,7 @@ class Plan:
         """The most bytes alive at once (the values still to be read, the step's result and its scratch), and the
         step where that happens. Given values are the caller's and not counted."""
         live, peak, where = 0, 0, len(self.order) - 1
-        frees: dict[int, list[int]] = {}
+        frees: dict[int, list[int]] = {}   # step -> the entries of the results it reads last, freed after it
         for s, step in enumerate(self.steps):
             if not self.needed[s] or step is None:
                 continue
@@ -468,8 +446,8 @@ class Plan:
             if during > peak:
                 peak, where = during, s
             live += step.result
-            frees.setdefault(self.last_use[s], []).append(s)
-            live -= sum(self.steps[k].result for k in frees.pop(s, []))
+            frees.setdefault(self.last_use[s], []).append(step.result)
+            live -= sum(frees.pop(s, []))
         return peak * _BYTES, where
 
     def check_limits(self) -> None:
@@ -486,14 +464,14 @@ class Plan:
     def run(self, values: Mapping[str, np.ndarray], visit: Visit | None = None) -> np.ndarray:
         """The root's value. `visit(node, value, operand values)` is called after each step (read-only)."""
         self.check_limits()
-        checked = _checking.get()
+        checked = checking_on()
         results: list = [None] * len(self.order)
         with np.errstate(all="ignore"):
             for s, (node, step) in enumerate(zip(self.order, self.steps, strict=True)):
                 if not self.needed[s]:
                     continue
                 operands = [results[k] for k in self.inputs[s]]
-                results[s] = values[node.params[0]] if step is None else self._step(node, step, operands)
+                results[s] = values[node.params.name] if step is None else self._step(node, step, operands)
                 if checked:
                     _assert_shape(node, results[s], self.shapes[s])
                 if visit is not None:
@@ -526,9 +504,13 @@ def describe(node: Node, shape: tuple | None = None, width: int = 60) -> str:
     return f"`{text}`{where}"
 
 
+def node_text(node: Node) -> str:
+    """A node printed as Expr(node).text() prints it (notation.render reads the node and its orientation, none here)."""
+    return render(SimpleNamespace(node=node, orient=None), "text")
+
+
 def _text(node: Node) -> str:
     try:
-        from ..expr import Expr
-        return Expr(node).text()
+        return node_text(node)
     except Exception:  # noqa: BLE001  (a message must not fail because a printer does)
         return node.op

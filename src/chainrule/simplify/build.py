@@ -9,10 +9,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..ir import Dim, Node, Shape, make
+from ..ir import Dim, Node, Op, Shape, make
 from ..ir.elementwise import ELEMENTWISE
+from ..ir.ops import BasisParams, CofactorParams, ConstParams, MapParams, VarParams
 from . import stable as stable_forms
-from .contract import contract
+from .constructors import Constructors
+from .contract import normal_form
 
 __all__ = [
     "add",
@@ -47,11 +49,11 @@ __all__ = [
 
 
 def var(name: str, shape: Shape, symmetric: bool = False) -> Node:
-    return make("var", (), (name, symmetric), tuple(shape))
+    return make(Op.VAR, (), VarParams(name, symmetric), tuple(shape))
 
 
 def const(value: float, shape: Shape = ()) -> Node:
-    return make("const", (), (float(value),), tuple(shape))
+    return make(Op.CONST, (), ConstParams(float(value)), tuple(shape))
 
 
 def zeros(shape: Shape) -> Node:
@@ -60,7 +62,13 @@ def zeros(shape: Shape) -> Node:
 
 def delta(dim: Dim) -> Node:
     """The identity matrix (Kronecker delta) of size dim."""
-    return make("delta", (), (), (dim, dim))
+    return make(Op.DELTA, (), (), (dim, dim))
+
+
+def contract(operands: Sequence[tuple[Node, tuple]], out: Sequence, dims: dict | None = None) -> Node:
+    """The tensor sum_{labels not in out} prod_k operands[k][labels_k] (one einsum), in the normal form of
+    simplify/contract.py. An output label that no operand carries broadcasts (its size must be in `dims`)."""
+    return normal_form(operands, out, dims, CONSTRUCTORS)
 
 
 def identity(shape: Shape) -> Node:
@@ -73,11 +81,11 @@ def identity(shape: Shape) -> Node:
 
 def basis(k: int, n: int) -> Node:
     """The k-th unit vector of length n (used to stack scalars into a column)."""
-    return make("basis", (), (k,), (n,))
+    return make(Op.BASIS, (), BasisParams(k), (n,))
 
 
 def is_const(node: Node, value: float | None = None) -> bool:
-    return node.op == "const" and (value is None or node.params[0] == value)
+    return node.op is Op.CONST and (value is None or node.params.value == value)
 
 
 def _labels(node: Node) -> tuple[int, ...]:
@@ -102,18 +110,18 @@ def broadcast_to(node: Node, shape: Shape) -> Node:
 def apply(fn: str, x: Node) -> Node:
     if fn == "log" and _is_sum_of_exp(x):
         return logsumexp(x.args[0].args[0])   # log(sum(exp(z))) = logsumexp(z), computed without overflow
-    stable = stable_forms.log_of(x) if fn == "log" else None   # softplus, log-sigmoid
+    stable = stable_forms.log_of(x, CONSTRUCTORS) if fn == "log" else None   # softplus, log-sigmoid
     if stable is not None:
         return stable
     if x.op == "const":
         with np.errstate(all="ignore"):
-            return const(float(ELEMENTWISE[fn].numpy(np.float64(x.params[0]))), x.shape)
-    return make("map", (x,), (fn,), x.shape)
+            return const(float(ELEMENTWISE[fn].numpy(np.float64(x.params.value))), x.shape)
+    return make(Op.MAP, (x,), MapParams(fn), x.shape)
 
 
 def _is_sum_of_exp(x: Node) -> bool:
-    return (x.op == "contract" and len(x.args) == 1 and x.params[1] == () and x.args[0].op == "map"
-            and x.args[0].params[0] == "exp" and len(set(x.params[0][0])) == x.args[0].rank)
+    return (x.op is Op.CONTRACT and len(x.args) == 1 and x.params.out == () and x.args[0].op is Op.MAP
+            and x.args[0].params.fn == "exp" and len(set(x.params.specs[0])) == x.args[0].rank)
 
 
 def mul(a: Node, b: Node) -> Node:
@@ -155,53 +163,53 @@ def power(a: Node, b: Node) -> Node:
         return const(1.0, shape)
     if a.op == "const" and b.op == "const":
         with np.errstate(all="ignore"):
-            return const(float(np.power(a.params[0], b.params[0])), shape)
-    if a.op == "pow" and is_const(a.args[1]) and is_const(b) and float(b.params[0]).is_integer():
+            return const(float(np.power(a.params.value, b.params.value)), shape)
+    if a.op is Op.POW and is_const(a.args[1]) and is_const(b) and float(b.params.value).is_integer():
         # (x^p)^n = x^(p*n) for an integer n
-        return power(a.args[0], const(a.args[1].params[0] * b.params[0]))
-    if a.op == "norm2" and is_const(b) and float(b.params[0] / 2).is_integer():
+        return power(a.args[0], const(a.args[1].params.value * b.params.value))
+    if a.op is Op.NORM2 and is_const(b) and float(b.params.value / 2).is_integer():
         # norm2(x)^(2m) = (x'x)^m: no square root, and the derivative of norm2(x)^2 stays 2x
-        return power(sum_all(mul(a.args[0], a.args[0])), const(b.params[0] / 2))
-    stable = stable_forms.reciprocal_of(a) if is_const(b, -1.0) else None   # 1/(1+exp(-x)) = sigmoid(x)
+        return power(sum_all(mul(a.args[0], a.args[0])), const(b.params.value / 2))
+    stable = stable_forms.reciprocal_of(a, CONSTRUCTORS) if is_const(b, -1.0) else None   # 1/(1+exp(-x)) = sigmoid(x)
     if stable is not None:
         return broadcast_to(stable, shape)
-    return make("pow", (a, b), (), shape)
+    return make(Op.POW, (a, b), (), shape)
 
 
-def _extremum(op: str, a: Node, b: Node) -> Node:
+def _extremum(op: Op, a: Node, b: Node) -> Node:
     shape = _elementwise_shape(a, b)
     if a.op == "const" and b.op == "const":
         pick = max if op == "max" else min
-        return const(pick(a.params[0], b.params[0]), shape)
+        return const(pick(a.params.value, b.params.value), shape)
     if a is b:
         return broadcast_to(a, shape)
     return make(op, (a, b), (), shape)
 
 
 def maximum(a: Node, b: Node) -> Node:
-    return _extremum("max", a, b)
+    return _extremum(Op.MAX, a, b)
 
 
 def minimum(a: Node, b: Node) -> Node:
-    return _extremum("min", a, b)
+    return _extremum(Op.MIN, a, b)
 
 
 def logsumexp(x: Node) -> Node:
-    return make("logsumexp", (x,), (), ())
+    return make(Op.LOGSUMEXP, (x,), (), ())
 
 
 def inv(a: Node) -> Node:
     if a.op == "inv":
         return a.args[0]
-    return make("inv", (a,), (), a.shape)
+    return make(Op.INV, (a,), (), a.shape)
 
 
 def det(a: Node) -> Node:
-    return make("det", (a,), (), ())
+    return make(Op.DET, (a,), (), ())
 
 
 def logdet(a: Node) -> Node:
-    return make("logdet", (a,), (), ())
+    return make(Op.LOGDET, (a,), (), ())
 
 
 def cofactor(a: Node, k: int = 1) -> Node:
@@ -209,21 +217,21 @@ def cofactor(a: Node, k: int = 1) -> Node:
     shape = a.shape * k
     if isinstance(a.shape[0], int) and k > a.shape[0]:
         return zeros(shape)   # det is a polynomial of degree n
-    return make("cofactor", (a,), (k,), shape)
+    return make(Op.COFACTOR, (a,), CofactorParams(k), shape)
 
 
 def norm2(x: Node) -> Node:
     """The 2-norm (Frobenius for a matrix), evaluated without overflow."""
     if is_const(x, 0.0):
         return const(0.0)
-    return make("norm2", (x,), (), ())
+    return make(Op.NORM2, (x,), (), ())
 
 
 def unit(x: Node) -> Node:
     """x/norm2(x), and 0 at x = 0: the gradient of norm2."""
     if is_const(x, 0.0):
         return x
-    return make("unit", (x,), (), x.shape)
+    return make(Op.UNIT, (x,), (), x.shape)
 
 
 # ---- sums ----------------------------------------------------------------------------------------------------------
@@ -232,7 +240,7 @@ def add(*terms: Node) -> Node:
     """n-ary sum with scalar expansion: flattened, like terms collected, constants folded, zeros dropped."""
     shape = _elementwise_shape(*terms)
     flat = _flatten(terms)
-    constant = sum(t.params[0] for t in flat if t.op == "const")
+    constant = sum(t.params.value for t in flat if t.op is Op.CONST)
     collected = _collect(t for t in flat if t.op != "const")
     collected = _merge_products(collected)
     parts = [scale(c, core) for core, c in collected if c != 0.0]
@@ -245,8 +253,8 @@ def add(*terms: Node) -> Node:
         return broadcast_to(parts[0], shape)
     if all(p.shape == () for p in parts):
         # the terms of the node's shape cancelled (a + 1 + 0*x): a scalar sum, repeated over the shape
-        return broadcast_to(make("add", tuple(sorted(parts)), (), ()), shape)
-    return make("add", tuple(sorted(parts)), (), shape)
+        return broadcast_to(make(Op.ADD, tuple(sorted(parts)), (), ()), shape)
+    return make(Op.ADD, tuple(sorted(parts)), (), shape)
 
 
 def _flatten(terms: Sequence[Node]) -> list[Node]:
@@ -263,11 +271,11 @@ def _flatten(terms: Sequence[Node]) -> list[Node]:
 
 def _split_coefficient(t: Node) -> tuple[float, Node]:
     if t.op == "contract":
-        specs, out = t.params
+        specs, out = t.params.specs, t.params.out
         for k, (arg, spec) in enumerate(zip(t.args, specs, strict=True)):
             if spec == () and arg.op == "const":
                 rest = [(a, s) for j, (a, s) in enumerate(zip(t.args, specs, strict=True)) if j != k]
-                return arg.params[0], contract(rest, out, dict(zip(out, t.shape, strict=True)))
+                return arg.params.value, contract(rest, out, dict(zip(out, t.shape, strict=True)))
     return 1.0, t
 
 
@@ -319,7 +327,12 @@ def _disjoint_groups(buckets: dict) -> list[tuple[int, list[int]]]:
 
 def _join(group: list[tuple[Node, float]], k: int) -> Node:
     first = group[0][0]
-    specs, out = first.params
+    specs, out = first.params.specs, first.params.out
     inner = add(*(scale(c, x.args[k]) for x, c in group))
     operands = [(inner if j == k else arg, spec) for j, (arg, spec) in enumerate(zip(first.args, specs, strict=True))]
     return contract(operands, out, dict(zip(out, first.shape, strict=True)))
+
+
+# The constructors the rewrite rules of contract.py and stable.py build their results with (passed in: they cannot
+# import this module, which calls them).
+CONSTRUCTORS = Constructors(apply=apply, broadcast_to=broadcast_to, const=const, neg=neg, power=power)

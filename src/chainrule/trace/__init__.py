@@ -5,8 +5,8 @@ rule for one expression at one point, in reverse or forward mode, checked agains
 >>> print(trace("sum(exp(x))", "x", at={"x": [0.0, 1.0]}).gradients[0].backprop)
 [1.         2.71828183]
 """
-from .compute import MODES, trace
-from .model import BackwardStep, Directional, Edge, Gradient, Local, Step, Sum, TangentStep, Trace
+from .compute import MODES, Trace, trace
+from .model import BackwardStep, Directional, Edge, Gradient, Local, Step, Sum, TangentStep
 from .schema import SCHEMA_VERSION
 
 __all__ = ["MODES", "SCHEMA_VERSION", "BackwardStep", "Directional", "Edge", "Gradient", "Local", "Step", "Sum",

@@ -4,7 +4,16 @@ from __future__ import annotations
 import argparse
 
 from ..api import parse
-from ..arguments import add_limit_option, declarations, emit, random_values, reports_errors, seed, values
+from ..arguments import (
+    add_limit_option,
+    announce_variables,
+    declarations,
+    emit,
+    random_values,
+    reports_errors,
+    seed,
+    values,
+)
 from ..errors import UsageError
 from .compute import MODES, trace
 
@@ -49,7 +58,9 @@ def _trace(args: argparse.Namespace):
     direction = values(args.direction, "--direction") or None
     if direction is not None and args.mode != "forward":
         raise UsageError("--direction is only for --mode forward")
-    return trace(args.expression, args.wrt, at, args.mode, direction, declarations=decls, seed=args.seed)
+    result = trace(args.expression, args.wrt, at, args.mode, direction, declarations=decls, seed=args.seed)
+    announce_variables(f, args.format)
+    return result
 
 
 def _fit(given: dict, variables: dict) -> dict:

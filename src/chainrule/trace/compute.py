@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from .. import boundary
-from ..api import check, derivative, parse
+from ..api import check, derivative, diagnose, parse
 from ..calculus import jacobian
 from ..errors import DerivativeError, EvaluationError
 from ..expr import Expr
@@ -19,10 +19,34 @@ from ..language.steps import Intermediate, Steps, check_names, intermediates, so
 from ..limits import current_limits
 from ..notation.formula import formula
 from ..numeric.bind import as_real_array, bind
-from ..numeric.diagnose import diagnose, first_nonfinite
-from .model import BackwardStep, Directional, Edge, Gradient, Local, Step, Sum, TangentStep, Trace
+from ..numeric.diagnose import first_nonfinite
+from . import render, schema
+from .model import BackwardStep, Directional, Edge, Gradient, Local, Step, Sum, TangentStep, TraceData
 
 MODES = ("reverse", "forward")
+
+
+class Trace(TraceData):
+    """Every number of one chain-rule computation; print it with .text(), .markdown(), or serialise with .to_json()."""
+
+    def text(self, full: bool = False) -> str:
+        return render.text(self, full)
+
+    def markdown(self, full: bool = False) -> str:
+        return render.markdown(self, full)
+
+    def _repr_markdown_(self) -> str:   # Jupyter shows the Markdown tables
+        return self.markdown()
+
+
+    def to_dict(self) -> dict:
+        return schema.to_dict(self)
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return schema.to_json(self, indent)
+
+    def __str__(self) -> str:
+        return self.text()
 
 
 def trace(f: Expr | str, wrt: str | Sequence[str], at: Mapping[str, object], mode: str = "reverse",
@@ -163,8 +187,8 @@ def _locals(steps: Steps, env: dict, needed: set[str]) -> dict[str, tuple[Local,
 
 
 def _locals_of(u: Intermediate, env: dict, needed: set[str]) -> tuple[Local, ...]:
-    fresh = {v.params[0]: v for v in u.operand_vars if v is not None}
-    declared = {n: (v.shape, v.params[1]) for n, v in fresh.items()}
+    fresh = {v.params.name: v for v in u.operand_vars if v is not None}
+    declared = {n: (v.shape, v.params.symmetric) for n, v in fresh.items()}
     at = {n: env[n] for n in fresh}
     counts = {n: u.operands.count(n) for n in fresh}
     found = []

@@ -1,4 +1,4 @@
-"""What a trace holds: plain records of numbers, one per row of the tables it prints.
+"""What a trace holds: plain records of numbers, one per row of the tables it prints (trace/render.py, trace/schema.py).
 
 Array conventions (numerator layout, as `derivative`): a local Jacobian du/da has shape u.shape + a.shape; an upstream
 gradient df/du has shape f.shape + u.shape (for a scalar f it is shaped like u); a downstream gradient df/da has shape
@@ -99,8 +99,9 @@ class Directional:
 
 
 @dataclass(frozen=True)
-class Trace:
-    """Every number of one chain-rule computation; print it with .text(), .markdown(), or serialise with .to_json()."""
+class TraceData:
+    """Every number of one chain-rule computation. trace() returns it as a `Trace` (trace/compute.py), which prints
+    itself; the printers (trace/render.py, trace/schema.py) read these fields."""
     expression: str
     mode: str                                  # "reverse" | "forward"
     wrt: tuple[str, ...]
@@ -130,28 +131,6 @@ class Trace:
         agree = all(g.difference is None or g.difference <= 1e-8 * _scale(g.symbolic) for g in self.gradients)
         checks = all(g.check.ok for g in self.gradients)
         return agree and checks and (self.directional is None or self.directional.ok)
-
-    def text(self, full: bool = False) -> str:
-        from .render import text
-        return text(self, full)
-
-    def markdown(self, full: bool = False) -> str:
-        from .render import markdown
-        return markdown(self, full)
-
-    def _repr_markdown_(self) -> str:   # Jupyter shows the Markdown tables
-        return self.markdown()
-
-    def to_dict(self) -> dict:
-        from .schema import to_dict
-        return to_dict(self)
-
-    def to_json(self, indent: int | None = 2) -> str:
-        from .schema import to_json
-        return to_json(self, indent)
-
-    def __str__(self) -> str:
-        return self.text()
 
 
 def _scale(array: np.ndarray) -> float:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..limits import ENVIRONMENT_VARIABLE
-from .model import Trace
+from .model import TraceData
 
 SHOWN = 9          # arrays up to this many entries (and at most 2 indices) print in full
 HEAD = 3           # a summary shows this many leading entries
@@ -62,7 +62,7 @@ def jacobian_shape(u: tuple, a: tuple) -> str:
 
 # ---- the sections ----
 
-def sections(t: Trace, full: bool) -> list[Section]:
+def sections(t: TraceData, full: bool) -> list[Section]:
     found = [_forward(t, full)]
     if t.mode == "reverse":
         found += [_backward(t, full), _sums(t, full)]
@@ -71,7 +71,7 @@ def sections(t: Trace, full: bool) -> list[Section]:
     return found + [_gradients(t, full)]
 
 
-def heading(t: Trace, full: bool) -> list[str]:
+def heading(t: TraceData, full: bool) -> list[str]:
     values = ", ".join(f"{n} = {array(v, full)}" for n, v in t.values.items())
     lines = [f"trace of {t.expression} by {', '.join(t.wrt)} ({t.mode} mode)", f"at {values}",
              f"{t.name} = {t.output} = {array(t.value, full)}"]
@@ -86,7 +86,7 @@ def heading(t: Trace, full: bool) -> list[str]:
     return lines
 
 
-def _ends(t: Trace, items: tuple | list) -> list:
+def _ends(t: TraceData, items: tuple | list) -> list:
     """Every item, or the first and last few with None between them when the trace is summarised."""
     items = list(items)
     if not t.summarised or len(items) <= 2 * ENDS:
@@ -98,14 +98,14 @@ def _gap(width: int) -> tuple[str, ...]:
     return ("…",) + ("",) * (width - 1)
 
 
-def _forward(t: Trace, full: bool) -> Section:
+def _forward(t: TraceData, full: bool) -> Section:
     rows = tuple(_gap(5) if s is None else (s.name, s.formula, s.source, dims(s.value.shape), array(s.value, full))
                  for s in _ends(t, t.forward))
     return Section("Forward pass", "every intermediate, operands before the node",
                    ("node", "operation", "subexpression", "shape", "value"), rows)
 
 
-def _backward(t: Trace, full: bool) -> Section:
+def _backward(t: TraceData, full: bool) -> Section:
     rows = []
     shapes = _shapes(t)
     for step in _ends(t, t.backward):
@@ -127,11 +127,11 @@ def _operand(loc) -> str:
     return loc.operand if loc.count == 1 else f"{loc.operand} (×{loc.count}, one local for all)"
 
 
-def _shapes(t: Trace) -> dict:
+def _shapes(t: TraceData) -> dict:
     return {**{n: v.shape for n, v in t.values.items()}, **{s.name: s.value.shape for s in t.forward}}
 
 
-def _sums(t: Trace, full: bool) -> Section:
+def _sums(t: TraceData, full: bool) -> Section:
     rows = []
     for s in _ends(t, t.sums):
         if s is None:
@@ -144,7 +144,7 @@ def _sums(t: Trace, full: bool) -> Section:
                    ("into", "path", "gradient"), tuple(rows))
 
 
-def _tangents(t: Trace, full: bool) -> Section:
+def _tangents(t: TraceData, full: bool) -> Section:
     rows = []
     shapes = _shapes(t)
     for step in _ends(t, t.tangents):
@@ -160,7 +160,7 @@ def _tangents(t: Trace, full: bool) -> Section:
                     "local · d operand"), tuple(rows))
 
 
-def _directional(t: Trace, full: bool) -> Section:
+def _directional(t: TraceData, full: bool) -> Section:
     d = t.directional
     rows = (("forward mode (tangent of the output)", array(d.tangent, full), ""),
             ("Σ derivative(f, w) · dw", array(d.symbolic, full), f"{d.difference:.1e}"),
@@ -168,7 +168,7 @@ def _directional(t: Trace, full: bool) -> Section:
     return Section("Directional derivative", "J·v three ways", ("computed by", "value", "max |difference|"), rows)
 
 
-def _gradients(t: Trace, full: bool) -> Section:
+def _gradients(t: TraceData, full: bool) -> Section:
     rows = tuple((g.wrt, array(g.symbolic if g.backprop is None else g.backprop, full), g.expression,
                   "—" if g.difference is None else f"{g.difference:.1e}", f"{g.check.max_abs_error:.1e}",
                   f"{g.check.max_rel_error:.1e}", "ok" if g.check.ok else "MISMATCH") for g in t.gradients)
@@ -179,14 +179,14 @@ def _gradients(t: Trace, full: bool) -> Section:
                     "FD max rel error", "check"), rows)
 
 
-def _verdict(t: Trace) -> list[str]:
+def _verdict(t: TraceData) -> list[str]:
     verdict = "all checks ok" if t.ok else "MISMATCH: some check failed (see the tables above)"
     return [verdict] if t.not_finite is None else [f"not finite: {t.not_finite}", verdict]
 
 
 # ---- the two formats ----
 
-def text(t: Trace, full: bool = False) -> str:
+def text(t: TraceData, full: bool = False) -> str:
     """Aligned terminal tables."""
     lines = heading(t, full)
     for s in sections(t, full):
@@ -199,7 +199,7 @@ def _aligned(headers: tuple, rows: tuple) -> list[str]:
     return ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in (headers, *rows)]
 
 
-def markdown(t: Trace, full: bool = False) -> str:
+def markdown(t: TraceData, full: bool = False) -> str:
     """GitHub-flavoured Markdown: a heading, then one table per section."""
     title = f"## trace of `{t.expression}` by {', '.join(t.wrt)} ({t.mode} mode)"
     lines = [title, ""] + [f"- {line}" for line in heading(t, full)[1:]]

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from .model import Edge, Gradient, Local, Trace
+from .model import Edge, Gradient, Local, TraceData
 
 SCHEMA_VERSION = 1
 
@@ -36,7 +36,7 @@ def _finite(data):
     return root
 
 
-def to_dict(t: Trace) -> dict:
+def to_dict(t: TraceData) -> dict:
     return {
         "schema_version": SCHEMA_VERSION,
         "expression": t.expression,
@@ -71,7 +71,7 @@ def _edge(e: Edge) -> dict:
     return {**_local(e.local), "downstream": array(e.downstream)}
 
 
-def _directional(t: Trace) -> dict | None:
+def _directional(t: TraceData) -> dict | None:
     d = t.directional
     if d is None:
         return None
@@ -92,5 +92,5 @@ def _number(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
 
 
-def to_json(t: Trace, indent: int | None = 2) -> str:
+def to_json(t: TraceData, indent: int | None = 2) -> str:
     return json.dumps(to_dict(t), indent=indent, ensure_ascii=False, allow_nan=False)
