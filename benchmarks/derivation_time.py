@@ -261,12 +261,12 @@ def matches_up_to_layout(candidate: np.ndarray, reference: np.ndarray) -> bool:
 def sympy_status(case: Case, values: dict, cr_f, reference: np.ndarray) -> tuple[str, str]:
     try:
         f, symbols = sympy_function(case)
-    except Exception as error:  # noqa: BLE001  (SymPy raises many types; every one counts as a failure)
+    except Exception as error:
         return "not expressible", f"{type(error).__name__}: {error}"
     try:
         with time_limit(SYMPY_TIMEOUT_S):
             d = f.diff(symbols[case.wrt])
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         return f"error ({type(error).__name__})", str(error)
     if "Derivative" in sp.srepr(d):
         return "unevaluated", str(d)
@@ -274,7 +274,7 @@ def sympy_status(case: Case, values: dict, cr_f, reference: np.ndarray) -> tuple
         with time_limit(SYMPY_TIMEOUT_S):
             f_value = sympy_numeric(f, symbols, values)
             d_value = sympy_numeric(d, symbols, values)
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         return "unchecked", f"{d}  [could not evaluate: {type(error).__name__}]"
     if not matches_up_to_layout(f_value, np.asarray(cr_f.evaluate(**values), dtype=float)):
         return "unchecked", f"{d}  [SymPy and chainrule disagree on the function value]"
@@ -285,7 +285,7 @@ def sympy_time(case: Case) -> float | None:
     try:
         with time_limit(SYMPY_TIMEOUT_S):
             return median_time(lambda: sympy_derive(case), SYMPY_REPEAT)
-    except Exception:  # noqa: BLE001
+    except Exception:
         return None
 
 

@@ -167,7 +167,7 @@ def measure_row(case: EvalCase, n: int, order: int) -> dict:
         return {**row, "note": SKIP_NOTE}
     try:
         return {**row, **measure_one(case, n, order)}
-    except Exception as error:  # noqa: BLE001  (a mismatch or engine error is reported, not fatal)
+    except Exception as error:
         return {**row, "note": f"FAILED: {type(error).__name__}: {str(error).splitlines()[0][:120]}"}
 
 

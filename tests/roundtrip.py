@@ -68,7 +68,8 @@ def assert_same_numbers(got: np.ndarray, expected: np.ndarray, what: str, rtol: 
         return
     scale = max(1.0, float(np.max(np.abs(expected[finite]))))
     error = float(np.max(np.abs(got[finite] - expected[finite])))
-    assert error <= rtol * scale, f"{what}: max abs error {error:.3e} (scale {scale:.3e})\ngot\n{got}\nexpected\n{expected}"
+    assert error <= rtol * scale, \
+        f"{what}: max abs error {error:.3e} (scale {scale:.3e})\ngot\n{got}\nexpected\n{expected}"
 
 
 def assert_derivatives_reparse(f: cr.Expr, values: Mapping, wrt: str | list[str], max_order: int = 2) -> None:

@@ -1,7 +1,7 @@
 """Hypothesis strategies: random well-typed expressions of the input language, each with its meaning as a function.
 
-One random tree gives both the chainrule text and a Python function of a NumPy-like namespace (`NP` or `jax_namespace()`),
-so the same expression can be evaluated by NumPy (the reference value) and differentiated by JAX.
+One random tree gives both the chainrule text and a Python function of a NumPy-like namespace (`NP` or
+`jax_namespace()`), so the same expression can be evaluated by NumPy (the reference value) and differentiated by JAX.
 
 The variables have fixed concrete shapes (`DECLARATIONS`). The grammar is typed by the surface type of the language
 (scalar, column, row, matrix, with their sizes): every generated text parses, and the tree keeps the values moderate:
@@ -23,6 +23,7 @@ from types import SimpleNamespace
 
 import numpy as np
 from hypothesis import strategies as st
+from scipy.special import erf as scipy_erf
 
 DECLARATIONS = {"a": (), "b": (), "x": (3,), "y": (3,), "z": (4,), "A": (3, 3), "B": (3, 4), "C": (4, 3)}
 
@@ -143,6 +144,11 @@ def _np_logsumexp(x):
     return m + np.log(np.sum(np.exp(x - m)))
 
 
+def _np_lse_axis(x, axis):
+    m = np.max(x, axis=axis, keepdims=True)
+    return np.squeeze(m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)), axis=axis)
+
+
 NP = SimpleNamespace(
     asarray=lambda x: np.asarray(x, dtype=float), transpose=np.transpose, sin=np.sin, cos=np.cos, tanh=np.tanh,
     exp=np.exp, log=np.log, sqrt=np.sqrt, abs=np.abs, sigmoid=lambda x: 1 / (1 + np.exp(-x)),
@@ -150,6 +156,8 @@ NP = SimpleNamespace(
     norm2=lambda x: np.sqrt(np.sum(x ** 2)), logsumexp=_np_logsumexp,
     softmax=lambda x: np.exp(x - _np_logsumexp(x)), matmul=np.matmul, outer=np.outer, stack=np.stack,
     diag=np.diag, det=np.linalg.det,
+    concatenate=np.concatenate, reshape=np.reshape, log1p=np.log1p, expm1=np.expm1, erf=scipy_erf,
+    lse_axis=_np_lse_axis, amax=np.max, amin=np.min,
 )
 
 
@@ -163,8 +171,10 @@ def jax_namespace() -> SimpleNamespace:
         asarray=jnp.asarray, transpose=jnp.transpose, sin=jnp.sin, cos=jnp.cos, tanh=jnp.tanh, exp=jnp.exp,
         log=jnp.log, sqrt=jnp.sqrt, abs=jnp.abs, sigmoid=jax.nn.sigmoid, relu=jax.nn.relu, maximum=jnp.maximum,
         minimum=jnp.minimum, sum=jnp.sum, trace=jnp.trace, norm2=lambda x: jnp.sqrt(jnp.sum(x ** 2)),
-        logsumexp=lambda x: logsumexp(x), softmax=lambda x: jnp.exp(x - logsumexp(x)), matmul=jnp.matmul,
+        logsumexp=logsumexp, softmax=lambda x: jnp.exp(x - logsumexp(x)), matmul=jnp.matmul,
         outer=jnp.outer, stack=jnp.stack, diag=jnp.diag, det=jnp.linalg.det,
+        concatenate=jnp.concatenate, reshape=jnp.reshape, log1p=jnp.log1p, expm1=jnp.expm1, erf=jax.scipy.special.erf,
+        lse_axis=logsumexp, amax=jnp.max, amin=jnp.min,
     )
 
 
@@ -283,10 +293,14 @@ def _tie(draw, ty: Ty, depth: int) -> Gen:
     return (_min if kind == "min_abs" else _max)(ty, *pair, kinks=kink)
 
 
+def _plus(ns, p, q):
+    return p + q
+
+
 def _constants(draw, ty: Ty, depth: int) -> Gen:
     """Constants inside sums and products that keep only a shape: a+1+0*x (the zero term alone carries the shape of
     the sum), c+e and e-c, 0*e+f, and e.^0 (ones of e's shape)."""
-    add = lambda ns, p, q: p + q
+    add = _plus
     c = _number(draw(st.sampled_from((1, 0, 2, 0.5))))
     choice = draw(st.integers(0, 3))
     if choice == 0 and ty != S:
@@ -336,7 +350,9 @@ def _trace_product(draw, depth: int) -> Gen:
 
 def _matrix_product(draw, ty: Ty, depth: int) -> Gen:
     k = draw(st.sampled_from(SIZES))
-    sub = lambda t: expression_of(draw, t, depth - 1)
+    def sub(t: Ty) -> Gen:
+        return expression_of(draw, t, depth - 1)
+
     if ty == S:
         return matmul(sub(Ty("row", (k,))), sub(Ty("col", (k,))))
     if ty.kind == "col":
@@ -392,6 +408,147 @@ def _diag(draw, ty: Ty, depth: int) -> Gen:
     return e if e.ty == ty else transpose(e)
 
 
+def _special(draw, ty: Ty, depth: int) -> Gen:
+    """log1p (of a positive argument), expm1 (of a bounded one) and erf."""
+    name = draw(st.sampled_from(("log1p", "expm1", "erf")))
+    if name == "log1p":
+        return smooth(name, positive(draw, ty, depth - 1))
+    return smooth(name, bounded(draw, ty, depth - 1) if name == "expm1" else expression_of(draw, ty, depth - 1))
+
+
+def _indexed(e: Gen, items: str, ty: Ty, pick: Callable) -> Gen:
+    base = e.text if e.text.isidentifier() else f"({e.text})"
+    return _combine(f"{base}({items})", ty, lambda ns, v: pick(ns.asarray(e(ns, v))), ATOM, e)
+
+
+def _index(draw, ty: Ty, depth: int) -> Gen:
+    """x(k), x(2:4), X(i, :), X(:, j), X(1:3, :): entries of a longer vector or a larger matrix (from 1)."""
+    if ty == S:
+        n = draw(st.sampled_from(SIZES))
+        k = draw(st.integers(0, n - 1))
+        return _indexed(expression_of(draw, Ty("col", (n,)), depth - 1), str(k + 1), S, lambda x: x[k])
+    if ty.kind in ("col", "row"):
+        n = ty.dims[0]
+        if n == 3 and draw(st.booleans()):
+            start = draw(st.integers(0, 1))
+            longer = expression_of(draw, Ty(ty.kind, (4,)), depth - 1)
+            return _indexed(longer, f"{start + 1}:{start + 3}", ty, lambda x: x[start:start + 3])
+        k = draw(st.sampled_from(SIZES))
+        j = draw(st.integers(0, k - 1))
+        if ty.kind == "col":
+            return _indexed(expression_of(draw, Ty("mat", (n, k)), depth - 1), f":, {j + 1}", ty, lambda x: x[:, j])
+        return _indexed(expression_of(draw, Ty("mat", (k, n)), depth - 1), f"{j + 1}, :", ty, lambda x: x[j, :])
+    m, n = ty.dims
+    if m == 3:
+        return _indexed(expression_of(draw, Ty("mat", (4, n)), depth - 1), "2:4, :", ty, lambda x: x[1:4, :])
+    if n == 3:
+        return _indexed(expression_of(draw, Ty("mat", (m, 4)), depth - 1), ":, 1:3", ty, lambda x: x[:, 0:3])
+    return _indexed(expression_of(draw, ty, depth - 1), "1:4, :", ty, lambda x: x)
+
+
+def _blocks(draw, ty: Ty, depth: int) -> Gen:
+    """[u; a] and [a; u] (a vector of 4 from one of 3 and a scalar), [X; r] (a row below a matrix), [X, c]."""
+    if ty.kind in ("col", "row") and ty.dims[0] == 4:
+        col = Ty("col", (4,))
+        u, a = expression_of(draw, Ty("col", (3,)), depth - 1), expression_of(draw, S, depth - 1)
+        first = draw(st.booleans())
+        parts = (u, a) if first else (a, u)
+        e = _combine(f"[{parts[0].text}; {parts[1].text}]", col, lambda ns, v: ns.concatenate(
+            [ns.reshape(ns.asarray(p(ns, v)) * 1.0, (-1,)) for p in parts]), ATOM, *parts)
+        return e if ty == col else transpose(e)
+    m, n = ty.dims
+    if m == 4:
+        top, row = (expression_of(draw, Ty("mat", (3, n)), depth - 1),
+                    expression_of(draw, Ty("row", (n,)), depth - 1))
+        return _combine(f"[{top.text}; {row.text}]", ty, lambda ns, v: ns.concatenate(
+            [ns.asarray(top(ns, v)), ns.reshape(ns.asarray(row(ns, v)), (1, -1))], axis=0), ATOM, top, row)
+    left, col = expression_of(draw, Ty("mat", (m, 3)), depth - 1), expression_of(draw, Ty("col", (m,)), depth - 1)
+    return _combine(f"[{left.text}, {col.text}]", ty, lambda ns, v: ns.concatenate(
+        [ns.asarray(left(ns, v)), ns.reshape(ns.asarray(col(ns, v)), (-1, 1))], axis=1), ATOM, left, col)
+
+
+def _as_2d(ns, value, ty: Ty):
+    """A value of surface type ty as NumPy broadcasts it in MATLAB's sense: a row 1×n, a column m×1."""
+    if ty.kind == "row":
+        return ns.reshape(value, (1, -1))
+    return ns.reshape(value, (-1, 1)) if ty.kind == "col" else value
+
+
+def _broadcast(draw, ty: Ty, depth: int) -> Gen:
+    """MATLAB's implicit expansion into an m×n matrix: X + r (a row over the rows), c .* X, c + r (the outer sum),
+    X ./ c, max(X, r), min(c, r), ... in either order."""
+    m, n = ty.dims
+    row, col = Ty("row", (n,)), Ty("col", (m,))
+    left_ty, right_ty = draw(st.sampled_from(((ty, row), (ty, col), (col, row), (row, ty), (col, ty), (row, col))))
+    op = draw(st.sampled_from(("+", "-", ".*", "./", "max", "min")))
+    left = expression_of(draw, left_ty, depth - 1)
+    right = (positive if op == "./" else expression_of)(draw, right_ty, depth - 1)
+    f = {"+": lambda ns, p, q: p + q, "-": lambda ns, p, q: p - q, ".*": lambda ns, p, q: p * q,
+         "./": lambda ns, p, q: p / q, "max": lambda ns, p, q: ns.maximum(p, q),
+         "min": lambda ns, p, q: ns.minimum(p, q)}[op]
+
+    def meaning(ns, v):
+        return f(ns, _as_2d(ns, left(ns, v), left_ty), _as_2d(ns, right(ns, v), right_ty))
+    if op in ("max", "min"):
+        kink = (lambda ns, v: _as_2d(ns, left(ns, v), left_ty) - _as_2d(ns, right(ns, v), right_ty),)
+        return _combine(f"{op}({left.text}, {right.text})", ty, meaning, ATOM, left, right, kinks=kink)
+    level = ADD if op in "+-" else MUL
+    return _combine(f"{left.at(level)} {op} {right.at(level + 1)}", ty, meaning, level, left, right)
+
+
+def _top_gap(x, axis=None):
+    """The gap between the largest and second largest entries (of each slice along axis): max's kink."""
+    x = np.asarray(x, dtype=float)
+    x = x.reshape(-1) if axis is None else np.moveaxis(x, axis, -1)
+    if x.shape[-1] < 2:
+        return np.ones(x.shape[:-1])
+    top = np.sort(x, axis=-1)
+    return top[..., -1] - top[..., -2]
+
+
+def _axis_reduction(draw, ty: Ty, depth: int) -> Gen:
+    """sum, mean, logsumexp, max(X, [], d), min(X, [], d) along a dimension (a column: d = 2, a row: d = 1);
+    softmax(X, d), logsoftmax(X, d) of a matrix; max(e), min(e), mean(e), and sizes: size(B, 2), numel(e)."""
+    if ty == S:
+        kind = draw(st.sampled_from(("max", "min", "mean", "size")))
+        e = expression_of(draw, draw(st.sampled_from(TYPES[1:])), depth - 1)
+        if kind == "size":
+            sized = leaf(draw, draw(st.sampled_from(TYPES[1:])))
+            d = draw(st.sampled_from((1, 2)))
+            rows_cols = {"row": (1,) + sized.ty.dims, "col": sized.ty.dims + (1,)}.get(sized.ty.kind, sized.ty.dims)
+            count = float(rows_cols[d - 1])
+            size = Gen(f"size({sized.text}, {d})", S, lambda ns, v: count, ATOM)
+            return binary("*", size, call("mean", S, lambda ns: lambda x: ns.sum(x) / x.size, e), S,
+                          lambda ns, p, q: p * q)
+        if kind == "mean":
+            return call("mean", S, lambda ns: lambda x: ns.sum(x) / x.size, e)
+        sign = 1.0 if kind == "max" else -1.0
+        return call(kind, S, lambda ns: getattr(ns, "a" + kind), e,
+                    kinks=(lambda ns, v: _top_gap(sign * np.asarray(e(ns, v))),))
+    if ty.kind == "mat":
+        d = draw(st.sampled_from((1, 2)))
+        name = draw(st.sampled_from(("softmax", "logsoftmax")))
+        e = expression_of(draw, ty, depth - 1)
+
+        def soft(ns, v):
+            x = e(ns, v)
+            shifted = x - ns.reshape(ns.lse_axis(x, d - 1), (1, -1) if d == 1 else (-1, 1))
+            return ns.exp(shifted) if name == "softmax" else shifted
+        return _combine(f"{name}({e.text}, {d})", ty, soft, ATOM, e)
+    d = 1 if ty.kind == "row" else 2
+    k = draw(st.sampled_from(SIZES))
+    e = expression_of(draw, Ty("mat", (k,) + ty.dims if d == 1 else ty.dims + (k,)), depth - 1)
+    name = draw(st.sampled_from(("sum", "mean", "logsumexp", "max", "min")))
+    axis = d - 1
+    reduce = {"sum": lambda ns, x: ns.sum(x, axis=axis), "mean": lambda ns, x: ns.sum(x, axis=axis) / x.shape[axis],
+              "logsumexp": lambda ns, x: ns.lse_axis(x, axis), "max": lambda ns, x: ns.amax(x, axis=axis),
+              "min": lambda ns, x: ns.amin(x, axis=axis)}[name]
+    text = f"{name}({e.text}, [], {d})" if name in ("max", "min") else f"{name}({e.text}, {d})"
+    sign = 1.0 if name == "max" else -1.0
+    kinks = (lambda ns, v: _top_gap(sign * np.asarray(e(ns, v)), axis),) if name in ("max", "min") else ()
+    return _combine(text, ty, lambda ns, v: reduce(ns, e(ns, v)), ATOM, e, kinks=kinks)
+
+
 def _productions(ty: Ty) -> list[str]:
     names = ["binary", "smooth", "product", "leaf", "exp", "log_sqrt", "neg", "binary", "power", "kinked", "product",
              "constants", "general_power"]
@@ -401,6 +558,11 @@ def _productions(ty: Ty) -> list[str]:
         names += ["transpose", "softmax"]
     if ty.kind in ("col", "row"):
         names += ["stack"]
+    names += ["special", "index", "axis"]
+    if ty.kind == "mat":
+        names += ["broadcast"]
+    if (ty.kind in ("col", "row") and ty.dims[0] == 4) or (ty.kind == "mat" and 4 in ty.dims):
+        names += ["blocks"]
     if ty.kind in ("col", "row") or (ty.kind == "mat" and ty.dims[0] == ty.dims[1]):
         names += ["diag"]
     return names
@@ -410,41 +572,43 @@ def expression_of(draw, ty: Ty, depth: int) -> Gen:
     """A random expression of surface type ty, at most about `depth` operators deep."""
     if depth <= 0:
         return leaf(draw, ty)
-    name = draw(st.sampled_from(_productions(ty)))
-    sub = lambda t=ty: expression_of(draw, t, depth - 1)
-    if name == "leaf":
-        return leaf(draw, ty)
-    if name == "smooth":
-        return smooth(draw(st.sampled_from(SMOOTH)), sub())
-    if name == "exp":
-        return smooth("exp", bounded(draw, ty, depth - 1))
-    if name == "log_sqrt":
-        return smooth(draw(st.sampled_from(("log", "sqrt"))), positive(draw, ty, depth - 1))
-    if name == "neg":
-        return neg(sub())
-    if name == "binary":
-        return _elementwise_binary(draw, ty, depth)
-    if name == "power":
-        if draw(st.integers(0, 2)) == 0:
-            return power(positive(draw, ty, depth - 1), draw(st.sampled_from((-1, -2))))
-        return power(sub(), draw(st.sampled_from((2, 3))))
-    if name == "kinked":
-        return _kinked(draw, ty, depth)
-    if name == "constants":
-        return _constants(draw, ty, depth)
-    if name == "general_power":
-        return _general_power(draw, ty, depth)
-    if name == "product":
-        return _matrix_product(draw, ty, depth)
-    if name == "reduction":
-        return _reduction(draw, depth)
-    if name == "transpose":
-        return transpose(sub(ty.t))
-    if name == "softmax":
-        return call("softmax", ty, lambda ns: ns.softmax, sub())
-    if name == "stack":
-        return _stack(draw, ty, depth)
-    return _diag(draw, ty, depth)
+    return _PRODUCTIONS[draw(st.sampled_from(_productions(ty)))](draw, ty, depth)
+
+
+def _sub(draw, ty: Ty, depth: int) -> Gen:
+    return expression_of(draw, ty, depth - 1)
+
+
+def _power_production(draw, ty: Ty, depth: int) -> Gen:
+    if draw(st.integers(0, 2)) == 0:
+        return power(positive(draw, ty, depth - 1), draw(st.sampled_from((-1, -2))))
+    return power(_sub(draw, ty, depth), draw(st.sampled_from((2, 3))))
+
+
+# each production of the grammar: (draw, ty, depth) -> an expression of type ty
+_PRODUCTIONS = {
+    "leaf": lambda draw, ty, depth: leaf(draw, ty),
+    "smooth": lambda draw, ty, depth: smooth(draw(st.sampled_from(SMOOTH)), _sub(draw, ty, depth)),
+    "exp": lambda draw, ty, depth: smooth("exp", bounded(draw, ty, depth - 1)),
+    "log_sqrt": lambda draw, ty, depth: smooth(draw(st.sampled_from(("log", "sqrt"))), positive(draw, ty, depth - 1)),
+    "neg": lambda draw, ty, depth: neg(_sub(draw, ty, depth)),
+    "binary": _elementwise_binary,
+    "power": _power_production,
+    "kinked": _kinked,
+    "constants": _constants,
+    "general_power": _general_power,
+    "product": _matrix_product,
+    "reduction": lambda draw, ty, depth: _reduction(draw, depth),
+    "transpose": lambda draw, ty, depth: transpose(_sub(draw, ty.t, depth)),
+    "softmax": lambda draw, ty, depth: call("softmax", ty, lambda ns: ns.softmax, _sub(draw, ty, depth)),
+    "stack": _stack,
+    "special": _special,
+    "index": _index,
+    "blocks": _blocks,
+    "axis": _axis_reduction,
+    "broadcast": _broadcast,
+    "diag": _diag,
+}
 
 
 @st.composite

@@ -53,7 +53,7 @@ def test_python_names_of_max_and_min_and_the_builtins():
 def test_unknown_attributes_are_attribute_errors():
     with pytest.raises(AttributeError, match="no attribute 'nosuch'"):
         _ = cr.nosuch
-    with pytest.raises(AttributeError, match="did you mean cr.scalar_var"):
+    with pytest.raises(AttributeError, match=r"did you mean cr\.scalar_var"):
         _ = cr.scalar
 
 

@@ -52,7 +52,7 @@ PRINTED = [
     (["x'*A*x", "--wrt", "x", "--format", "text"], "x'*(A+A')"),
     (["x'*A*x", "--wrt", "x", "--format", "unicode"], "xᵀ·(A + Aᵀ)"),
     (["x'*A*x", "--wrt", "x", "--format", "latex"], r"x^{\top} \left(A + A^{\top}\right)"),
-    (["softmax(x)", "--wrt", "x", "--cse"], "t0 = x-logsumexp(x)\nt1 = exp(t0)\ndiag(t1)-t1*t1'"),
+    (["softmax(x)", "--wrt", "x", "--cse"], "t0 = softmax(x)\ndiag(t0)-t0*t0'"),
 ]
 
 
@@ -79,7 +79,7 @@ def test_json_shape_follows_declarations_and_order():
 def test_cse_is_in_every_format():
     report = diff_json("softmax(x)", "--wrt", "x", "--cse")
     assert report["text"].startswith("t0 = ")
-    assert diff_json("softmax(x)", "--wrt", "x")["text"] == "diag(exp(x-logsumexp(x)))-exp(x-logsumexp(x))*exp(x-logsumexp(x))'"
+    assert diff_json("softmax(x)", "--wrt", "x")["text"] == "diag(softmax(x))-softmax(x)*softmax(x)'"
 
 
 rng = np.random.default_rng(3)
@@ -214,7 +214,8 @@ def test_error_is_one_paragraph_on_stderr(args, expected):
 
 def test_parse_error_shows_the_expression_and_a_caret():
     lines = run("diff", "x'*A*x + sine(x)", "--wrt", "x").stderr.splitlines()
-    assert lines == ["chainrule: unknown function 'sine'", "  x'*A*x + sine(x)", "           ^^^^^^^", "Did you mean 'sin'?"]
+    assert lines == ["chainrule: unknown function 'sine'", "  x'*A*x + sine(x)", "           ^^^^^^^",
+                     "Did you mean 'sin'?"]
 
 
 SMOKE = [
@@ -260,7 +261,8 @@ def test_several_wrt_give_every_derivative_labelled():
 
 
 def test_several_wrt_in_latex_keep_labels_as_comments():
-    assert diff("a*b", "--wrt", "a", "--wrt", "b", "--format", "latex") == "% derivative by a:\nb\n% derivative by b:\na\n"
+    latex = diff("a*b", "--wrt", "a", "--wrt", "b", "--format", "latex")
+    assert latex == "% derivative by a:\nb\n% derivative by b:\na\n"
 
 
 @pytest.mark.parametrize("command", [["diff"], ["explain"], ["trace", "--at", "y=1,2", "--at", "p=0.2,0.8"]])
@@ -327,9 +329,11 @@ def test_ctrl_c_on_a_real_process_exits_130():
     assert (process.returncode, out, err) == (130, "", "chainrule: interrupted\n")
 
 
-@pytest.mark.parametrize(("args", "instead"), [(["diff", "x'*A*x", "--wrt", "x", "--format", "unicode"], "--format text"),
-                                              (["explain", "x'*A*x", "--wrt", "x"], "--format latex"),
-                                              (["trace", "x'*A*x", "--wrt", "x"], "--format json")])
+@pytest.mark.parametrize(("args", "instead"), [
+    (["diff", "x'*A*x", "--wrt", "x", "--format", "unicode"], "--format text"),
+    (["explain", "x'*A*x", "--wrt", "x"], "--format latex"),
+    (["trace", "x'*A*x", "--wrt", "x"], "--format json"),
+])
 def test_an_ascii_terminal_gets_a_clear_error(args, instead):
     result = subprocess.run([sys.executable, "-m", "chainrule.cli", *args], capture_output=True, text=True,
                             timeout=120, check=False, env={**os.environ, "PYTHONIOENCODING": "ascii"})
@@ -437,7 +441,7 @@ def test_diff_shows_every_variable_kind_and_origin_on_standard_error():
 def test_diff_says_which_kinds_use_fixed_and_notes_a_result_non_scalar_by_a_guess():
     result = run("diff", "k*norm2(w)^2", "--wrt", "w")
     assert "note: the result is a col vector because 'k' was read as a vector" in result.stderr
-    fixed = run("diff", "X*W + vector(1)*b'", "--wrt", "b")
+    fixed = run("diff", "tr(b)*X", "--wrt", "b")
     assert "fixed by use: b" in fixed.stderr.splitlines()[0]
 
 

@@ -169,7 +169,8 @@ def test_python_operators(op, i, j):
 ODD = st.one_of(st.none(), st.booleans(), st.integers(-10**30, 10**30), st.floats(), st.complex_numbers(),
                 st.text(max_size=8), st.binary(max_size=4), st.lists(st.integers(-3, 5), max_size=3),
                 st.tuples(st.text(max_size=3)), st.dictionaries(st.text(max_size=2), st.integers(), max_size=2))
-NAMES = st.one_of(st.sampled_from(["x", "A", "a", "text", "f", "wrt", "1x", "", "x y", "é", "eye"]), st.text(max_size=4))
+NAMES = st.one_of(st.sampled_from(["x", "A", "a", "text", "f", "wrt", "1x", "", "x y", "é", "eye"]),
+                  st.text(max_size=4))
 
 
 @fuzz_settings(200)
@@ -252,7 +253,8 @@ CLI_COMMANDS = {      # the options each subcommand has: random ones argparse wo
     "diff": (["--at", "--var", "--limit", "--order", "--layout"], ["--check", "--hessian", "--cse"],
              ["text", "unicode", "latex", "json"]),
     "explain": (["--var", "--limit", "--layout"], ["--forward", "--reverse"], ["text", "markdown", "latex", "json"]),
-    "trace": (["--at", "--var", "--limit", "--seed", "--mode", "--direction"], ["--full"], ["text", "markdown", "json"]),
+    "trace": (["--at", "--var", "--limit", "--seed", "--mode", "--direction"], ["--full"],
+              ["text", "markdown", "json"]),
 }
 
 
@@ -260,7 +262,8 @@ CLI_COMMANDS = {      # the options each subcommand has: random ones argparse wo
 def command_lines(draw):
     command = draw(st.sampled_from(sorted(CLI_COMMANDS)))
     valued, flags, formats = CLI_COMMANDS[command]
-    argv = [command, draw(CLI_EXPRESSIONS), "--wrt", draw(CLI_NAMES.filter(bool)), "--format", draw(st.sampled_from(formats))]
+    argv = [command, draw(CLI_EXPRESSIONS), "--wrt", draw(CLI_NAMES.filter(bool)),
+            "--format", draw(st.sampled_from(formats))]
     for option in draw(st.lists(st.sampled_from(valued), max_size=4)):
         argv += [option, draw(CLI_VALUE_OPTIONS[option])]
     return argv + draw(st.lists(st.sampled_from(flags), max_size=2, unique=True))

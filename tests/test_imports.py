@@ -8,7 +8,7 @@ from pathlib import Path
 PACKAGE = "chainrule"
 ROOT = Path(__file__).resolve().parents[1] / "src" / PACKAGE
 # Optional dependencies: imported where they are used, so that chainrule works without them.
-LAZY_ALLOWED = frozenset({"graphviz", "matplotlib"})
+LAZY_ALLOWED = frozenset({"graphviz", "matplotlib", "latex2mathml"})
 FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 
 
@@ -34,8 +34,7 @@ def _imports(tree: ast.Module) -> tuple[list[ast.stmt], list[ast.stmt]]:
         node, in_function = stack.pop()
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             (inner if in_function else top).append(node)
-        for child in ast.iter_child_nodes(node):
-            stack.append((child, in_function or isinstance(node, FUNCTIONS)))
+        stack.extend((child, in_function or isinstance(node, FUNCTIONS)) for child in ast.iter_child_nodes(node))
     return top, inner
 
 
@@ -114,7 +113,8 @@ def test_the_graph_sees_the_package():
 
 
 def test_imports_in_functions_are_told_from_those_the_module_runs():
-    source = "import a\nif b:\n    import c\ndef f():\n    import d\nclass E:\n    def g(self):\n        from . import h\n"
+    source = ("import a\nif b:\n    import c\ndef f():\n    import d\n"
+              "class E:\n    def g(self):\n        from . import h\n")
     top, inner = _imports(ast.parse(source))
     assert sorted(s.names[0].name for s in top) == ["a", "c"]
     assert sorted(s.names[0].name for s in inner) == ["d", "h"]

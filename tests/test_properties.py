@@ -50,7 +50,8 @@ def _assert_close(got, expected, what: str, rtol: float = 1e-9) -> None:
     assert got.shape == expected.shape, f"{what}: shape {got.shape}, expected {expected.shape}"
     scale = max(1.0, float(np.max(np.abs(expected))) if expected.size else 0.0)
     error = float(np.max(np.abs(got - expected))) if got.size else 0.0
-    assert error <= rtol * scale, f"{what}: max abs error {error:.3e} (scale {scale:.3e})\ngot\n{got}\nexpected\n{expected}"
+    assert error <= rtol * scale, \
+        f"{what}: max abs error {error:.3e} (scale {scale:.3e})\ngot\n{got}\nexpected\n{expected}"
 
 
 def _assert_reparses(d: cr.Expr, values: dict, what: str) -> None:

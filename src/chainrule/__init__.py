@@ -19,7 +19,7 @@ except PackageNotFoundError:                # a source tree that is not installe
     __version__ = "0+unknown"
 
 from . import builder as _builder
-from .api import LAYOUTS, check, derivative, diagnose, hessian, parse
+from .api import LAYOUTS, check, codegen, compile, derivative, diagnose, hessian, parse
 from .builder import call, matrix_var, scalar_var, vector_var
 from .errors import ChainruleError, DerivativeError, EvaluationError, ParseError, ShapeError, UsageError
 from .explain import Derivation, explain
@@ -48,6 +48,8 @@ __all__ = [
     "UsageError",
     "call",
     "check",
+    "codegen",
+    "compile",
     "current_limits",
     "derivative",
     "diagnose",

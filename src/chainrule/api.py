@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from . import boundary
+from . import codegen as generated
 from .calculus.layout import LAYOUTS, arrange
 from .calculus.reverse import jacobian
 from .errors import DerivativeError, EvaluationError, ParseError, UsageError
@@ -31,11 +32,11 @@ def parse(text: str, declarations: Mapping[str, object] | None = None, /, **kind
 
     Where each kind came from, and what a guess changed:
 
-    >>> f = parse("X*W + vector(1)*b'")
-    >>> f.origins       # b, a scalar by its letter, must be a vector here
-    {'X': 'name', 'W': 'name', 'b': 'use'}
-    >>> parse("k*norm2(w)^2").notes
-    ("the result is a col vector because 'k' was read as a vector from its name; declared a scalar, it gives a scalar result",)
+    >>> parse("sin(x^2) + A*y").origins       # x, a vector by its letter, must be a scalar in x^2
+    {'x': 'use', 'A': 'name', 'y': 'name'}
+    >>> parse("k*norm2(w)^2").notes  # doctest: +NORMALIZE_WHITESPACE
+    ("the result is a col vector because 'k' was read as a vector from its name; declared a scalar,
+      it gives a scalar result",)
     """
     if isinstance(text, Expr):
         raise ParseError("parse reads text; this is already an Expr", hint="Use the Expr itself.")
@@ -92,7 +93,7 @@ def hessian(f: Expr | str, wrt: str | Expr, layout: str = "numerator") -> Expr:
     return derivative(f, wrt, order=2, layout=layout)
 
 
-def _variable(f: Expr, wrt: str | Expr):
+def _variable(f: Expr, wrt: object):
     name = wrt if isinstance(wrt, str) else (wrt.node.params.name if isinstance(wrt, Expr) and wrt.node.op == "var"
                                              else None)
     if name is None or name not in f.variables:
@@ -178,3 +179,50 @@ def diagnose(f: Expr | str, values: Mapping[str, object]) -> NonFinite | None:
         raise EvaluationError(f"cannot diagnose a {type(f).__name__}", hint="Give an expression as text or an Expr.")
     given = boundary.mapping(values, "the values", "cr.diagnose(f, {'x': [1, 2]})")
     return nonfinite_origin(expr.node, expr.variables, given)
+
+
+def codegen(f: Expr | str, wrt: str | Sequence[str], target: str = "numpy", name: str | None = None,
+            hessian: bool = False, hvp: bool = False, sizes: Mapping[str, int] | None = None) -> str:
+    """The source of a Python module that computes the scalar f and its gradient by wrt, in NumPy, PyTorch or JAX
+    (target "numpy", "torch" or "jax"). It needs only its library: save it and import it.
+
+    Every module has `f`, `grad` and `value_and_grad`, taking the variables in order of first appearance (keywords
+    work too); with "numpy" also `check_grad()`, and `hessian` / `hvp(..., v)` when asked. `sizes` (dimension name ->
+    size, every other dimension 1000) is what the products are ordered for; `name` names the function (an alias of
+    `f`, and the class name of the torch autograd function).
+
+    >>> src = codegen("sum(log(1+exp(-y.*(X*w))))", "w")
+    >>> "def value_and_grad(y, X, w):" in src and "import chainrule" not in src
+    True
+    """
+    f = _as_expr(f, "codegen")
+    names = [wrt] if isinstance(wrt, (str, Expr)) else list(wrt)
+    if not names:
+        raise UsageError("codegen needs at least one variable to differentiate by", hint="Give wrt=\"x\".")
+    wrts = list(dict.fromkeys(_variable(f, w).params.name for w in names))
+    for option, value in (("hessian", hessian), ("hvp", hvp)):
+        if not isinstance(value, bool):
+            raise UsageError(f"{option} must be True or False, not {value!r}")
+    return generated.source(f, wrts, target, name, hessian, hvp, _sizes(sizes))
+
+
+def compile(f: Expr | str, wrt: str | Sequence[str], target: str = "numpy", name: str | None = None,
+            hessian: bool = False, hvp: bool = False, sizes: Mapping[str, int] | None = None):
+    """The module `codegen` writes, loaded: call its f, grad, value_and_grad (and hessian, hvp) directly.
+
+    >>> m = compile("x'*A*x", "x")
+    >>> m.grad([1.0, 2.0], [[1.0, 0.0], [0.0, 3.0]])
+    array([ 2., 12.])
+    """
+    return generated.load(codegen(f, wrt, target, name, hessian, hvp, sizes), name or "chainrule_generated")
+
+
+def _sizes(sizes: Mapping[str, int] | None) -> dict[str, int]:
+    if sizes is None:
+        return {}
+    given = boundary.mapping(sizes, "sizes", "sizes={'n': 1000}")
+    for key, value in given.items():
+        if not isinstance(key, str) or isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise UsageError(f"sizes maps dimension names to whole numbers >= 1, not {key!r}: {value!r}",
+                             hint="Write sizes={'n': 1000, 'r': 10}.")
+    return dict(given)

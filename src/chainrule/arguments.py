@@ -16,10 +16,10 @@ import numpy as np
 from .api import derivative
 from .boundary import is_name
 from .errors import ChainruleError, UsageError
-from .expr import Expr
+from .expr import Expr, inferred_lines
 from .language.infer import KINDS
 from .language.parser import parse_syntax
-from .language.rules import CONSTANTS, FUNCTIONS
+from .language.rules import CONSTANTS, FUNCTIONS, index_calls
 from .language.surface import walk
 from .limits import from_environment, parse_limits
 from .numeric.points import finite_points
@@ -66,7 +66,7 @@ def declarations(items: Sequence[str], text: str) -> dict[str, object]:
 
 
 def _names_in(text: str) -> set[str]:
-    return {n.value for n in walk(parse_syntax(text)) if n.op == "name"} - set(FUNCTIONS) - set(CONSTANTS)
+    return {n.value for n in walk(index_calls(parse_syntax(text))) if n.op == "name"} - set(FUNCTIONS) - set(CONSTANTS)
 
 
 def value(item: str, flag: str = "--at") -> tuple[str, np.ndarray]:
@@ -237,38 +237,12 @@ def reports_errors(run: Callable[[argparse.Namespace], int]) -> Callable[[argpar
     return guarded
 
 
-# ---- what was inferred: every variable's kind and shape, and where it came from ----
-
-_ORIGIN_WORDS = {"name": "guessed from the name", "use": "fixed by use", "declared": "declared"}
-
-
-def variables_report(f: Expr) -> list[dict]:
-    """One entry per variable of f: name, kind, shape and origin ("declared", "name": guessed from its first letter
-    or a scalar name of the literature, "use": read as another kind because the expression needs it)."""
-    return [{"name": name, "kind": _kind(info), "shape": list(info.shape), "origin": f.origins.get(name, "declared")}
-            for name, info in f.variables.items()]
-
-
-def _kind(info) -> str:
-    kinds = {0: "scalar", 1: "vector", 2: "symmetric matrix" if info.symmetric else "matrix"}
-    return kinds.get(len(info.shape), f"rank-{len(info.shape)} tensor")
-
-
-def variables_lines(report: list[dict], notes: Sequence[str]) -> str:
-    """`x: vector (n), A: matrix (n×n)`, then which kinds were guessed, fixed by use or declared, then the notes."""
-    shown = ", ".join(f"{v['name']}: {v['kind']}" + (f" ({'×'.join(map(str, v['shape']))})" if v["shape"] else "")
-                      for v in report)
-    groups = {origin: [v["name"] for v in report if v["origin"] == origin] for origin in _ORIGIN_WORDS}
-    origins = "; ".join(f"{words}: {', '.join(groups[origin])}" for origin, words in _ORIGIN_WORDS.items()
-                        if groups[origin])
-    lines = [f"{shown}  ({origins})" if shown else ""]
-    return "\n".join([line for line in lines if line] + [f"note: {note}" for note in notes]) + "\n"
-
+# ---- what was inferred: every variable's kind and shape, and where it came from (Expr.inferred) ----
 
 def announce(report: list[dict], notes: Sequence[str]) -> None:
     """The variables line on standard error, after the result is computed and before it is printed (standard output
     stays the result alone, for pipes); JSON output carries the same as the key "variables"."""
-    text = variables_lines(report, notes)
+    text = inferred_lines(report, notes)
     try:
         emit(text, "", sys.stderr)
     except UsageError:          # an ASCII-only terminal: the same with x for the times sign
@@ -278,4 +252,4 @@ def announce(report: list[dict], notes: Sequence[str]) -> None:
 def announce_variables(f: Expr, fmt: str) -> None:
     """announce for the expression f, except in JSON output."""
     if fmt != "json":
-        announce(variables_report(f), f.notes)
+        announce(f.inferred(), f.notes)

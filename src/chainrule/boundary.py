@@ -29,7 +29,7 @@ def is_name(name: object) -> bool:
 
 def name(value: object, what: str) -> str:
     """value, if it is a variable name of the input language."""
-    if is_name(value):
+    if isinstance(value, str) and is_name(value):
         return value
     shown = repr(value) if isinstance(value, str) else type(value).__name__
     raise UsageError(f"{what} must be a variable name such as x or W1, not {shown}",

@@ -96,7 +96,7 @@ def call(name: str, *operands: object) -> Expr:
     >>> import chainrule as cr
     >>> x = cr.vector_var("x")
     >>> print(cr.call("softmax", x))
-    exp(x-logsumexp(x))
+    softmax(x)
     >>> cr.call("max", 0, x) == cr.maximum(0, x)
     True
     """
@@ -114,6 +114,7 @@ def call(name: str, *operands: object) -> Expr:
 _EXAMPLE_ARGUMENTS = {
     "max": "x, y", "min": "x, y", "tr": "A", "det": "A", "logdet": "A", "inv": "A", "cofactor": "A, 2",
     "vector": '2, "n"', "matrix": '0.5, "n", "n"', "eye": "3", "einsum": '"ij,j->i", A, x',
+    "size": "A, 2", "softmax": "A, 2", "logsoftmax": "A, 2", "logsumexp": "A, 1", "mean": "A, 2",
 }
 # NumPy's names of the element-wise max and min (the language's max(a, b) and min(a, b))
 _ALIASES = {"maximum": "max", "minimum": "min"}

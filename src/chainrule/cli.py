@@ -20,14 +20,15 @@ from .arguments import (
     reports_errors,
     values,
     values_for,
-    variables_report,
 )
+from .codegen.command import register as register_codegen
 from .errors import ChainruleError
 from .explain.command import register as register_explain
 from .limits import limits
 from .numeric.diagnose import first_nonfinite
 from .trace.command import register as register_trace
 from .training.command import register as register_demo
+from .web.command import register as register_serve
 
 FORMATS = ("text", "unicode", "latex", "json")
 INTERRUPTED = 130      # the shell's status for a program ended by Ctrl-C (128 + SIGINT)
@@ -54,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("--cse", action="store_true", help="name shared subexpressions t0, t1, ...")
     add_limit_option(diff)
     diff.set_defaults(func=_run_diff)
-    for register in (register_explain, register_trace, register_demo):
+    for register in (register_explain, register_trace, register_demo, register_serve, register_codegen):
         register(commands)
     return parser
 
@@ -66,7 +67,7 @@ def _diff(args: argparse.Namespace) -> dict:
     at = values_for(f, given) if given else None
     wrts = list(dict.fromkeys(args.wrt))
     parts = [_derivative(f, w, order, args, at) for w in wrts]
-    read = {"variables": variables_report(f), "notes": list(f.notes)}
+    read = {"variables": f.inferred(), "notes": list(f.notes)}
     if len(parts) == 1:
         part = parts[0]
         return {"expression": f.text(), **read, "wrt": part.pop("wrt"), "order": order, "layout": args.layout, **part}
@@ -158,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader (| head) stopped early: not an error
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (so the interpreter's final flush stays quiet)
         return 0
-    except Exception as error:  # noqa: BLE001  (a bug of ours: still a message, never a traceback)
+    except Exception as error:  # a bug of ours: still a message, never a traceback
         print(f"chainrule: internal error ({type(error).__name__}: {error}); please report it", file=sys.stderr)
         return 3
 

@@ -1,4 +1,6 @@
-"""The project's exception types. Messages say what went wrong, where (a caret under the expression) and how to fix it."""
+"""The project's exception types.
+
+Messages say what went wrong, where (a caret under the expression) and how to fix it."""
 from __future__ import annotations
 
 

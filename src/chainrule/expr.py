@@ -22,7 +22,7 @@ from .language.infer import check_arguments
 from .language.rules import FUNCTIONS, OPERATORS, Ctx, Rule, TypeFailure
 from .language.surface import Syntax
 from .language.types import SCALAR, DimVar, SType, Unifier
-from .notation import render
+from .notation import mathml, render
 from .numeric.bind import bind
 from .numeric.evaluate import Plan
 from .simplify import build as b
@@ -114,9 +114,30 @@ class Expr:
     def __repr__(self) -> str:
         return f"<chainrule.Expr {self.text()} : {self.stype.kind} {self.shape}>"
 
+    def inferred(self) -> list[dict]:
+        """What was inferred of each variable: name, kind, shape and origin ("declared"; "name": guessed from its
+        first letter or a scalar name of the literature; "use": read as another kind because the text needs it).
+
+        >>> from chainrule import parse
+        >>> parse("sin(x^2) + A*y", y=("n",)).inferred()[0]
+        {'name': 'x', 'kind': 'scalar', 'shape': [], 'origin': 'use'}
+        >>> print(inferred_lines(parse("x'*A*x").inferred(), ()), end="")
+        x: vector (n), A: matrix (n×n)  (guessed from the name: x, A)
+        """
+        return [{"name": name, "kind": _kind(info), "shape": list(info.shape), "origin": self.origins[name]}
+                for name, info in self.variables.items()]
+
+    @property
+    def inferred_text(self) -> str:
+        """inferred() and the notes as lines of text, as the command line prints them before a result."""
+        return inferred_lines(self.inferred(), self.notes)
+
     def _repr_latex_(self) -> str:
         return f"$${self.latex()}$$"
 
+    def _repr_html_(self) -> str | None:
+        """Jupyter: typeset as MathML, which renders without scripts or network (None without latex2mathml)."""
+        return mathml.expr_html(self) if mathml.available() else None
 
     # ---- building: @ is the matrix product (the language's *), * / ** are element-wise (.* ./ .^) ----
     @property
@@ -276,3 +297,22 @@ def _shown(operand: Expr | str | float, width: int = 60) -> str:
         return f'"{operand}"'
     text = operand.text() if isinstance(operand, Expr) else f"{operand:g}"
     return text if len(text) <= width else text[:width - 3] + "..."
+
+
+_ORIGIN_WORDS = {"name": "guessed from the name", "use": "fixed by use", "declared": "declared"}
+
+
+def _kind(info: VarInfo) -> str:
+    kinds = {0: "scalar", 1: "vector", 2: "symmetric matrix" if info.symmetric else "matrix"}
+    return kinds.get(len(info.shape), f"rank-{len(info.shape)} tensor")
+
+
+def inferred_lines(report: Sequence[Mapping], notes: Sequence[str]) -> str:
+    """`x: vector (n), A: matrix (n×n)`, which kinds were guessed, fixed by use or declared, then the notes."""
+    shown = ", ".join(f"{v['name']}: {v['kind']}" + (f" ({'×'.join(map(str, v['shape']))})" if v["shape"] else "")
+                      for v in report)
+    groups = {origin: [v["name"] for v in report if v["origin"] == origin] for origin in _ORIGIN_WORDS}
+    origins = "; ".join(f"{words}: {', '.join(groups[origin])}" for origin, words in _ORIGIN_WORDS.items()
+                        if groups[origin])
+    lines = [f"{shown}  ({origins})"] if shown else []
+    return "\n".join(lines + [f"note: {note}" for note in notes]) + "\n"

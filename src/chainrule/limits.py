@@ -91,7 +91,7 @@ def _compact(number: object) -> str:
 
 def _positive_int(name: str, value: object) -> int:
     try:
-        number = float(value)  # accepts "8e9" from the command line
+        number = float(value)  # type: ignore[arg-type]  # accepts "8e9" from the command line; else fails below
     except (TypeError, ValueError):
         number = float("nan")
     if not 1 <= number < math.inf:      # also refuses NaN

@@ -45,10 +45,10 @@ def directional_fd(f, a: np.ndarray, h: float = 1e-3) -> np.ndarray:
     """d f(A)/dA entry by entry, by central differences (exact for a polynomial of degree <= 2 in each entry)."""
     value = np.asarray(f(a))
     result = np.zeros(value.shape + a.shape)
-    for k, l in itertools.product(*map(range, a.shape)):
+    for row, col in itertools.product(*map(range, a.shape)):
         e = np.zeros_like(a)
-        e[k, l] = h
-        result[..., k, l] = (np.asarray(f(a + e)) - np.asarray(f(a - e))) / (2 * h)
+        e[row, col] = h
+        result[..., row, col] = (np.asarray(f(a + e)) - np.asarray(f(a - e))) / (2 * h)
     return result
 
 

@@ -17,7 +17,7 @@ from chainrule.ir.elementwise import ELEMENTWISE
 from chainrule.simplify import build as b
 
 SEEDS = (0, 1, 2)
-SQUARE = {name: ("n", "n") for name in "ABC"}
+SQUARE = dict.fromkeys("ABC", ("n", "n"))
 
 # rule -> expressions that exercise it: (text, wrt, declarations, order). The matrix cases use square, general
 # (non-symmetric) matrices, so that a transposed rule gives other numbers; C weights the entries differently, so
@@ -30,13 +30,21 @@ VJP_CASES: dict[str, list[tuple[str, str, dict, int]]] = {
     "max": [("tr(C*max(A, B))", "A", SQUARE, 1), ("tr(C*max(A, B))", "B", SQUARE, 1), ("sum(max(x, -2))", "x", {}, 1)],
     "min": [("tr(C*min(A, B))", "A", SQUARE, 1), ("tr(C*min(A, B))", "B", SQUARE, 1), ("sum(min(x, 2))", "x", {}, 1)],
     "contract": [("x'*A*y", "x", {}, 1), ("tr(C*A)", "A", SQUARE, 1), ("x'*A*y", "A", SQUARE, 1)],
-    "logsumexp": [("logsumexp(A*x)", "x", {}, 1), ("logsumexp(A*x)", "A", {}, 1), ("logsumexp(A)", "A", SQUARE, 1)],
+    "logsumexp": [("logsumexp(A*x)", "x", {}, 1), ("logsumexp(A*x)", "A", {}, 1), ("logsumexp(A)", "A", SQUARE, 1),
+                  ("x'*logsumexp(A, 2)", "A", SQUARE, 1), ("logsumexp(A, 1)*x", "A", SQUARE, 1)],
+    # the check's matrices are diagonally dominant: off the diagonal, the largest entry of a row is not on it
+    "amax": [("max(A*x)", "x", {}, 1), ("x'*max(A - 100*eye(\"n\"), [], 2)", "A", SQUARE, 1),
+             ("min(A + 100*eye(\"n\"), [], 1)*x", "A", SQUARE, 1)],
     "inv": [("tr(C*inv(A))", "A", SQUARE, 1), ("x'*inv(A)*y", "A", SQUARE, 1)],
     "det": [("det(A)", "A", SQUARE, 1)],
     "cofactor": [("det(A)", "A", SQUARE, 2)],
     "logdet": [("logdet(A)", "A", SQUARE, 1)],
     "norm2": [("norm2(A*x)", "x", {}, 1), ("norm2(A)", "A", SQUARE, 1)],
     "unit": [("norm2(x)", "x", {}, 2), ("norm2(A)", "A", SQUARE, 2)],
+    "stack": [("sum(exp([x; y]).*[y; x])", "x", {"x": (3,), "y": (3,)}, 1),
+              ("tr(C*[A, B])", "A", {"A": (3, 3), "B": (3, 1), "C": (4, 3)}, 1)],
+    "index": [("sum(exp(x(2:3)).*y(1:2))", "x", {"x": (3,), "y": (3,)}, 1),
+              ("x'*A(:, 2)*A(1, 3)", "A", {"A": (3, 3), "x": (3,)}, 1)],
 }
 
 # Mutants that cannot be told apart from the rule (so no check could catch them), with the reason.

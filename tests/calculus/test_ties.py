@@ -34,7 +34,7 @@ def _scalar_fd(f, point, extra, order, h=1e-4):
 @pytest.mark.parametrize("text, extra, points", REGION_TIES, ids=[r[0] for r in REGION_TIES])
 @pytest.mark.parametrize("order", [1, 2])
 def test_ties_on_a_region_match_finite_differences(text, extra, points, order):
-    f = cr.parse(text, a="scalar", **{name: "scalar" for name in extra})
+    f = cr.parse(text, a="scalar", **dict.fromkeys(extra, "scalar"))
     d = cr.derivative(f, "a", order=order)
     for point in points:
         expected = _scalar_fd(f, point, extra, order)

@@ -162,7 +162,7 @@ def test_a_variable_named_like_an_intermediate_is_the_same_error(call):
 
 @pytest.mark.parametrize("call", [lambda: explain(5, "x"), lambda: trace(5, "x", {"x": 1.0})])
 def test_only_text_or_expressions_are_explained(call):
-    with pytest.raises(ChainruleError, match="(explain|trace) needs an expression .*, not int"):
+    with pytest.raises(ChainruleError, match=r"(explain|trace) needs an expression .*, not int"):
         call()
 
 

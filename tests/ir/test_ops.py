@@ -6,6 +6,7 @@ import pytest
 
 import chainrule as cr
 from chainrule.calculus.rules import VJP
+from chainrule.codegen.emit import EMIT
 from chainrule.errors import InternalError
 from chainrule.ir import Node, Op, checking, make, topological, validate
 from chainrule.ir.ops import LEAVES, PARAMS, ContractParams, VarParams
@@ -25,6 +26,7 @@ TABLES = [
     ("calculus/rules.py VJP", VJP, LEAVES),                 # a leaf has no operand to pass a cotangent to
     ("simplify/substitute.py REBUILD", REBUILD, LEAVES),    # a leaf has no operands to replace
     ("numeric/diagnose.py _REASONS", diagnose._REASONS, diagnose.REASONLESS),   # "<op> gave NaN" serves them
+    ("codegen/emit.py EMIT", EMIT, frozenset()),
 ]
 
 
@@ -90,7 +92,10 @@ MALFORMED = [
     ("cofactor", (A,), (2,), ("n", "n")),
     ("cofactor", (R,), (1,), ("m", "n")),
     ("cofactor", (A,), (0,), ()),
-    ("logsumexp", (x,), (), ("n",)),
+    ("logsumexp", (x,), ((0,),), ("n",)),
+    ("logsumexp", (A,), ((1,),), ()),
+    ("amax", (A,), ((1, 0),), ("n",)),                               # axes unsorted
+    ("amax", (x,), ((1,),), ()),                                     # no axis 1
     ("norm2", (A,), (), ("n",)),
     ("unit", (x,), (), ()),
     ("map", (x,), ("cosh",), ("n",)),
@@ -182,6 +187,7 @@ def test_in_checking_mode_every_expr_is_validated():
 @pytest.mark.parametrize("text, wrt", [
     ("x'*A*x", "x"), ("logdet(A)+det(A)", "A"), ("sum(cofactor(A, 2))", "A"), ("norm2(A*x)+sum(unit(x))", "x"),
     ("logsumexp(A*x)", "x"), ("sum(max(x, 0).^2) + min(x'*x, 1)", "x"), ("[x'*x; sum(exp(x))]", "x"),
+    ("sum(softmax(A*x + x', 2)) + max(A*x) - min(x) + max(A, [], 1)*x + sum(logsoftmax(A, 1)*x)", "x"),
 ])
 def test_functions_and_their_derivatives_pass_the_validity_pass(text, wrt):
     f = cr.parse(text, x=("n",), A=("n", "n"))

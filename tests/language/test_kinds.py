@@ -2,6 +2,8 @@ import numpy as np
 import pytest
 
 import chainrule as cr
+from chainrule.language import infer
+from chainrule.language.infer import BY_NAME, BY_USE, SCALAR_NAMES, compile_text
 
 
 def shape(f, name):
@@ -161,7 +163,6 @@ def test_dimension_tuple_with_a_shared_name():
 
 # ---- scalar names, declarations that win, the weakest guess re-read first, notes on guessed results ----
 
-from chainrule.language.infer import BY_NAME, BY_USE, DECLARED, SCALAR_NAMES, compile_text  # noqa: E402
 
 
 @pytest.mark.parametrize("name", sorted(SCALAR_NAMES))
@@ -185,17 +186,23 @@ def test_undeclared_variables_are_still_re_read_where_use_demands():
     assert rank(g, "W") == 2
 
 
-def test_the_weakest_guess_is_re_read_first():
-    # b is a scalar by its letter (a-g), X and W matrices: reading b as a vector keeps X and W matrices
+def test_a_consistent_letter_reading_is_kept():
+    # X and W matrices by their letters; b a scalar: vector(1)*b' is a column, expanded over the columns of X*W
     compiled = compile_text("X*W + vector(1)*b'", {})
     assert compiled.stype.rank == 2
-    assert {n: len(v.shape) for n, v in compiled.variables.items()} == {"X": 2, "W": 2, "b": 1}
-    assert compiled.origins == {"X": BY_NAME, "W": BY_NAME, "b": BY_USE}
+    assert {n: len(v.shape) for n, v in compiled.variables.items()} == {"X": 2, "W": 2, "b": 0}
+    assert compiled.origins == {"X": BY_NAME, "W": BY_NAME, "b": BY_NAME}
+
+
+def test_a_guess_the_use_contradicts_is_re_read_and_says_so():
+    compiled = compile_text("tr(b)*X", {})
+    assert {n: len(v.shape) for n, v in compiled.variables.items()} == {"b": 2, "X": 2}
+    assert compiled.origins == {"b": BY_USE, "X": BY_NAME}
 
 
 def test_origins_name_declared_guessed_and_re_read_variables():
     compiled = compile_text("a*x + A*y", {"y": "vector", "a": "scalar"})
-    assert compiled.origins["y"] == DECLARED and compiled.origins["x"] == BY_NAME
+    assert compiled.origins["y"] == infer.DECLARED and compiled.origins["x"] == BY_NAME
 
 
 def test_a_result_non_scalar_only_by_a_guess_gets_a_note():
@@ -204,3 +211,13 @@ def test_a_result_non_scalar_only_by_a_guess_gets_a_note():
     assert len(compiled.notes) == 1 and "'k' was read as a vector" in compiled.notes[0]
     assert compile_text("k*norm2(w)^2", {"k": "scalar"}).notes == ()
     assert compile_text("W*x + b", {}).notes == ()      # a vector result whatever the guesses: nothing to say
+
+
+def test_the_inferred_kinds_are_shown_by_the_api_and_in_jupyter():
+    f = cr.parse("k*norm2(w)^2", w=("m",))
+    assert f.inferred() == [{"name": "k", "kind": "vector", "shape": ["n"], "origin": "name"},
+                            {"name": "w", "kind": "vector", "shape": ["m"], "origin": "declared"}]
+    assert f.inferred_text.splitlines()[0] == "k: vector (n), w: vector (m)  (guessed from the name: k; declared: w)"
+    pytest.importorskip("latex2mathml")
+    shown = f._repr_html_()
+    assert "guessed from the name: k; declared: w" in shown and "note: the result is a col vector" in shown

@@ -173,9 +173,7 @@ def test_printing_huge_declared_sizes_allocates_nothing_per_entry(text, decls):
         f = cr.parse(text, **decls)
         tracemalloc.start()
         try:
-            printed = [f.text(), f.unicode(), f.latex()]
-            for var in f.variables:
-                printed.append(cr.derivative(f, var).text())
+            printed = [f.text(), f.unicode(), f.latex(), *(cr.derivative(f, var).text() for var in f.variables)]
             _, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()

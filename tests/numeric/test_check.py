@@ -55,7 +55,9 @@ def test_nan_in_the_derivative_never_passes():
 
 def test_an_infinite_entry_does_not_hide_the_error_of_another():
     # symbolic [inf, 1] against numeric [inf, 5]: the error 4 is measured against the finite scale 1
-    f = lambda x: np.array([np.inf if x > 1 else 0.0, 5 * x])
+    def f(x):
+        return np.array([np.inf if x > 1 else 0.0, 5 * x])
+
     result = directional_check(f, np.array([np.inf, 1.0]), np.array(1.0), 1, np.random.default_rng(0))
     assert not result.ok and result.max_rel_error == pytest.approx(4.0)
 
@@ -186,3 +188,18 @@ def test_random_values_of_a_huge_declared_size_are_refused_before_allocating():
         cr.check(cr.parse("sum(x)", x=(10**10,)), "x")
     with cr.limits(eval_bytes=1000), pytest.raises(cr.LimitError, match="eval_bytes"):
         random_values(cr.parse("sum(x)", x=(1000,)))
+
+
+def test_a_large_third_derivative_is_not_mistaken_for_a_wrong_derivative():
+    # d/da sin(exp(a)) at a = 9: exp(9) ≈ 8103, so a step of 1e-5 moves sin's argument by 0.07 and the plain central
+    # difference is off by about 1e-3 relatively; the Richardson estimate (error of order h⁴) is not.
+    def f(a):
+        return np.sin(np.exp(a))
+
+    x = np.array([9.0])
+    right = np.array([[np.cos(np.exp(9.0)) * np.exp(9.0)]])
+    wrong = np.array([[np.cos(np.exp(9.0))]])          # the chain rule's inner factor dropped
+    rng = np.random.default_rng(0)
+    assert directional_check(f, right, x, 1, rng).ok
+    assert not directional_check(f, wrong, x, 1, rng).ok
+    assert not directional_check(f, 1.001 * right, x, 1, rng).ok     # a 0.1% error is still caught

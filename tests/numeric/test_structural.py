@@ -12,7 +12,7 @@ X = b.var("X", ("n", "n"))
 Y = b.var("Y", ("n", "m"))
 x = b.var("x", ("n",))
 a = b.var("a", ())
-I = b.delta("n")
+EYE = b.delta("n")
 E0, E2 = b.basis(0, "n"), b.basis(2, "n")   # unit vectors of the same length as x (the shape rules ask it)
 SIZES = {"n": N, "m": M}
 
@@ -23,26 +23,26 @@ def _dense(node, values):
 
 
 CASES = [
-    ((I, X), ((0, 1), (0, 1)), (0, 1)),          # diag of X as a matrix
-    ((I, X), ((0, 1), (1, 2)), (0, 2)),          # I*X
-    ((I,), ((0, 1),), (0, 1)),                   # I
-    ((I,), ((0, 1),), ()),                       # sum of I's entries: n
-    ((I,), ((0, 1),), (0,)),                     # row sums: ones
-    ((I,), ((0, 0),), ()),                       # tr(I)
-    ((I, I), ((0, 1), (2, 3)), (0, 2, 1, 3)),    # the identity map on matrices
-    ((I, x), ((0, 1), (1,)), (0,)),              # I*x
-    ((I, x), ((0, 1), (1,)), (0, 1)),            # diag(x)
-    ((I, x, Y), ((0, 1), (1,), (1, 2)), (0, 1, 2)),
-    ((E2, X), ((0,), (0, 1)), (1,)),             # row 2 of X
-    ((E2, X), ((0,), (0, 1)), (0, 1)),           # row 2 of X in a zero matrix
-    ((E2,), ((0,),), ()),                        # sum of e_2: 1
-    ((E2, E2), ((0,), (0,)), ()),                # e_2'*e_2 = 1
-    ((E0, E2), ((0,), (0,)), ()),                # e_0'*e_2 = 0
-    ((E0, E2), ((0,), (1,)), (0, 1)),            # e_0*e_2'
-    ((E0, I, X), ((0,), (0, 1), (1, 2)), (2,)),  # e_0'*I*X
-    ((a, I), ((), (0, 1)), (0, 1)),              # a*I
-    ((I,), ((0, 1),), (0, 2, 1)),                # I broadcast along m
-    ((I, X), ((0, 1), (0, 1)), ()),              # tr(X)
+    ((EYE, X), ((0, 1), (0, 1)), (0, 1)),          # diag of X as a matrix
+    ((EYE, X), ((0, 1), (1, 2)), (0, 2)),          # I*X
+    ((EYE,), ((0, 1),), (0, 1)),                   # I
+    ((EYE,), ((0, 1),), ()),                       # sum of I's entries: n
+    ((EYE,), ((0, 1),), (0,)),                     # row sums: ones
+    ((EYE,), ((0, 0),), ()),                       # tr(I)
+    ((EYE, EYE), ((0, 1), (2, 3)), (0, 2, 1, 3)),  # the identity map on matrices
+    ((EYE, x), ((0, 1), (1,)), (0,)),              # I*x
+    ((EYE, x), ((0, 1), (1,)), (0, 1)),            # diag(x)
+    ((EYE, x, Y), ((0, 1), (1,), (1, 2)), (0, 1, 2)),
+    ((E2, X), ((0,), (0, 1)), (1,)),               # row 2 of X
+    ((E2, X), ((0,), (0, 1)), (0, 1)),             # row 2 of X in a zero matrix
+    ((E2,), ((0,),), ()),                          # sum of e_2: 1
+    ((E2, E2), ((0,), (0,)), ()),                  # e_2'*e_2 = 1
+    ((E0, E2), ((0,), (0,)), ()),                  # e_0'*e_2 = 0
+    ((E0, E2), ((0,), (1,)), (0, 1)),              # e_0*e_2'
+    ((E0, EYE, X), ((0,), (0, 1), (1, 2)), (2,)),  # e_0'*I*X
+    ((a, EYE), ((), (0, 1)), (0, 1)),              # a*I
+    ((EYE,), ((0, 1),), (0, 2, 1)),                # I broadcast along m
+    ((EYE, X), ((0, 1), (0, 1)), ()),              # tr(X)
 ]
 
 
@@ -59,12 +59,12 @@ def test_structural_products_agree_with_the_dense_einsum(rng, args, specs, out):
     operands = [d for d, spec in zip(dense, specs, strict=True)]
     expected = np.einsum(equation, *operands) if 2 not in out or any(2 in s for s in specs) else \
         np.broadcast_to(np.expand_dims(np.einsum(equation.replace("c", ""), *operands), out.index(2)),
-                        tuple(N if l != 2 else M for l in out))
+                        tuple(N if label != 2 else M for label in out))
     np.testing.assert_allclose(got, expected)
     assert got.shape == tuple(SIZES.get(d, d) for d in node.shape)
 
 
 def test_the_structural_factor_is_never_evaluated():
-    node = make("contract", (I, X), (((0, 1), (0, 1)), (0, 1)), ("n", "n"))
+    node = make("contract", (EYE, X), (((0, 1), (0, 1)), (0, 1)), ("n", "n"))
     plan = Plan(node, {"n": 10**5})
-    assert not plan.needed[plan.order.index(I)]
+    assert not plan.needed[plan.order.index(EYE)]

@@ -67,7 +67,8 @@ def test_bad_input_prints_a_message_and_exits_2(argv, message, capsys):
 
 
 def _subprocess(module, argv):
-    return subprocess.run([sys.executable, "-m", module, "trace", *argv], capture_output=True, text=True, check=False, timeout=120)
+    return subprocess.run([sys.executable, "-m", module, "trace", *argv], capture_output=True, text=True, check=False,
+                          timeout=120)
 
 
 def test_subprocess_through_the_main_cli():

@@ -27,7 +27,7 @@ def torch_sgd(model_loss, init, data, lr, steps):
         loss.backward()
         with torch.no_grad():
             for p in params.values():
-                p -= lr * p.grad
+                p.sub_(lr * p.grad)
                 p.grad = None
     return losses, {k: p.detach().numpy() for k, p in params.items()}
 

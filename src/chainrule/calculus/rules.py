@@ -65,7 +65,10 @@ def _extremum_factor(node: Node, k: int) -> Node:
     lead = b.sub(this, other) if node.op is Op.MAX else b.sub(other, this)   # > 0 where this operand is chosen
     if other.op in CONSTANT_LEAVES:   # a constant tensor (a number, eye, a unit vector)
         return b.apply("step", lead)
-    return b.mul(b.const(0.5), b.add(b.const(1.0), b.apply("sign", lead)))
+    # one difference for both operands, (1 + sign(d))/2 and (1 - sign(d))/2: the two weights sum to exactly 1 in
+    # floating point too (x - y and y - x of sums rounded apart gave 1 + 1/2 at a tie)
+    first = b.sub(x, y) if node.op is Op.MAX else b.sub(y, x)     # > 0 where x is chosen
+    return b.mul(b.const(0.5), b.add(b.const(1.0), b.scale(1.0 if k == 0 else -1.0, b.apply("sign", first))))
 
 
 def _contract(g: Node, node: Node, k: int, n_f: int) -> Node:
@@ -83,20 +86,48 @@ def _distinct(spec: tuple, operand: Node) -> tuple[tuple, list]:
     """Give repeated indices (a diagonal, as in a trace) fresh names tied back by Kronecker deltas."""
     seen, target, deltas = set(), [], []
     for pos, label in enumerate(spec):
+        placed = label
         if label in seen:
-            fresh = ("r", pos)
-            deltas.append((b.delta(operand.shape[pos]), (label, fresh)))
-            label = fresh
-        seen.add(label)
-        target.append(label)
+            placed = ("r", pos)
+            deltas.append((b.delta(operand.shape[pos]), (label, placed)))
+        seen.add(placed)
+        target.append(placed)
     return tuple(target), deltas
 
 
-def _logsumexp(g: Node, node: Node, k: int, n_f: int) -> Node:
-    # d logsumexp(x) = softmax(x) = exp(x - logsumexp(x))
+def _kept(node: Node) -> tuple:
+    """The labels of a reduction's result: the operand's labels (_s) of the axes it keeps."""
+    return tuple(("s", k) for k in range(node.args[0].rank) if k not in node.params.axes)
+
+
+def _spread(node: Node, value: Node) -> Node:
+    """A value shaped like the reduction's result, repeated along the reduced axes (shaped like the operand)."""
     x = node.args[0]
-    f, s = _f(n_f), _s(x)
-    return b.contract([(g, f), (b.apply("exp", b.sub(x, node)), s)], f + s)
+    if value.rank == 0:
+        return value      # a scalar expands by itself in element-wise constructors
+    return b.broadcast(value, x.shape, [k for k in range(x.rank) if k not in node.params.axes])
+
+
+def _along(g: Node, node: Node, weights: Node, n_f: int) -> Node:
+    """g (F + result shape) times weights (operand shape), each result entry's g spread over the entries it reduces."""
+    f, s = _f(n_f), _s(node.args[0])
+    return b.contract([(g, f + _kept(node)), (weights, s)], f + s)
+
+
+def _logsumexp(g: Node, node: Node, k: int, n_f: int) -> Node:
+    # d logsumexp(x) = softmax(x) = exp(x - logsumexp(x)), along the reduced axes
+    x = node.args[0]
+    return _along(g, node, b.apply("exp", b.sub(x, _spread(node, node))), n_f)
+
+
+def _amax(g: Node, node: Node, k: int, n_f: int) -> Node:
+    # d max(x) = sum_i w_i dx_i with w = [x = max(x)] / #{i : x_i = max(x)}: the derivative is split equally among
+    # tied largest entries (JAX's and PyTorch's amax convention), so the weights sum to 1 and a single largest entry
+    # takes it all. [x = m] is 1 - step(m - x), since x <= m.
+    x = node.args[0]
+    tied = b.sub(b.const(1.0), b.apply("step", b.sub(_spread(node, node), x)))
+    count = b.contract([(tied, _s(x))], _kept(node))
+    return _along(g, node, b.div(tied, _spread(node, count)), n_f)
 
 
 def _inverse(g: Node, node: Node, k: int, n_f: int) -> Node:
@@ -142,6 +173,43 @@ def _logdet(g: Node, node: Node, k: int, n_f: int) -> Node:
 
 
 # One rule per primitive with operands; the leaves (ir/ops.py LEAVES) have none to pass a cotangent to.
+def _stack(g: Node, node: Node, k: int, n_f: int) -> Node:
+    # d[x1; x2; ...]/dx_k picks the rows of x_k: the cotangent of x_k is g's block at x_k's place
+    axis = node.params.axis
+    offset = sum(a.shape[axis] for a in node.args[:k])
+    block = (offset, offset + node.args[k].shape[axis])
+    return b.index(g, (b.FULL,) * (n_f + axis) + (block,) + (b.FULL,) * (node.rank - axis - 1))
+
+
+def _index(g: Node, node: Node, k: int, n_f: int) -> Node:
+    # x(s) takes entries of x; its cotangent puts g back at their places, zeros around: the adjoint of taking is
+    # placing. A dropped axis (entry k) returns as the unit vector e_k, a range as a stack with zeros before and after.
+    x, select = node.args[0], node.params.select
+    f = _f(n_f)
+    every = tuple(("x", q) for q in range(x.rank))
+    kept = tuple(label for label, pick in zip(every, select, strict=True) if type(pick) is not int)
+    units = [(b.basis(pick, _size(x, q)), (every[q],)) for q, pick in enumerate(select) if type(pick) is int]
+    placed = b.contract([(g, f + kept), *units], f + every)
+    for q, pick in enumerate(select):
+        if pick == b.FULL or type(pick) is int:
+            continue
+        start, stop = pick
+        parts = [_zeros_along(placed, n_f + q, start), placed, _zeros_along(placed, n_f + q, _size(x, q) - stop)]
+        placed = b.stack([p for p in parts if p is not None], n_f + q)
+    return placed
+
+
+def _size(x: Node, axis: int) -> int:
+    n = x.shape[axis]
+    assert isinstance(n, int), "an axis that is indexed has a number of entries (ir/shapes.py)"
+    return n
+
+
+def _zeros_along(like: Node, axis: int, count: int) -> Node | None:
+    shape = like.shape[:axis] + (count,) + like.shape[axis + 1:]
+    return b.zeros(shape) if count > 0 else None
+
+
 VJP: dict[Op, Rule] = {
     Op.MAP: _elementwise(_map_factor),
     Op.ADD: lambda g, node, k, n_f: _unbroadcast(g, node.args[k], node, n_f),
@@ -149,7 +217,10 @@ VJP: dict[Op, Rule] = {
     Op.MAX: _elementwise(_extremum_factor),
     Op.MIN: _elementwise(_extremum_factor),
     Op.CONTRACT: _contract,
+    Op.STACK: _stack,
+    Op.INDEX: _index,
     Op.LOGSUMEXP: _logsumexp,
+    Op.AMAX: _amax,
     Op.NORM2: _norm2,
     Op.UNIT: _unit,
     Op.INV: _inverse,

@@ -10,7 +10,7 @@ Nothing is derived by hand: every formula shown is an engine expression.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from .. import api, boundary
 from ..calculus import jacobian
@@ -19,10 +19,11 @@ from ..expr import Expr
 from ..ir import Node, topological
 from ..language.steps import Intermediate, Steps, check_names, intermediates, source
 from ..limits import current_limits
+from ..notation import mathml
 from ..notation.formula import formula
 from ..simplify import build as b
 from ..simplify.substitute import substitute
-from . import graph
+from . import graph, html
 from .algebra import compose, dims_text, in_layout, jacobian_shape, kind_text
 from .model import (
     SHOWN_AT_ENDS,
@@ -77,6 +78,9 @@ class Derivation(DerivationData):
     def _repr_markdown_(self) -> str:   # Jupyter shows the Markdown rendering, math included
         return self.markdown()
 
+    def _repr_html_(self) -> str | None:
+        """Jupyter: the steps with MathML formulas and the graph as inline SVG (None without latex2mathml)."""
+        return html.derivation_html(self) if mathml.available() else None
 
     def __str__(self) -> str:
         return self.text()
@@ -187,7 +191,8 @@ class _Builder:
         out: dict[str, list[Local]] = {}
         for e in locals_:
             out.setdefault(e.by, []).append(e)
-        found, stack = [], [(self.wrt, [])]
+        found: list[list[Local]] = []
+        stack: list[tuple[str, list[Local]]] = [(self.wrt, [])]
         while stack:
             name, path = stack.pop()
             if name == self.steps.output and path:
@@ -218,7 +223,7 @@ class _Builder:
         y = self.steps.output
         adjoint = {y: b.identity(self.scope[y][0])}
         into = _grouped(locals_, "by")
-        rows = [(y, (), adjoint[y])]
+        rows: list[tuple[str, tuple, Node]] = [(y, (), adjoint[y])]
         names = [u.name for u in reversed(self.active) if u.name != y] + [self.wrt]
         for k, name in enumerate(names):
             edges = into.get(name, [])
@@ -234,7 +239,7 @@ class _Builder:
     def _forward(self, locals_: list[Local]) -> list[Accumulated]:
         tangent = {self.wrt: b.identity(self.x_shape)}
         out_of = _grouped(locals_, "of")
-        rows = []
+        rows: list[tuple[str, tuple, Node]] = []
         for k, u in enumerate(self.active):
             edges = out_of.get(u.name, [])
             terms = tuple(self._pair((u.name, e.by), (e.by, self.wrt)) for e in edges)
@@ -259,7 +264,7 @@ class _Builder:
     def _pair(self, outer: tuple[str, str], inner: tuple[str, str]) -> tuple:
         return (inner, outer) if self.x_first else (outer, inner)
 
-    def _kept(self, rows: list, key: str) -> list:
+    def _kept(self, rows: Sequence, key: str) -> list:
         """All rows, or only the first and last few when the derivation is summarised (noted in self.gaps)."""
         if not self.omitted or len(rows) <= 2 * SHOWN_AT_ENDS:
             return list(rows)
@@ -294,10 +299,8 @@ class _Builder:
 
     # ---- step 4 ----
     def _substituted(self, node: Node) -> Node:
-        result = node
-        for _, result in self._putting_back(node):
-            pass
-        return result
+        # the last node of the walk has every intermediate put back
+        return next(reversed([put for _, put in self._putting_back(node)]), node)
 
     def _putting_back(self, node: Node):
         """(u, the node with u put back) for each intermediate the node mentions, from the last one."""

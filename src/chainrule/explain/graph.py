@@ -80,7 +80,7 @@ def _edge_lines(d: DerivationData) -> list[str]:
             if name not in d.scope:
                 continue      # constants are not drawn
             e = local.get((u.name, name))
-            if e is None:
+            if e is None or e.jacobian is None:
                 lines.append(f'  {_quote(name)} -> {_quote(u.name)} [color="#bbbbbb"];')
                 continue
             source = e.copy or name
@@ -96,8 +96,9 @@ def render_graph(d: DerivationData, fmt: str = "svg") -> bytes:
     try:
         import graphviz
     except ImportError:
-        raise ChainruleError("drawing the graph needs the Python package 'graphviz'",
-                             hint="Install it with `pip install graphviz`, or use the DOT text (--graph dot).") from None
+        raise ChainruleError(
+            "drawing the graph needs the Python package 'graphviz'",
+            hint="Install it with `pip install graphviz`, or use the DOT text (--graph dot).") from None
     if shutil.which("dot") is None:
         raise ChainruleError("drawing the graph needs Graphviz's 'dot' program on the PATH",
                              hint="Install Graphviz (e.g. `apt-get install graphviz`), or use the DOT text.")

@@ -305,8 +305,7 @@ def _step4(d: Derivation, m: Math, o: Outline) -> None:
     lines = [(lhs, m.expr(d.total))]
     if d.summarised and d.rule not in ("constant", "identity"):
         lines[0] = (lhs, m.expr(d.total) + m.aside(f"({m.words('every intermediate put back at once')})"))
-    for s in d.substitutions:
-        lines.append(("", m.expr(s.expr) + m.aside(f"({m.name(s.name)} = {m.expr(s.definition)})")))
+    lines += [("", m.expr(s.expr) + m.aside(f"({m.name(s.name)} = {m.expr(s.definition)})")) for s in d.substitutions]
     if not d.identical:
         lines.append(("", m.expr(d.result) + m.aside(m.words("(simplified)"))))
     o.eq(lines)

@@ -35,7 +35,19 @@ def _shape_case(u: Intermediate, k: int) -> str:
 def _binary(scalar: str, by_scalar: str, by_tensor: str, elementwise: str) -> Namer:
     words = {"scalar": scalar, "expand_by_scalar": by_scalar, "expand_by_tensor": by_tensor,
              "elementwise": elementwise}
-    return lambda u, k: words[_shape_case(u, k)]
+    return lambda u, k: _broadcast_words(u, k) or words[_shape_case(u, k)]
+
+
+def _broadcast_words(u: Intermediate, k: int) -> str | None:
+    """Broadcasting (MATLAB's implicit expansion): a vector operand of a matrix result is repeated over the other
+    dimension; as in scalar expansion, each copy contributes, so the Jacobian sums the copies."""
+    operand = u.inputs[k].stype if k < len(u.inputs) else None
+    if operand is None or operand.rank != 1 or u.local.rank != 2:
+        return None
+    kind, over = ("row", "rows") if operand.orient == "row" else ("column", "columns")
+    total = "column sum" if kind == "row" else "row sum"
+    return (f"broadcasting (scalar expansion, generalised): the {kind} is repeated over the matrix's {over}, so the "
+            f"Jacobian sums the copies: the derivative by it is a {total} of the upstream gradient")
 
 
 def _elementwise_words(what: str) -> str:
@@ -102,6 +114,14 @@ def _map(u: Intermediate, k: int) -> str:
 
 
 def _piecewise(u: Intermediate, k: int) -> str:
+    if len(u.inputs) != 2:       # max(x), max(X, [], d): a reduction
+        which = "largest" if u.op == "max" else "smallest"
+        along = "" if len(u.inputs) == 1 else " of each row or column"
+        return (f"{which} entry{along}: the derivative is 1 at the {which} entry and 0 elsewhere, split equally "
+                f"among tied entries")
+    broadcast = _broadcast_words(u, k)
+    if broadcast is not None:
+        return f"piecewise ({u.op}) with {broadcast}"
     if not _other_is_constant(u, k):   # ties between two operands split 1/2-1/2 (calculus/rules.py)
         larger = "larger" if u.op == "max" else "smaller"
         shape = "" if u.local.rank == 0 else f", element-wise: {DIAGONAL}"
@@ -118,6 +138,13 @@ def _transpose(u: Intermediate, k: int) -> str:
     return "transpose: a permutation of the entries (a tensor of Kronecker deltas)"
 
 
+def _stacking(u: Intermediate, k: int, where: str) -> str:
+    if all(r == 0 for r in _ranks(u)):
+        return f"stacking: operand {k + 1} becomes entry {k + 1}, so its derivative is a unit vector"
+    return (f"stacking: operand {k + 1} fills its own {where} of the result, so its derivative is the identity there "
+            f"and zero elsewhere ([0; I; 0])")
+
+
 NAMES: dict[str, Namer] = {
     "add": _add,
     "sub": _sub,
@@ -131,8 +158,20 @@ NAMES: dict[str, Namer] = {
     "transpose": _transpose,
     "max": _piecewise,
     "min": _piecewise,
-    "sum": lambda u, k: "sum reduction: every element counts once, so the derivative is a vector of ones (the row 1' in the numerator layout)",
-    "stack": lambda u, k: f"stacking: operand {k + 1} becomes entry {k + 1}, so its derivative is a unit vector",
+    "sum": lambda u, k: ("sum reduction: every element counts once, so the derivative is a vector of ones (the row 1' "
+                         "in the numerator layout)" if len(u.inputs) == 1 else "sum along a dimension: each entry "
+                         "counts once in its row's (column's) sum, so the Jacobian is ones along that dimension"),
+    "mean": lambda u, k: ("mean: the sum divided by the number of entries, so the derivative is 1/numel in every "
+                          "element" if len(u.inputs) == 1 else "mean along a dimension: each entry counts 1/size "
+                          "in its row's (column's) mean"),
+    "size": lambda u, k: "size: a number that does not depend on the entries, so the derivative is 0",
+    "numel": lambda u, k: "numel: a number that does not depend on the entries, so the derivative is 0",
+    "logsoftmax": lambda u, k: ("log-softmax: d(x - logsumexp(x)) = I - 1 softmax(x)'" +
+                                ("" if len(u.inputs) == 1 else ", for each row (column) on its own")),
+    "stack": lambda u, k: _stacking(u, k, "rows"),
+    "row": lambda u, k: _stacking(u, k, "columns"),
+    "index": lambda u, k: ("indexing: the result is entries of the operand, so its derivative picks them: rows of the "
+                           "identity (a unit vector e_k for one entry), zero elsewhere"),
     "tr": lambda u, k: "trace: d tr(A)/dA = I",
     "det": lambda u, k: "determinant: d det(A)/dA = cofactor(A) (= det(A) inv(A)' where A is invertible)",
     "cofactor": lambda u, k: "derivative of det: d cofactor(A, k)/dA = cofactor(A, k+1), signed minors (a tensor)",
@@ -142,12 +181,14 @@ NAMES: dict[str, Namer] = {
     "norm1": lambda u, k: "1-norm: sum of |x_i|, derivative sign(x)'",
     "norm2": lambda u, k: "2-norm: derivative unit(x)' = x'/norm2(x) (0 at x = 0)",
     "unit": lambda u, k: "unit vector: d unit(x) = (I - unit(x) unit(x)') dx/norm2(x)",
-    "softmax": lambda u, k: "softmax: Jacobian diag(s) - s s'",
-    "logsumexp": lambda u, k: "log-sum-exp: derivative softmax(x)'",
+    "softmax": lambda u, k: "softmax: Jacobian diag(s) - s s'" + ("" if len(u.inputs) == 1 else
+                                                                   ", for each row (column) on its own"),
+    "logsumexp": lambda u, k: "log-sum-exp: derivative softmax(x)'" + ("" if len(u.inputs) == 1 else
+                                                                        ", for each row (column) on its own"),
     "einsum": lambda u, k: "einsum: a generalized product, linear in each operand",
     "vector": lambda u, k: "filled vector: every element equals the scalar",
     "matrix": lambda u, k: "filled matrix: every element equals the scalar",
-    **{name: _map for name in (*ELEMENTWISE, "ln")},
+    **dict.fromkeys((*ELEMENTWISE, "ln"), _map),
 }
 
 

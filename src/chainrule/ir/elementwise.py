@@ -5,10 +5,12 @@ constructors in `b` (chainrule.simplify.build), so the derivative rule is itself
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import erf as _erf
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -59,4 +61,10 @@ ELEMENTWISE: dict[str, Elementwise] = {e.name: e for e in [
     _row("sigmoid", _sigmoid, lambda b, x, y: b.mul(y, b.sub(b.const(1.0), y)), r"\sigma"),  # s(1-s)
     # softplus(x) = log(1 + exp(x)) = max(x, 0) + log(1 + exp(-|x|)): finite for every finite x; (softplus)' = sigmoid
     _row("softplus", _softplus, lambda b, x, y: b.apply("sigmoid", x), r"\operatorname{softplus}"),
+    # log1p(x) = log(1+x) and expm1(x) = exp(x)-1, exact near 0 where 1+x rounds: log1p' = 1/(1+x), expm1' = exp(x)
+    _row("log1p", np.log1p, lambda b, x, y: b.power(b.add(b.const(1.0), x), b.const(-1.0)), r"\operatorname{log1p}"),
+    _row("expm1", np.expm1, lambda b, x, y: b.apply("exp", x), r"\operatorname{expm1}"),
+    # the error function (exact GELU is 0.5*x.*(1+erf(x/sqrt(2)))): erf' = 2/sqrt(pi) * exp(-x^2)
+    _row("erf", _erf, lambda b, x, y: b.mul(b.const(2.0 / math.sqrt(math.pi)),
+                                           b.apply("exp", b.neg(b.power(x, b.const(2.0))))), r"\operatorname{erf}"),
 ]}

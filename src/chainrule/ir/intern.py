@@ -14,18 +14,27 @@ from .ops import PARAMS, Op
 from .shapes import check
 
 _interned: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
-_made = 0     # calls of make so far (new and shared nodes): the work Limits.nodes bounds
+
+
+class _Tally:
+    """The calls of make so far (new and shared nodes): the work Limits.nodes bounds."""
+    __slots__ = ("calls",)
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+
+_made = _Tally()
 
 
 def nodes_made() -> int:
     """How many nodes have been built in this process (counting a shared one each time it is built again)."""
-    return _made
+    return _made.calls
 
 
 def make(op: Op | str, args: tuple[Node, ...], params: tuple, shape: Shape) -> Node:
     """The unique node with these fields (interned); a new one is first checked against its primitive's shape rule."""
-    global _made
-    _made += 1
+    _made.calls += 1
     op = op if type(op) is Op else _primitive(op)
     params = _named(op, params)
     key = (op, params, shape, tuple(id(a) for a in args))

@@ -37,8 +37,13 @@ class Op(str, Enum):
     # ---- products ----
     CONTRACT = "contract"    # the generalized product: one einsum (ContractParams)
 
+    # ---- building and taking apart (sizes along the stacked or restricted axes are numbers) ----
+    STACK = "stack"          # operands of one rank side by side along an axis (StackParams): [x; y], [X, Y]
+    INDEX = "index"          # entries picked or ranges kept, per axis (IndexParams): x(2), X(2, :), x(2:4)
+
     # ---- reductions ----
-    LOGSUMEXP = "logsumexp"  # log(sum(exp(x))) over every entry, computed without overflow: a scalar
+    LOGSUMEXP = "logsumexp"  # log(sum(exp(x))) over the axes of ReduceParams (all: a scalar), without overflow
+    AMAX = "amax"            # the largest entry over the axes of ReduceParams (all: a scalar); min(x) is -amax(-x)
     NORM2 = "norm2"          # the 2-norm (Frobenius for a matrix), scaled by the largest entry: a scalar
     UNIT = "unit"            # x/norm2(x), 0 at x = 0: the gradient of norm2, shaped like x
 
@@ -74,12 +79,27 @@ class MapParams(NamedTuple):
     fn: str                  # a key of ir/elementwise.py's ELEMENTWISE
 
 
+class StackParams(NamedTuple):
+    axis: int                # the axis along which the operands follow one another (0: [x; y], 1: [X, Y])
+
+
+class IndexParams(NamedTuple):
+    """Per axis of the operand: an int k keeps entry k alone and drops the axis (x(2) is k = 1); a pair (start, stop)
+    keeps entries start..stop-1, and (0, None) the whole axis (':'). Positions count from 0."""
+    select: tuple[int | tuple[int, int | None], ...]
+
+
 class ContractParams(NamedTuple):
     """sum over the labels not in `out` of prod_k args[k][specs[k]], with out's labels in order (einsum).
 
     Labels are small integers; an output label that no operand carries broadcasts (its size is the node's)."""
     specs: tuple[tuple[int, ...], ...]    # the labels of each operand's indices, one tuple per operand
     out: tuple[int, ...]                  # the labels of the result's indices
+
+
+class ReduceParams(NamedTuple):
+    """The operand's axes a reduction runs over (sorted, from 0); the result keeps the other axes, in order."""
+    axes: tuple[int, ...]
 
 
 class CofactorParams(NamedTuple):
@@ -98,7 +118,10 @@ PARAMS: dict[Op, type[Any] | None] = {
     Op.MAX: None,
     Op.MIN: None,
     Op.CONTRACT: ContractParams,
-    Op.LOGSUMEXP: None,
+    Op.STACK: StackParams,
+    Op.INDEX: IndexParams,
+    Op.LOGSUMEXP: ReduceParams,
+    Op.AMAX: ReduceParams,
     Op.NORM2: None,
     Op.UNIT: None,
     Op.INV: None,

@@ -131,6 +131,49 @@ def _contract(node: Node) -> Shape:
     return tuple([sizes.setdefault(label, dim) for label, dim in zip(out, node.shape, strict=True)])
 
 
+# ---- building and taking apart ----
+
+def _stack(node: Node) -> Shape:
+    # operands of the node's rank, equal but along the axis, where each has a size that is a number
+    axis, args = node.params.axis, node.args
+    if len(args) < 2 or not (type(axis) is int and 0 <= axis < node.rank):
+        raise _Malformed(f"a stack joins two or more operands along one of its axes, not axis {axis!r}")
+    first = args[0].shape
+    for a in args:
+        if not _equal_but_along(a.shape, first, axis):
+            raise _Malformed(f"stacked operands of shapes {a.shape} and {first} along axis {axis}")
+        if type(a.shape[axis]) is not int:
+            raise _Malformed(f"a stacked operand of shape {a.shape} has no number of entries along axis {axis}")
+    total = sum(int(a.shape[axis]) for a in args)     # each an int (checked above): int() only tells the type checker
+    return first[:axis] + (total,) + first[axis + 1:]
+
+
+def _equal_but_along(shape: Shape, other: Shape, axis: int) -> bool:
+    """Whether two shapes have the same rank and the same sizes, except perhaps along `axis`."""
+    return len(shape) == len(other) and all(
+        d == e for k, (d, e) in enumerate(zip(shape, other, strict=True)) if k != axis)
+
+
+def _index(node: Node) -> Shape:
+    # per axis: an int k in range drops the axis; (start, stop) keeps a range; (0, None) the whole axis
+    _operands(node, 1)
+    shape, select = node.args[0].shape, node.params.select
+    if len(select) != len(shape):
+        raise _Malformed(f"{len(select)} selections for an operand of shape {shape}")
+    kept: list = []
+    for pick, dim in zip(select, shape, strict=True):
+        if pick == (0, None):
+            kept.append(dim)
+        elif type(pick) is int and type(dim) is int and 0 <= pick < dim:
+            continue
+        elif (isinstance(pick, tuple) and len(pick) == 2 and type(dim) is int and all(type(p) is int for p in pick)
+              and 0 <= pick[0] < pick[1] <= dim):
+            kept.append(pick[1] - pick[0])
+        else:
+            raise _Malformed(f"the selection {pick!r} of an axis of size {dim}")
+    return tuple(kept)
+
+
 # ---- reductions ----
 
 def _to_scalar(node: Node) -> Shape:
@@ -141,6 +184,15 @@ def _to_scalar(node: Node) -> Shape:
 def _same(node: Node) -> Shape:
     _operands(node, 1)
     return node.args[0].shape
+
+
+def _reduce(node: Node) -> Shape:
+    # the operand's shape without the reduced axes (distinct, sorted, in range)
+    _operands(node, 1)
+    axes, shape = node.params.axes, node.args[0].shape
+    if list(axes) != sorted(set(axes)) or any(type(a) is not int or not 0 <= a < len(shape) for a in axes):
+        raise _Malformed(f"the reduced axes {axes!r} are not distinct sorted axes of shape {shape}")
+    return tuple(d for k, d in enumerate(shape) if k not in axes)
 
 
 # ---- linear algebra ----
@@ -168,7 +220,10 @@ SHAPE_RULES: dict[Op, Callable[[Node], Shape]] = {
     Op.MAX: _binary,
     Op.MIN: _binary,
     Op.CONTRACT: _contract,
-    Op.LOGSUMEXP: _to_scalar,
+    Op.STACK: _stack,
+    Op.INDEX: _index,
+    Op.LOGSUMEXP: _reduce,
+    Op.AMAX: _reduce,
     Op.NORM2: _to_scalar,
     Op.UNIT: _same,
     Op.INV: _square,

@@ -12,7 +12,18 @@ from ..ir import Node, VarInfo
 from ..limits import current_limits
 from ..simplify import build as b
 from .parser import parse_syntax
-from .rules import CONSTANTS, FUNCTIONS, OPERATORS, Ctx, Rule, TypeFailure, lower_product_chain
+from .rules import (
+    CONSTANTS,
+    FUNCTIONS,
+    OPERATORS,
+    Ctx,
+    Rule,
+    TypeFailure,
+    expand,
+    index_calls,
+    lower_product_chain,
+    selection,
+)
 from .surface import Syntax, names_under, walk
 from .types import SCALAR, DimVar, SType, Unifier, of_shape
 
@@ -52,7 +63,7 @@ def default_kind(name: str) -> str:
 
 
 def check_declarations(decls: Mapping[str, object]) -> dict[str, object]:
-    checked = {}
+    checked: dict[str, object] = {}
     for name, decl in decls.items():
         if not is_name(name):
             raise ShapeError(f"cannot declare {name!r}: it is not a variable name of the input language",
@@ -80,7 +91,7 @@ def compile_text(text: str, decls: Mapping[str, object], every_node: bool = Fals
     (explain needs them); otherwise a chain a+b-c+... is built as one n-ary sum, in linear time. `notes` looks for
     a result that is not a scalar only because of a guessed kind."""
     decls = check_declarations(decls)
-    syntax = parse_syntax(text)
+    syntax = index_calls(parse_syntax(text))
     order = walk(syntax)
     kinds = {n: default_kind(n) for n in _variable_names(order) if n not in decls}
     tried = {n: [k] for n, k in kinds.items()}
@@ -99,6 +110,7 @@ def compile_text(text: str, decls: Mapping[str, object], every_node: bool = Fals
                 raise _as_error(_with_declarations(first, decls), text) from None
             inference.back_to(name)
     else:
+        assert first is not None       # the loop runs at least once, and only a failure keeps it going
         raise _as_error(first, text)
     origins = {n: DECLARED if n in decls else BY_USE if len(tried[n]) > 1 else BY_NAME for n in compiled.variables}
     found = _guess_notes(text, decls, compiled, origins, len(order)) if notes else ()
@@ -107,7 +119,8 @@ def compile_text(text: str, decls: Mapping[str, object], every_node: bool = Fals
 
 def _with_declarations(failure: TypeFailure, decls: dict) -> TypeFailure:
     """The failure, its hint naming the declared variables it involves (they were not re-read)."""
-    declared = [] if not failure.clash else list(dict.fromkeys(n for blamed in failure.blame for n in names_under(blamed) if n in decls))
+    involved = (n for blamed in failure.blame for n in names_under(blamed) if n in decls)
+    declared = list(dict.fromkeys(involved)) if failure.clash else []
     if declared:
         shown = ", ".join(f"'{n}' ({_shown_declaration(decls[n])})" for n in declared)
         note = f"Declared: {shown}; a declaration is never re-read, so the other uses must fit it."
@@ -116,7 +129,10 @@ def _with_declarations(failure: TypeFailure, decls: dict) -> TypeFailure:
 
 
 def _shown_declaration(decl: object) -> str:
-    return decl if isinstance(decl, str) else "×".join(map(str, decl)) if decl else "scalar"
+    if isinstance(decl, str):
+        return decl
+    dims = tuple(decl) if isinstance(decl, (tuple, list)) else ()
+    return "×".join(map(str, dims)) if dims else "scalar"
 
 
 def _guess_notes(text: str, decls: dict, compiled: Compiled, origins: dict, size: int) -> tuple[str, ...]:
@@ -215,7 +231,7 @@ class _Inference:
 
 
 def _as_error(failure: TypeFailure, text: str) -> Exception:
-    kind = ParseError if getattr(failure, "unknown_name", False) else ShapeError
+    kind = ParseError if failure.unknown_name else ShapeError
     return kind(failure.message, text, failure.node.start, failure.node.end, failure.hint)
 
 
@@ -229,13 +245,14 @@ def _variable_type(ctx: Ctx, decl: object) -> SType:
     if decl == "symmetric":
         n = ctx.fresh()
         return SType((n, n))
+    assert isinstance(decl, tuple), decl       # check_declarations leaves only kinds and dimension tuples
     return of_shape(decl)
 
 
 def _type_of(ctx: Ctx, node: Syntax, args: list, decls: dict, kinds: dict, var_types: dict) -> SType | None:
     if node.op == "number":
         return SCALAR
-    if node.op == "string":
+    if node.op in ("string", "empty", "colon", "range"):     # arguments that are not values
         return None
     if node.op == "name":
         return _name_type(ctx, node, decls, kinds, var_types)
@@ -261,8 +278,8 @@ def _function(node: Syntax) -> Rule:
     if node.value in FUNCTIONS:
         return FUNCTIONS[node.value]
     close = difflib.get_close_matches(node.value, list(FUNCTIONS), n=1)
-    failure = TypeFailure(f"unknown function '{node.value}'", node,
-                          f"Did you mean '{close[0]}'?" if close else f"Known functions: {', '.join(sorted(FUNCTIONS))}.")
+    hint = f"Did you mean '{close[0]}'?" if close else f"Known functions: {', '.join(sorted(FUNCTIONS))}."
+    failure = TypeFailure(f"unknown function '{node.value}'", node, hint)
     failure.unknown_name = True
     raise failure
 
@@ -272,10 +289,16 @@ def check_arguments(node: Syntax, rule: Rule, args: list) -> None:
     if rule.arity is not None and len(args) != rule.arity:
         what = node.value if node.op == "call" else node.op
         raise TypeFailure(f"{what} takes {rule.arity} argument(s), but {len(args)} are given", node)
-    strings = [k for k, t in enumerate(args) if t is None]
+    empty = [k for k, a in enumerate(node.args) if a.op == "empty"]
+    if empty and not (node.value in ("max", "min") and empty == [1] and len(args) == 3):
+        raise TypeFailure("[] is only an argument of max(X, [], d) and min(X, [], d) (along dimension d)",
+                          node.args[empty[0]])
+    if node.op == "index":
+        return
+    strings = [k for k, t in enumerate(args) if t is None and k not in empty]
     sized = node.value in ("eye", "vector", "matrix")
-    if strings and not (node.value == "einsum" and strings == [0]) and not (sized and 0 not in strings[:1] or
-                                                                           node.value == "eye"):
+    if strings and not (node.value == "einsum" and strings == [0]) and not ((sized and 0 not in strings[:1]) or
+                                                                            node.value == "eye"):
         raise TypeFailure("quoted text is only allowed as the spec of einsum", node.args[strings[0]])
 
 
@@ -285,7 +308,8 @@ class _Names:
     """Names for the dimensions left symbolic: n, m, p, ... in order of first appearance, avoiding declared names."""
 
     def __init__(self, unifier: Unifier, taken: set[str]):
-        self.unifier, self.names = unifier, {}
+        self.unifier = unifier
+        self.names: dict[DimVar, str] = {}
         every = itertools.chain(_DIM_NAMES, (f"n{k}" for k in itertools.count(1)))    # never runs out
         self.pool = (n for n in every if n not in taken)
 
@@ -315,7 +339,7 @@ def lower_link(node: Syntax, lowered: dict) -> Node:
     """The value of an inner link of a chain (which the compiler lowers only as part of the whole chain)."""
     if node.op == "mul":
         return _lower_products(node, lowered)
-    return lower_chain(node, lowered, lambda n: n.op in _CHAIN and lowered[id(n)][0] is None)
+    return lower_chain(node, lowered, lambda n: n.op in _CHAIN and lowered[id(n)][0] is None, lowered[id(node)][1])
 
 
 def _lower_products(node: Syntax, lowered: dict) -> Node:
@@ -327,12 +351,13 @@ def _lower_products(node: Syntax, lowered: dict) -> Node:
     return lower_product_chain([lowered[id(node)]] + [lowered[id(r)] for r in reversed(rights)])
 
 
-def _lower_chain(node: Syntax, lowered: dict, inner: set[int]) -> Node:
-    return lower_chain(node, lowered, lambda n: n is node or id(n) in inner)
+def _lower_chain(node: Syntax, lowered: dict, inner: set[int], stype: SType) -> Node:
+    return lower_chain(node, lowered, lambda n: n is node or id(n) in inner, stype)
 
 
-def lower_chain(node: Syntax, lowered: dict, is_link: Callable[[Syntax], bool]) -> Node:
-    """A chain a+b-c+... as one n-ary sum: the links (`is_link`) are walked, the other nodes are its terms."""
+def lower_chain(node: Syntax, lowered: dict, is_link: Callable[[Syntax], bool], stype: SType) -> Node:
+    """A chain a+b-c+... as one n-ary sum: the links (`is_link`) are walked, the other nodes are its terms, each
+    broadcast to the sum's type `stype` (a row over a matrix's rows, ...)."""
     terms, stack = [], [(node, False)]
     while stack:
         n, negated = stack.pop()
@@ -341,7 +366,8 @@ def lower_chain(node: Syntax, lowered: dict, is_link: Callable[[Syntax], bool]) 
             stack.append((right, negated != (n.op == "sub")))
             stack.append((left, negated))
         else:
-            term = lowered[id(n)][0]
+            value, its_type = lowered[id(n)]
+            term = expand(value, its_type, stype)
             terms.append(b.neg(term) if negated else term)
     return b.add(*terms)
 
@@ -366,7 +392,7 @@ def _lower(syntax: Syntax, order: list[Syntax], inference: _Inference, decls: di
         if id(node) in inner:
             lowered[id(node)] = (None, stype)
         elif node.op in _CHAIN and not every_node:
-            lowered[id(node)] = (_lower_chain(node, lowered, inner), stype)
+            lowered[id(node)] = (_lower_chain(node, lowered, inner, _typed(stype)), stype)
         elif node.op == "mul" and not every_node:
             lowered[id(node)] = (_lower_products(node, lowered), stype)
         elif node.op in _INVOLUTIONS and node.args[0].op == node.op:
@@ -381,14 +407,23 @@ def _lower(syntax: Syntax, order: list[Syntax], inference: _Inference, decls: di
 def _lower_node(node: Syntax, args: list, stype: SType | None, variables: dict):
     if node.op == "number":
         return b.const(node.value)
+    if node.op in ("colon", "range"):
+        return selection(node)
     if node.op == "string":
         return node.value.replace(" ", "")
+    if node.op == "empty":
+        return None
     if node.op == "name":
         if node.value in CONSTANTS:
             return b.const(CONSTANTS[node.value])
         if node.value in FUNCTIONS:
-            return FUNCTIONS[node.value].lower([], stype)
+            return FUNCTIONS[node.value].lower([], _typed(stype))
         shape, symmetric = variables[node.value]
         return b.var(node.value, shape, symmetric)
     rule = FUNCTIONS[node.value] if node.op == "call" else OPERATORS[node.op]
-    return rule.lower(args, stype)
+    return rule.lower(args, _typed(stype))
+
+
+def _typed(stype: SType | None) -> SType:
+    assert stype is not None       # only quoted strings have no type, and they are not lowered by a rule
+    return stype

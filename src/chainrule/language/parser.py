@@ -49,6 +49,20 @@ class _ToSyntax(lark.Transformer):
     def stack(self, kids):
         return Syntax("stack", tuple(k for k in kids if isinstance(k, Syntax)), kids[0].start_pos, kids[-1].end_pos)
 
+    def row(self, kids):
+        return Syntax("row", tuple(k for k in kids if isinstance(k, Syntax)), kids[0].start_pos, kids[-1].end_pos)
+
+    def index(self, kids):
+        operand, _, args, closing = kids
+        return Syntax("index", (operand, *args), operand.start, closing.end_pos)
+
+    def colon(self, kids):
+        return Syntax("colon", (), kids[0].start_pos, kids[0].end_pos)
+
+    def empty(self, kids):
+        opening, closing = kids
+        return Syntax("empty", (), opening.start_pos, closing.end_pos)
+
     def neg(self, kids):
         sign, operand = kids
         return Syntax("neg", (operand,), sign.start_pos, operand.end)
@@ -94,6 +108,7 @@ def parse_syntax(text: str) -> Syntax:
         tree = _parser().parse(text)
     except lark.exceptions.UnexpectedInput as error:
         raise _explain(error, text) from None
+    assert isinstance(tree, Syntax)      # the transformer runs inside the LALR parser: its result is a Syntax
     return tree
 
 
@@ -121,16 +136,19 @@ def _describe(names) -> str:
 
 def _explain(error: lark.exceptions.UnexpectedInput, text: str) -> ParseError:
     if isinstance(error, lark.exceptions.UnexpectedCharacters):
-        char = text[error.pos_in_stream]
-        return ParseError(f"unexpected character {char!r} at position {error.pos_in_stream + 1}",
-                          text, error.pos_in_stream, error.pos_in_stream + 1, _hint_for_character(char))
-    if isinstance(error, lark.exceptions.UnexpectedEOF) or getattr(error.token, "type", "") == "$END":
+        at = error.pos_in_stream or 0
+        return ParseError(f"unexpected character {text[at]!r} at position {at + 1}",
+                          text, at, at + 1, _hint_for_character(text[at]))
+    if isinstance(error, lark.exceptions.UnexpectedEOF) or \
+            getattr(getattr(error, "token", None), "type", "$END") == "$END":
         expected = getattr(error, "expected", None) or getattr(error, "accepts", None) or []
         return ParseError(f"the expression ends too early: expected {_describe(expected)}",
                           text, len(text), len(text) + 1, _unclosed_hint(text))
+    assert isinstance(error, lark.exceptions.UnexpectedToken)
     token = error.token
-    return ParseError(f"unexpected {token.value!r} at position {token.start_pos + 1}: expected {_describe(error.expected)}",
-                      text, token.start_pos, token.end_pos or token.start_pos + 1)
+    start = token.start_pos or 0
+    return ParseError(f"unexpected {token.value!r} at position {start + 1}: expected {_describe(error.expected)}",
+                      text, start, token.end_pos or start + 1)
 
 
 def _hint_for_character(char: str) -> str | None:

@@ -1,6 +1,9 @@
 """Every operator and function of the input language: its type rule and its lowering to the IR, side by side."""
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import functools
 import itertools
 import math
 from collections.abc import Callable
@@ -12,8 +15,8 @@ from ..limits import current_limits
 from ..simplify import build as b
 from ..simplify.contract import MAX_FUSED
 from .parser import check_at
-from .surface import Syntax
-from .types import SCALAR, DimVar, SType, Unifier, from_2d, show_dims
+from .surface import Syntax, walk
+from .types import ONE, SCALAR, AnyDim, DimVar, SType, Unifier, from_2d, show_dims
 
 Lowered = tuple[Node, SType]
 
@@ -25,6 +28,7 @@ class TypeFailure(Exception):
         super().__init__(message)
         self.message, self.node, self.hint, self.blame = message, node, hint, blame
         self.clash: tuple | None = None      # set by inference: two fixed sizes that failed to unify
+        self.unknown_name = False            # a name that is no function: a ParseError, not a ShapeError
 
 
 @dataclass
@@ -56,17 +60,49 @@ class Rule:
 # ---- type rules ----------------------------------------------------------------------------------------------------
 
 def _same_shape(symbol: str) -> Check:
+    """Element-wise: operands of one shape, a scalar expanding to the other's, or (MATLAB's implicit expansion) a row
+    repeated over a matrix's rows, a column over its columns, a column and a row to a matrix (x + y')."""
     def check(ctx: Ctx, node: Syntax, args: list[SType]) -> SType:
         x, y = args
         if x.rank == 0 or y.rank == 0:
             return y if x.rank == 0 else x
         if ctx.unifier.same(x, y):
             return x
+        expanded = _implicit_expansion(ctx.unifier, x, y) if x.rank <= 2 and y.rank <= 2 else None
+        if expanded is not None:
+            return expanded
         raise TypeFailure(
-            f"'{symbol}' needs operands of the same shape, or a scalar: "
-            f"'{ctx.source(node.args[0])}' is a {ctx.show(x)}, '{ctx.source(node.args[1])}' a {ctx.show(y)}",
-            node, "Transpose one side with ' or declare the shapes, e.g. parse(text, x=('n',)).", node.args)
+            f"'{symbol}' needs operands of the same shape, a scalar, or a row or column that broadcasts over a "
+            f"matrix: '{ctx.source(node.args[0])}' is a {ctx.show(x)}, '{ctx.source(node.args[1])}' a {ctx.show(y)}",
+            node, "Broadcasting repeats a row (length: the matrix's columns) down a matrix, or a column (length: its "
+                  "rows) across it, as in X*W + b'. Transpose one side with ' or declare the shapes, e.g. "
+                  "parse(text, x=('n',)).", node.args)
     return check
+
+
+def _implicit_expansion(unifier: Unifier, x: SType, y: SType) -> SType | None:
+    """The shape of x op y when each dimension agrees or is 1 on one side (then repeated), else None."""
+    dims = []
+    for a, b_ in zip(x.as_2d(), y.as_2d(), strict=True):
+        if a is ONE or b_ is ONE:
+            dims.append(b_ if a is ONE else a)
+        elif unifier.unify(a, b_):
+            dims.append(a)
+        else:
+            return None
+    return from_2d(*dims)
+
+
+def expand(node: Node, t: SType, result: SType) -> Node:
+    """node, of surface type t, repeated to the result's shape where broadcasting made it larger: a column over the
+    columns of a matrix, a row over its rows (scalars expand inside the constructors)."""
+    if t.rank == 0 or t.rank == result.rank:
+        return node
+    return b.broadcast(node, result.dims, (0,) if t.orient == "col" else (1,))
+
+
+def _elementwise(f: Callable[[Node, Node], Node]) -> Lower:
+    return lambda args, result: f(*(expand(x, t, result) for x, t in args))
 
 
 def _product(ctx: Ctx, node: Syntax, args: list[SType]) -> SType:
@@ -156,6 +192,7 @@ def _cofactor(ctx: Ctx, node: Syntax, args: list[SType]) -> SType:
                           "cofactor(A) or cofactor(A, 2)", node)
     square = _square(lambda t: t)(ctx, node, args[:1])
     k = _cofactor_order(node.args[1]) if len(args) == 2 else 1
+    assert k is not None       # checked above
     current_limits().check("order", k, "the order of cofactor(A, k)")
     return square if k == 1 else SType(square.dims * k)
 
@@ -208,19 +245,119 @@ def _eye(ctx: Ctx, node: Syntax, args: list[SType]) -> SType:
     return SType((n, n))
 
 
-def _scalar_args(ctx: Ctx, node: Syntax, args: list[SType]) -> SType:
-    for arg, t in zip(node.args, args, strict=True):
-        if t.rank != 0:
-            raise TypeFailure(f"the entries of [f1; f2; ...] must be scalars, but '{ctx.source(arg)}' is a "
-                              f"{ctx.show(t)}", arg, "Stacking vectors is not supported yet.", (arg,))
-    return SType((len(args),), "col")
+def _blocks(axis: int) -> Check:
+    """[a; b] (axis 0: one above the other) and [a, b] (axis 1: side by side), MATLAB's: the parts agree across the
+    axis, and each has a number of entries along it (declared, or 1 for a scalar or the short side of a vector)."""
+    symbol = ";" if axis == 0 else ","
+
+    def check(ctx: Ctx, node: Syntax, args: list[SType]) -> SType:
+        if all(t.rank == 0 for t in args):
+            return SType((len(args),), "col" if axis == 0 else "row")
+        if len(args) == 1:
+            return args[0]
+        if any(t.rank > 2 for t in args):
+            raise TypeFailure(f"[a{symbol} b] joins scalars, vectors and matrices, not tensors", node, None, node.args)
+        across = [t.as_2d()[1 - axis] for t in args]
+        for arg, t, d in zip(node.args[1:], args[1:], across[1:], strict=True):
+            if not _same_dim(ctx.unifier, across[0], d):
+                what = "columns" if axis == 0 else "rows"
+                raise TypeFailure(f"the parts of [a{symbol} b] need the same number of {what}: "
+                                  f"'{ctx.source(node.args[0])}' is a {ctx.show(args[0])}, '{ctx.source(arg)}' a "
+                                  f"{ctx.show(t)}", node, "Transpose a part with ', or stack the other way.", node.args)
+        total = sum(_entries_along(ctx, arg, t, axis) for arg, t in zip(node.args, args, strict=True))
+        return from_2d(total, across[0]) if axis == 0 else from_2d(across[0], total)
+    return check
+
+
+def _same_dim(unifier: Unifier, a: AnyDim, b: AnyDim) -> bool:
+    return (a is ONE and b is ONE) or (a is not ONE and b is not ONE and unifier.unify(a, b))
+
+
+def _entries_along(ctx: Ctx, arg: Syntax, t: SType, axis: int) -> int:
+    d = t.as_2d()[axis]
+    size = 1 if d is ONE else ctx.unifier.find(d)
+    if type(size) is not int:
+        raise TypeFailure(f"stacking needs the size of '{ctx.source(arg)}' (a {ctx.show(t)}) as a number", arg,
+                          "Declare it, e.g. parse(text, x=(3,)) or --var x=3.", (arg,))   # or read as a scalar
+    return size
+
+
+def _index(ctx: Ctx, node: Syntax, args: list[SType]) -> SType:
+    """x(2), x(2:4), X(2, :), X(:, 1), X(1, 2): whole numbers from 1, ':' for a whole axis, first:last."""
+    x, items = args[0], node.args[1:]
+    if x.rank not in (1, 2) or len(items) != x.rank:
+        wanted = "one index" if x.rank == 1 else "two indices, as in X(2, :)" if x.rank == 2 else "a vector or matrix"
+        raise TypeFailure(f"'{ctx.source(node.args[0])}' is a {ctx.show(x)}: indexing takes {wanted}", node, None,
+                          node.args[:1])
+    kept = []
+    for item, d in zip(items, x.dims, strict=True):
+        pick = selection(item)
+        if pick is None:
+            raise TypeFailure("an index is a whole number from 1, ':' (the whole axis) or a range first:last such as "
+                              "2:4", item)
+        if pick == b.FULL:
+            kept.append(d)
+            continue
+        size = ctx.unifier.find(d)
+        last = pick + 1 if type(pick) is int else pick[1]
+        if type(size) is not int:
+            raise TypeFailure(f"indexing needs the size of '{ctx.source(node.args[0])}' (a {ctx.show(x)}) as a "
+                              "number", node, "Declare it, e.g. parse(text, x=(3,)) or --var x=3.")
+        if last > size:
+            raise TypeFailure(f"index {last} is beyond the end of '{ctx.source(node.args[0])}', a {ctx.show(x)}",
+                              item)
+        if type(pick) is not int:
+            kept.append(pick[1] - pick[0])
+    if x.rank == 1:
+        return SType(tuple(kept), x.orient) if kept else SCALAR
+    if len(kept) == 2:
+        return SType(tuple(kept))
+    return SType(tuple(kept), "row" if type(selection(items[0])) is int else "col") if kept else SCALAR
+
+
+def selection(item: Syntax):
+    """The IR selection of one index: k (from 0) for the literal k+1, b.FULL for ':', (first-1, last) for first:last;
+    None for anything else."""
+    if item.op == "colon":
+        return b.FULL
+    if item.op == "range":
+        first, last = (integer_literal(a) for a in item.args)
+        if first is None or last is None or not 1 <= first <= last:
+            return None
+        return (first - 1, last)
+    k = integer_literal(item) if item.op == "number" else None
+    return k - 1 if k is not None and k >= 1 else None
+
+
+def _index_like(item: Syntax) -> bool:
+    # what is written as an index, whether or not it is a valid one (x(0) is told that indices start at 1)
+    return item.op in ("number", "colon", "range") or (item.op == "neg" and item.args[0].op == "number")
+
+
+def _function_like(name: str) -> bool:
+    # eyes(3) is a misspelt eye(3), to be reported as an unknown function with the suggestion, not indexing
+    return name in FUNCTIONS or bool(difflib.get_close_matches(name, list(FUNCTIONS), n=1, cutoff=0.8))
+
+
+def index_calls(root: Syntax) -> Syntax:
+    """x(2), X(2, :) parse as calls; a call of a name that is no function, with indices only for arguments, is
+    indexing that name (an unknown function with other arguments stays a call, to be reported as one)."""
+    rebuilt: dict[int, Syntax] = {}
+    for node in walk(root):
+        args = tuple(rebuilt.get(id(a), a) for a in node.args)
+        if node.op == "call" and args and all(map(_index_like, args)) and not _function_like(node.value):
+            name = Syntax("name", (), node.start, node.start + len(node.value), node.value)
+            rebuilt[id(node)] = Syntax("index", (name, *args), node.start, node.end)
+        elif any(a is not o for a, o in zip(args, node.args, strict=True)):
+            rebuilt[id(node)] = dataclasses.replace(node, args=args)
+    return rebuilt.get(id(root), root)
 
 
 def _einsum(ctx: Ctx, node: Syntax, args: list[SType]) -> SType:
     spec, operands = _einsum_spec(node)
     if len(operands) != len(args) - 1:
         raise TypeFailure(f"einsum spec '{spec}' names {len(operands)} operands but {len(args) - 1} are given", node)
-    sizes: dict[str, object] = {}
+    sizes: dict[str, AnyDim] = {}
     for letters, arg, t in zip(operands, node.args[1:], args[1:], strict=True):
         if len(letters) != t.rank:
             raise TypeFailure(f"einsum: '{letters}' has {len(letters)} indices but '{ctx.source(arg)}' is a "
@@ -317,16 +454,47 @@ def _lower_diag(args: list[Lowered], result: SType) -> Node:
 
 
 def _lower_stack(args: list[Lowered], result: SType) -> Node:
-    n = len(args)
-    return b.add(*(b.mul(x, b.basis(k, n)) for k, (x, _) in enumerate(args)))
+    if all(t.rank == 0 for _, t in args):      # a column of scalars: sum_k f_k e_k
+        n = len(args)
+        return b.add(*(b.mul(x, b.basis(k, n)) for k, (x, _) in enumerate(args)))
+    if len(args) == 1:
+        return args[0][0]
+    return b.stack([_with_rank(x, t, result.rank) for x, t in args], 0)
+
+
+def _lower_row(args: list[Lowered], result: SType) -> Node:
+    if result.rank < 2:                        # scalars or rows side by side: a vector (vectors have no orientation)
+        return _lower_stack(args, result)
+    return b.stack([_with_rank(x, t, 2) for x, t in args], 1)
+
+
+def _with_rank(x: Node, t: SType, rank: int) -> Node:
+    """A part of a stack as a tensor of the stack's rank: a scalar or vector gets axes of size 1 (a column n×1, a
+    row 1×n), as MATLAB sees them."""
+    if t.rank == rank:
+        return x
+    if t.rank == 0:
+        return b.broadcast_to(x, (1,) * rank)
+    labels = (0,) if t.orient == "col" else (1,)
+    return b.contract([(x, labels)], (0, 1), {1 - labels[0]: 1})
+
+
+def _lower_index(args: list[Lowered], result: SType) -> Node:
+    select = [item if isinstance(item, tuple) else int(item.params.value) - 1 for item, _ in args[1:]]
+    return b.index(args[0][0], select)
 
 
 def _lower_einsum(args: list[Lowered], result: SType) -> Node:
     spec = args[0][0]
+    assert isinstance(spec, str)       # einsum's first argument lowers to its spec text, not to a node
     inputs, out = spec.split("->")
     operands = [(x, tuple(letters)) for (x, _), letters in zip(args[1:], inputs.split(",") if inputs else [],
                                                                strict=True)]
     return b.contract(operands, tuple(out), dict(zip(out, result.dims, strict=True)))
+
+
+def _apply(name: str, x: Node) -> Node:
+    return b.apply(name, x)
 
 
 def _unary(f: Callable[[Node], Node]) -> Lower:
@@ -337,30 +505,172 @@ def _binary(f: Callable[[Node, Node], Node]) -> Lower:
     return lambda args, result: f(args[0][0], args[1][0])
 
 
-def _softmax(x: Node) -> Node:
-    return b.apply("exp", b.sub(x, b.logsumexp(x)))
+# ---- reductions along a dimension (MATLAB's: 1 down the columns, 2 along the rows) ------------------------------
+
+def _dimension(ctx: Ctx, node: Syntax, position: int) -> int:
+    d = integer_literal(node.args[position]) if len(node.args) > position else None
+    if d not in (1, 2):
+        raise TypeFailure(f"the dimension of {node.value} is 1 (down the columns) or 2 (along the rows), written "
+                          f"as a number: {node.value}(X, 2)", node.args[position] if len(node.args) > position
+                          else node)
+    return d
+
+
+def _reduced_type(x: SType, d: int | None) -> SType:
+    """sum(X): a scalar; sum(X, 1): a row (each column's); sum(X, 2): a column (each row's)."""
+    if d is None:
+        return SCALAR
+    rows, cols = x.as_2d()
+    return from_2d(ONE, cols) if d == 1 else from_2d(rows, ONE)
+
+
+def _reduction(name: str) -> Check:
+    def check(ctx: Ctx, node: Syntax, args: list[SType]) -> SType:
+        if len(args) not in (1, 2) or args[0] is None:
+            raise TypeFailure(f"{name} takes an expression and optionally a dimension: {name}(X) or {name}(X, 2)",
+                              node)
+        if len(args) == 2 and args[0].rank > 2:
+            raise TypeFailure(f"{name} along a dimension takes a vector or a matrix", node, None, node.args[:1])
+        return _reduced_type(args[0], _dimension(ctx, node, 1) if len(args) == 2 else None)
+    return check
+
+
+def _along_dimension(name: str) -> Check:
+    def check(ctx: Ctx, node: Syntax, args: list[SType]) -> SType:
+        _reduction(name)(ctx, node, args)
+        if len(args) == 1 and args[0].rank not in (1, 2):
+            return _vector_or_matrix(ctx, node, args)
+        return args[0]
+    return check
+
+
+def _ir_axes(t: SType, d: int | None) -> tuple[int, ...]:
+    """The IR axes that dimension d (None: all) of a value of surface type t runs along; () for a dimension of 1."""
+    if d is None:
+        return tuple(range(t.rank))
+    if t.rank == 2:
+        return (d - 1,)
+    return (0,) if t.rank == 1 and (t.orient == "col") == (d == 1) else ()
+
+
+def _along(f: Callable[[Node, tuple[int, ...]], Node]) -> Lower:
+    """The lowering of f(X) (every entry) and f(X, d), f given the IR axes reduced."""
+    def lower(args: list[Lowered], result: SType) -> Node:
+        (x, t), d = args[0], int(args[1][0].params.value) if len(args) > 1 else None
+        return f(x, _ir_axes(t, d))
+    return lower
+
+
+def _sum_over(x: Node, axes: tuple[int, ...]) -> Node:
+    labels = tuple(range(x.rank))
+    return b.contract([(x, labels)], tuple(k for k in labels if k not in axes))
+
+
+def _mean_over(x: Node, axes: tuple[int, ...]) -> Node:
+    # mean = sum / the number of entries summed (numel(X), or size(X, d))
+    return b.div(_sum_over(x, axes), _numel(tuple(x.shape[k] for k in axes)))
+
+
+def _numel(shape: tuple) -> Node:
+    """The number of entries of a tensor of this shape, a scalar: a number where the sizes are, else sum(ones)."""
+    if all(isinstance(d, int) for d in shape):
+        return b.const(float(math.prod(shape)))
+    return b.sum_all(b.const(1.0, shape)) if len(shape) != 1 else b.size(shape[0])
+
+
+def _spread(value: Node, x: Node, axes: tuple[int, ...]) -> Node:
+    """A reduction's value repeated along the reduced axes, to x's shape (a scalar expands by itself)."""
+    return value if value.rank == 0 else b.broadcast(value, x.shape, [k for k in range(x.rank) if k not in axes])
+
+
+def _softmax(x: Node, axes: tuple[int, ...]) -> Node:
+    # softmax = exp(x - logsumexp(x)) along the axes: stable, every exponent <= 0
+    return b.apply("exp", _logsoftmax(x, axes))
+
+
+def _logsoftmax(x: Node, axes: tuple[int, ...]) -> Node:
+    return b.sub(x, _spread(b.logsumexp(x, axes), x, axes))
+
+
+def _extremum(name: str) -> Check:
+    """max(a, b) element-wise (with broadcasting), max(x) the largest entry, max(X, [], d) along a dimension."""
+    pairwise = _same_shape(name)
+
+    def check(ctx: Ctx, node: Syntax, args: list[SType]) -> SType:
+        if len(args) == 2 and None not in args:
+            return pairwise(ctx, node, args)
+        if len(args) == 1 and args[0] is not None:
+            return SCALAR
+        if len(args) == 3 and args[0] is not None and node.args[1].op == "empty":
+            if args[0].rank > 2:
+                raise TypeFailure(f"{name} along a dimension takes a vector or a matrix", node, None, node.args[:1])
+            return _reduced_type(args[0], _dimension(ctx, node, 2))
+        raise TypeFailure(f"{name} takes two operands {name}(a, b), one {name}(x) (its {_WHICH[name]} entry), or a "
+                          f"matrix, [] and a dimension: {name}(X, [], 2) (each row's)", node)
+    return check
+
+
+_WHICH = {"max": "largest", "min": "smallest"}
+
+
+def _largest(x: Node, axes: tuple[int, ...]) -> Node:
+    return b.amax(x, axes)
+
+
+def _smallest(x: Node, axes: tuple[int, ...]) -> Node:
+    return b.neg(b.amax(b.neg(x), axes))     # min(x) = -max(-x)
+
+
+def _lower_extremum(pairwise: Callable[[Node, Node], Node], reduce: Callable[[Node, tuple[int, ...]], Node]) -> Lower:
+    def lower(args: list[Lowered], result: SType) -> Node:
+        if len(args) == 2:
+            return _elementwise(pairwise)(args, result)
+        (x, t), d = args[0], int(args[2][0].params.value) if len(args) == 3 else None
+        return reduce(x, _ir_axes(t, d))
+    return lower
+
+
+def _size(ctx: Ctx, node: Syntax, args: list[SType]) -> SType:
+    if args[0] is None:
+        raise TypeFailure("size takes an expression and a dimension: size(X, 1) (its rows), size(X, 2)", node)
+    _dimension(ctx, node, 1)
+    return SCALAR
+
+
+def _lower_size(args: list[Lowered], result: SType) -> Node:
+    (x, t), d = args[0], int(args[1][0].params.value)
+    axes = _ir_axes(t, d)
+    return b.size(x.shape[axes[0]]) if axes else b.const(1.0)
 
 
 OPERATORS: dict[str, Rule] = {
-    "add": Rule(2, _same_shape("+"), _binary(b.add)),
-    "sub": Rule(2, _same_shape("-"), _binary(b.sub)),
-    "emul": Rule(2, _same_shape(".*"), _binary(b.mul)),
-    "ediv": Rule(2, _same_shape("./"), _binary(b.div)),
-    "epow": Rule(2, _same_shape(".^"), _binary(b.power)),
+    "add": Rule(2, _same_shape("+"), _elementwise(b.add)),
+    "sub": Rule(2, _same_shape("-"), _elementwise(b.sub)),
+    "emul": Rule(2, _same_shape(".*"), _elementwise(b.mul)),
+    "ediv": Rule(2, _same_shape("./"), _elementwise(b.div)),
+    "epow": Rule(2, _same_shape(".^"), _elementwise(b.power)),
     "mul": Rule(2, _product, _lower_product),
     "div": Rule(2, _scalar_divisor, _binary(b.div)),
     "pow": Rule(2, _power, _lower_power),
     "neg": Rule(1, _same, _unary(b.neg)),
     "transpose": Rule(1, _transpose, _lower_transpose),
-    "stack": Rule(None, _scalar_args, _lower_stack),
+    "stack": Rule(None, _blocks(0), _lower_stack),
+    "row": Rule(None, _blocks(1), _lower_row),
+    "index": Rule(None, _index, _lower_index),
 }
 
 FUNCTIONS: dict[str, Rule] = {
-    **{name: Rule(1, _same, _unary(lambda x, name=name: b.apply(name, x))) for name in ELEMENTWISE},
+    **{name: Rule(1, _same, _unary(functools.partial(_apply, name))) for name in ELEMENTWISE},
     "ln": Rule(1, _same, _unary(lambda x: b.apply("log", x))),
-    "max": Rule(2, _same_shape("max"), _binary(b.maximum)),
-    "min": Rule(2, _same_shape("min"), _binary(b.minimum)),
-    "sum": Rule(1, _to_scalar, _unary(b.sum_all)),
+    "max": Rule(None, _extremum("max"), _lower_extremum(b.maximum, _largest)),
+    "min": Rule(None, _extremum("min"), _lower_extremum(b.minimum, _smallest)),
+    "sum": Rule(None, _reduction("sum"), _along(_sum_over)),
+    "mean": Rule(None, _reduction("mean"), _along(_mean_over)),
+    "logsumexp": Rule(None, _reduction("logsumexp"), _along(b.logsumexp)),
+    "softmax": Rule(None, _along_dimension("softmax"), _along(_softmax)),
+    "logsoftmax": Rule(None, _along_dimension("logsoftmax"), _along(_logsoftmax)),
+    "size": Rule(2, _size, _lower_size),
+    "numel": Rule(1, _to_scalar, lambda args, result: _numel(args[0][0].shape)),
     "norm1": Rule(1, _to_scalar, _unary(lambda x: b.sum_all(b.apply("abs", x)))),
     "norm2": Rule(1, _to_scalar, _unary(b.norm2)),
     "unit": Rule(1, _same, _unary(b.unit)),
@@ -370,8 +680,6 @@ FUNCTIONS: dict[str, Rule] = {
     "logdet": Rule(1, _square(lambda t: SCALAR), _unary(b.logdet)),
     "inv": Rule(1, _square(lambda t: t), _unary(b.inv)),
     "diag": Rule(1, _diag, _lower_diag),
-    "softmax": Rule(1, _vector_or_matrix, _unary(_softmax)),
-    "logsumexp": Rule(1, _to_scalar, _unary(b.logsumexp)),
     "vector": Rule(None, _filled(1), lambda args, result: b.broadcast_to(args[0][0], result.dims)),
     "matrix": Rule(None, _filled(2), lambda args, result: b.broadcast_to(args[0][0], result.dims)),
     "eye": Rule(None, _eye, lambda args, result: b.delta(result.dims[0])),

@@ -24,7 +24,8 @@ from .surface import Syntax, walk
 from .types import SType
 
 SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "div": "/", "emul": ".*", "ediv": "./", "pow": "^", "epow": ".^",
-           "neg": "-", "transpose": "'", "stack": "[;]"}
+           "neg": "-", "transpose": "'", "stack": "[;]",
+           "row": "[,]", "index": "()"}
 INTERMEDIATE = re.compile(r"u\d+")
 
 
@@ -111,7 +112,8 @@ def check_names(steps: Steps) -> None:
     clash = sorted(n for n in steps.variables if INTERMEDIATE.fullmatch(n))
     if clash:
         raise DerivativeError(f"the expression has a variable called {clash[0]}, the name of an intermediate "
-                              "(intermediate variables are called u1, u2, ...)", hint="Rename that variable, e.g. to v1.")
+                              "(intermediate variables are called u1, u2, ...)",
+                              hint="Rename that variable, e.g. to v1.")
 
 
 def intermediates(text: str, declarations: Mapping[str, object] | None = None) -> Steps:
@@ -132,12 +134,14 @@ def intermediates(text: str, declarations: Mapping[str, object] | None = None) -
     def operand(node: Syntax) -> Operand:
         if node.op == "string":
             return Operand(node.value, None, None, node.value.replace(" ", ""))
+        if node.op == "empty":           # max(X, [], d)'s placeholder: no value, no derivative
+            return Operand("[]", None, None, None)
         if constant[id(node)]:
             return _constant(node, text, lowered)
         return operands[id(node)]
 
     for node in walk(syntax):
-        if constant[id(node)] or node.op == "string":
+        if constant[id(node)] or node.op in ("string", "empty"):
             continue
         if node.op == "name":
             var, stype = lowered[id(node)]

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import Union
 
 from ..ir import Dim
 
@@ -31,7 +30,7 @@ class _One:
 
 
 ONE = _One()
-AnyDim = Union[Dim, DimVar, _One]
+AnyDim = Dim | DimVar | _One
 
 
 @dataclass(frozen=True)
@@ -106,7 +105,8 @@ class Unifier:
         while isinstance(root, DimVar) and root in self.parent:
             root = self.parent[root]
         while isinstance(d, DimVar) and d in self.parent and self.parent[d] is not root:
-            d, following = self.parent[d], d
+            following: DimVar = d
+            d = self.parent[d]
             self._bind(following, root)       # path compression: later look-ups are one step
         return root
 

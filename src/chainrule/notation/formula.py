@@ -15,7 +15,7 @@ from ..language.rules import CONSTANTS
 from ..language.steps import Intermediate, Operand
 from ..language.types import SType
 from . import mast as m
-from .from_ir import to_mast
+from .from_ir import index_items, to_mast
 from .mast import M
 from .render import STYLES, Renderer
 
@@ -48,6 +48,8 @@ def orient_of(stype: SType | None) -> str:
 
 
 def _leaf(a: Operand) -> M:
+    if a.stype is None and a.name == "[]":     # max(X, [], d)'s placeholder, written as typed
+        return m.mk("sym", (), ("[]", False), "s")
     if a.stype is None:                       # a size given as text: vector(x, "n")
         return m.mk("sym", (), (f'"{a.name}"', False), "s")
     orient = orient_of(a.stype)
@@ -83,6 +85,7 @@ OPERATORS: dict[str, Callable[[list[M], str], M]] = {
     "pow": lambda a, o: m.mk("pow", tuple(a), None, "s"),
     "transpose": lambda a, o: m.mk("T", (a[0],), None, _FLIP.get(a[0].orient, a[0].orient)),
     "stack": lambda a, o: m.mk("stack", tuple(a), None, "c"),
+    "row": lambda a, o: m.blocks(a, ",", o),
 }
 
 
@@ -96,8 +99,18 @@ def _call(u: Intermediate, args: list[M], orient: str) -> M:
     return m.mk("func", tuple(args), name, orient)
 
 
+def _index(u: Intermediate, orient: str) -> M:
+    # u1(2, :) as typed: the selection is the one the lowering built (every axis whole where it kept them all)
+    operand = u.inputs[0]
+    rank = operand.stype.rank if operand.stype is not None else 0
+    select = u.local.params.select if u.local.op == "index" else ((0, None),) * rank
+    return m.pick(_leaf(operand), index_items(select), orient)
+
+
 def tree(u: Intermediate) -> M:
     orient = orient_of(u.stype)
+    if u.op == "index":
+        return _index(u, orient)
     if u.op in OPERATORS:
         return OPERATORS[u.op]([_leaf(a) for a in u.inputs], orient)
     return _call(u, [_leaf(a) for a in u.inputs if not (u.op == "einsum" and a.stype is None)], orient)

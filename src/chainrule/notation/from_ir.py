@@ -3,22 +3,65 @@ diag, tr and sums where its index graph allows, and index notation (einsum) wher
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import NamedTuple, cast
 
 from ..ir import Node, Op, fold, topological
+from ..simplify import build as b
 from . import mast as m
 from .mast import M
 
 _LETTERS = "ijklmnopqrstuvwxyzabcdefgh"
 
 
-def to_mast(node: Node) -> M:
-    """node in matrix notation (in index notation where it has none)."""
+def to_mast(node: Node, variables: Mapping | None = None) -> M:
+    """node in matrix notation (in index notation where it has none); the sizes it holds are written after its
+    variables, or those of `variables` (name -> (shape, symmetric)): size(X, 2), numel(x)."""
     hidden = _stack_terms(node)
     shown = fold(node, lambda n, args: None if id(n) in hidden else _convert(n, args))
     assert shown is not None, "the root is always shown"
-    return shown
+    return _with_sizes(shown, _dimension_owners(node, variables or {}))
+
+
+def _dimension_owners(root: Node, variables: Mapping) -> dict:
+    """Each dimension's first variable with it, and the axis (from 1): the size of dimension d is size(X, k)."""
+    owners: dict = {}
+    found = [(n.params.name, n.shape) for n in topological([root]) if n.op is Op.VAR]
+    for name, shape in found + [(name, tuple(info[0])) for name, info in variables.items()]:
+        for k, d in enumerate(shape):
+            owners.setdefault(d, (name, len(shape), k + 1))
+        owners.setdefault(shape, (name, len(shape), 0))    # its shape, for numel
+    return owners
+
+
+def _with_sizes(shown: M, owners: dict) -> M:
+    """sum(vector(1, "n")), how a size reads in the IR, written size(X, 2) or numel(X) after a variable that has it."""
+    if not any(isinstance(d, str) for d in owners):
+        return shown
+    new: dict[int, M] = {}
+    for x in m.postorder(shown):
+        args = tuple(new.get(id(a), a) for a in x.args)
+        size = _size_of(x, owners)
+        if size is not None:
+            new[id(x)] = size
+        elif any(a is not b for a, b in zip(args, x.args, strict=True)):
+            new[id(x)] = m.mk(x.kind, args, x.data, x.orient)
+    return new.get(id(shown), shown)
+
+
+def _size_of(x: M, owners: dict) -> M | None:
+    if not (x.kind == "func" and x.data == "sum" and len(x.args) == 1 and x.args[0].kind == "fill"
+            and x.args[0].data[0] == 1.0):
+        return None
+    shape = x.args[0].data[1]
+    if len(shape) == 1 and shape[0] in owners:
+        name, rank, axis = owners[shape[0]]       # size(X, 2), or numel(x) for a vector
+        return m.func("size", m.sym(name, rank), m.num(axis), orient="s") if rank > 1 else \
+            m.func("numel", m.sym(name, rank), orient="s")
+    if shape in owners:
+        name, rank, _ = owners[shape]
+        return m.func("numel", m.sym(name, rank), orient="s")
+    return None
 
 
 def _stack_terms(root: Node) -> set[int]:
@@ -93,8 +136,83 @@ def _written(labels, letter: dict) -> str:
 
 
 def _add(node: Node, args: list[M]) -> M:
+    shifted = _logsoftmax_operand(node)
+    if shifted is not None:
+        return m.func("logsoftmax", args[shifted])      # z - logsumexp(z)
     entries = _stack_entries(node.args, node.shape)
-    return m.stack(entries) if entries is not None else m.add(*args)
+    return m.stack(entries) if entries is not None else m.add(*_implicit_expansion(node, args))
+
+
+def _elementwise(name: str) -> Callable[[Node, list[M]], M]:
+    return lambda node, args: m.func(name, *_implicit_expansion(node, args), orient=m.orient_of_rank(node.rank))
+
+
+def _implicit_expansion(node: Node, args: list[M]) -> list[M]:
+    """The operands of an element-wise matrix node, a row or column repeated over the matrix written as that vector
+    (X*W + b', MATLAB's implicit expansion), where the other operands still give the result both its dimensions: a
+    matrix operand, or a row and a column (x + y', the outer sum)."""
+    if node.rank != 2:
+        return args
+    along = [_broadcast_axis(a) for a in node.args]
+    full = any(a.shape == node.shape and axis is None for a, axis in zip(node.args, along, strict=True))
+    if not (full or {0, 1} <= set(along)):
+        return args
+    return [_vector_part(a, axis) if axis is not None else shown
+            for a, axis, shown in zip(node.args, along, args, strict=True)]
+
+
+def _broadcast_axis(node: Node) -> int | None:
+    """0 where node is a row repeated down a matrix's rows (its operands do not carry the row index), 1 where it is
+    a column repeated across its columns; else None."""
+    if node.op is not Op.CONTRACT or node.rank != 2:
+        return None
+    carried = set().union(*map(set, node.params.specs))
+    missing = [k for k, label in enumerate(node.params.out) if label not in carried]
+    return missing[0] if len(missing) == 1 else None
+
+
+def _vector_part(node: Node, axis: int) -> M:
+    """The vector a broadcast repeats, as a row (axis 0: it varies along the columns) or a column."""
+    out = node.params.out
+    kept = tuple(label for k, label in enumerate(out) if k != axis)
+    vector = b.contract(list(zip(node.args, node.params.specs, strict=True)), kept,
+                        dict(zip(out, node.shape, strict=True)))
+    shown = to_mast(vector)
+    return m.transpose(shown) if shown.orient == ("c" if axis == 0 else "r") else shown
+
+
+def _reduction(name: str, before: tuple[M, ...] = ()) -> Callable[[Node, list[M]], M]:
+    """logsumexp(x) and max(x) over every entry; along one dimension of a matrix, MATLAB's logsumexp(X, 2) (a
+    column: along each row) and max(X, [], 1) (a row: down each column)."""
+    def convert(node: Node, args: list[M]) -> M:
+        axes = node.params.axes
+        if len(axes) == node.args[0].rank:
+            return m.func(name, args[0], orient="s")
+        assert node.args[0].rank == 2 and len(axes) == 1, "the language reduces a matrix along one dimension"
+        shown = m.func(name, args[0], *before, m.num(axes[0] + 1), orient="r" if axes == (0,) else "c")
+        return m.transpose(shown) if axes == (0,) else shown     # a vector's notation is a column
+    return convert
+
+
+def _logsoftmax_operand(node: Node) -> int | None:
+    """k where the sum is z - logsumexp(z) over every entry of z = node.args[k] (how logsoftmax(z) is stored)."""
+    if len(node.args) != 2 or not node.shape:
+        return None
+    for k, term in enumerate(node.args):
+        other = node.args[1 - k]
+        if (other.op == "contract" and len(other.args) == 2 and other.shape == () and
+                any(a.op == "const" and a.params.value == -1.0 for a in other.args)):
+            lse = next(a for a in other.args if a.op != "const")
+            if lse.op == "logsumexp" and lse.args[0] is term and len(lse.params.axes) == term.rank:
+                return k
+    return None
+
+
+def _exp(node: Node, args: list[M]) -> M:
+    # exp(logsoftmax(z)) is softmax(z), the form the language lowers it to
+    if args[0].kind == "func" and args[0].data == "logsoftmax" and len(args[0].args) == 1:
+        return m.func("softmax", args[0].args[0])
+    return m.func("exp", args[0])
 
 
 def _stack_entries(terms: tuple[Node, ...], shape: tuple) -> list[M] | None:
@@ -446,6 +564,95 @@ def _carried(shown: M, start: _End, end: _End) -> tuple[tuple[int, ...], M]:
     return (end[1],), m.transpose(shown)
 
 
+def _blocks(node: Node, args: list[M]) -> M:
+    """[x; y], [X; Y] or [X, Y]: each part as a column (a vector stack, or side by side) or a row (matrices one
+    above the other); a part that is a scalar or vector given one more axis of size 1 is written as it is."""
+    if node.rank > 2:
+        return _tensor_blocks(node, args)
+    want = {1: "c", 2: "r" if node.params.axis == 0 else "c"}.get(node.rank, "m")
+    parts = []
+    for part, own in zip(node.args, args, strict=True):
+        inner = _without_unit_axes(part)
+        shown = to_mast(inner) if inner is not None else m.num(part.params.value) if (
+            part.op == "const" and all(d == 1 for d in part.shape)) else own
+        parts.append(m.transpose(shown) if shown.orient in "cr" and shown.orient != want else shown)
+    separator = ";" if node.rank == 1 or node.params.axis == 0 else ","
+    return m.blocks(parts, separator, "c" if node.rank == 1 else "m")
+
+
+def _tensor_blocks(node: Node, args: list[M]) -> M:
+    """A stack of tensors (a Jacobian of a stack), which the language has no brackets for: the sum of the parts, each
+    moved to its place along the axis by a matrix [0; eye; 0] (einsum)."""
+    axis, total = node.params.axis, node.shape[node.params.axis]
+    letters = _LETTERS[:node.rank]
+    spec = letters[:axis] + "z" + letters[axis + 1:] + "," + letters[axis] + "z->" + letters
+    terms, offset = [], 0
+    for part, shown in zip(node.args, args, strict=True):
+        n = part.shape[axis]
+        terms.append(m.einsum(spec, [shown, _placing(offset, n, total)], node.rank))
+        offset += n
+    return m.add(*terms)
+
+
+def _placing(offset: int, n: int, total) -> M:
+    """The total×n matrix with the identity at rows offset+1..offset+n and zeros elsewhere."""
+    blocks = [m.fill(0.0, (offset, n)) if offset else None, m.eye(n),
+              m.fill(0.0, (total - offset - n, n)) if total > offset + n else None]
+    return m.blocks([b for b in blocks if b is not None], ";", "m")
+
+
+def _without_unit_axes(part: Node) -> Node | None:
+    """u for a part that is u (a scalar or vector) spread along new axes of size 1 (a scalar a in [x; a])."""
+    if part.op != "contract" or len(part.args) != 1 or part.args[0].rank >= part.rank:
+        return None
+    (spec,), out = part.params.specs, part.params.out
+    added = [d for label, d in zip(out, part.shape, strict=True) if label not in spec]
+    kept = tuple(label for label in out if label in spec)
+    return part.args[0] if kept == spec and all(d == 1 for d in added) else None
+
+
+def index_items(select: tuple) -> tuple[str, ...]:
+    """The language's index of each axis' selection: 2 for entry 1 (from 0), ':' for the whole axis, 2:4 a range."""
+    return tuple(str(p + 1) if type(p) is int else ":" if p[1] is None else f"{p[0] + 1}:{p[1]}" for p in select)
+
+
+def _pick(node: Node, args: list[M]) -> M:
+    """x(2), X(2, :), x(2:4): positions from 1, ':' the whole axis."""
+    select = node.params.select
+    if len(select) > 2:
+        return _tensor_pick(node, args[0])
+    items = index_items(select)
+    kept = [type(p) is not int for p in select]
+    if node.rank == 0:
+        orient = "s"
+    elif len(select) == 1:
+        orient = args[0].orient
+    else:
+        orient = "m" if all(kept) else "r" if kept[1] else "c"
+    shown = m.pick(args[0], items, orient)
+    return m.transpose(shown) if orient == "r" else shown     # a vector is shown as a column: X(2, :)'
+
+
+def _tensor_pick(node: Node, shown: M) -> M:
+    """Entries of a tensor (a Jacobian indexed), which the language indexes only as vectors and matrices: einsum
+    with a unit vector [0; 1; 0] for each entry picked and a matrix [0; eye; 0] for each range kept."""
+    x, select = node.args[0], node.params.select
+    letters = _LETTERS[:x.rank]
+    operands, specs, out = [shown], [letters], ""
+    for q, pick in enumerate(select):
+        if pick == (0, None):
+            out += letters[q]
+        elif type(pick) is int:
+            operands.append(_one_hot((x.shape[q],), pick, m.num(1.0)))
+            specs.append(letters[q])
+        else:
+            new = _LETTERS[x.rank + q]
+            operands.append(_placing(pick[0], pick[1] - pick[0], x.shape[q]))
+            specs.append(letters[q] + new)
+            out += new
+    return m.einsum(",".join(specs) + "->" + out, operands, node.rank)
+
+
 def _leaf_var(node: Node, args: list[M]) -> M:
     return m.sym(node.params.name, node.rank, node.params.symmetric)
 
@@ -455,13 +662,16 @@ _CONVERT: dict[Op, Callable[[Node, list[M]], M]] = {
     Op.CONST: lambda node, args: m.fill(node.params.value, node.shape),
     Op.DELTA: lambda node, args: m.eye(node.shape[0]),
     Op.BASIS: lambda node, args: _one_hot(node.shape, node.params.k, m.num(1.0)),
-    Op.MAP: lambda node, args: m.func(node.params.fn, args[0]),
+    Op.MAP: lambda node, args: _exp(node, args) if node.params.fn == "exp" else m.func(node.params.fn, args[0]),
     Op.ADD: _add,
-    Op.POW: lambda node, args: m.power(args[0], args[1]),
-    Op.MAX: lambda node, args: m.func("max", *args, orient=m.orient_of_rank(node.rank)),
-    Op.MIN: lambda node, args: m.func("min", *args, orient=m.orient_of_rank(node.rank)),
+    Op.POW: lambda node, args: m.power(*_implicit_expansion(node, args)),
+    Op.MAX: _elementwise("max"),
+    Op.MIN: _elementwise("min"),
     Op.CONTRACT: _contract,
-    Op.LOGSUMEXP: lambda node, args: m.func("logsumexp", args[0], orient="s"),
+    Op.STACK: _blocks,
+    Op.INDEX: _pick,
+    Op.LOGSUMEXP: _reduction("logsumexp"),
+    Op.AMAX: _reduction("max", (m.stack([]),)),
     Op.INV: lambda node, args: m.func("inv", args[0]),
     Op.DET: lambda node, args: m.func("det", args[0], orient="s"),
     Op.LOGDET: lambda node, args: m.func("logdet", args[0], orient="s"),

@@ -18,7 +18,7 @@ _FLATTEN_LIMIT = 16   # longer products stay nested, so a chain of n products is
 class M:
     __slots__ = ("__weakref__", "args", "data", "kind", "orient", "size", "tcount")
 
-    kind: str                 # sym, num, fill, eye, T, func, stack, einsum, pow, mm, had, add
+    kind: str                 # sym, num, fill, eye, T, func, stack, blocks, pick, einsum, pow, mm, had, add
     args: tuple[M, ...]
     data: Any                 # the kind's own data: a name, a number, a function name, an einsum spec, ...
     orient: str               # s, c, r, m or t (above)
@@ -95,11 +95,30 @@ def power(base: M, exponent: M) -> M:
         return func("sqrt", base)
     if is_num(exponent, 1.0):
         return base
-    return mk("pow", (base, exponent), None, base.orient if base.orient != "s" else exponent.orient)
+    return mk("pow", (base, exponent), None, elementwise_orient([base, exponent]))
+
+
+def elementwise_orient(operands: list[M]) -> str:
+    """The orientation of an element-wise result: its operands', a matrix where a row meets a column (x + y', the
+    outer sum of MATLAB's implicit expansion)."""
+    shaped = {x.orient for x in operands} - {"s"}
+    if "m" in shaped or {"r", "c"} <= shaped:
+        return "m"
+    return next((x.orient for x in operands if x.orient != "s"), "s")
 
 
 def stack(entries: list[M]) -> M:
     return mk("stack", tuple(entries), None, "c")
+
+
+def blocks(parts: list[M], separator: str, orient: str) -> M:
+    """[x; y] (separator ";": one above the other) or [X, Y] (",": side by side)."""
+    return mk("blocks", tuple(parts), separator, orient)
+
+
+def pick(x: M, items: tuple[str, ...], orient: str) -> M:
+    """x indexed, one item per axis as the language writes it: "2", ":" or "2:4" (from 1)."""
+    return mk("pick", (x,), items, orient)
 
 
 def einsum(spec: str, args: list[M], rank: int) -> M:
@@ -216,8 +235,8 @@ def had(*factors: M) -> M:
     """Element-wise product; numeric coefficients move outside: (2x).*y = 2*(x.*y)."""
     flat: list[M] = []
     coefficient = 1.0
-    for f in factors:
-        c, f = split_coefficient(f)
+    for factor in factors:
+        c, f = split_coefficient(factor)
         coefficient *= c
         flat.extend(f.args if f.kind == "had" and len(f.args) <= _FLATTEN_LIMIT else [f])
     flat = [f for f in flat if not is_num(f, 1.0)]
@@ -243,7 +262,7 @@ def add(*terms: M) -> M:
     flat = _factor_common(_join_diagonals(_collect(flat)))
     if len(flat) == 1:
         return flat[0]
-    orient = next((t.orient for t in flat if t.orient != "s"), "s")
+    orient = elementwise_orient(flat)
     flat.sort(key=lambda t: (split_coefficient(t)[0] < 0, t.tcount))
     return mk("add", tuple(flat), None, orient)
 

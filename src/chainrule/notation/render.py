@@ -86,6 +86,12 @@ class Style:
     def einsum(self, spec: str, args: list[str]) -> str:
         return f'einsum("{spec}", {", ".join(args)})'
 
+    def blocks(self, parts: list[str], separator: str) -> str:
+        return "[" + f"{separator} ".join(parts) + "]"
+
+    def pick(self, base: str, items: tuple[str, ...]) -> str:
+        return f"{base}({', '.join(items)})"
+
     def paren(self, s: str) -> str:
         return f"({s})"
 
@@ -181,6 +187,12 @@ class LatexStyle(MathStyle):
     def stack(self, entries: list[str]) -> str:
         return r"\begin{bmatrix}" + r" \\ ".join(entries) + r"\end{bmatrix}"
 
+    def blocks(self, parts: list[str], separator: str) -> str:
+        return r"\begin{bmatrix}" + (r" \\ " if separator == ";" else " & ").join(parts) + r"\end{bmatrix}"
+
+    def pick(self, base: str, items: tuple[str, ...]) -> str:
+        return f"{{{base}}}_{{{','.join(items)}}}"
+
     def subscript(self, base: str, indices: str) -> str:
         return f"{base}_{{{indices}}}"
 
@@ -264,6 +276,16 @@ class Renderer:
     def _stack(self, x: M) -> Printed:
         return self.style.stack([self.parenthesize(a, 0) for a in x.args]), ATOM
 
+    def _blocks(self, x: M) -> Printed:
+        return self.style.blocks([self.parenthesize(a, 0) for a in x.args], x.data), ATOM
+
+    def _pick(self, x: M) -> Printed:
+        # only a name is indexed as it stands: exp(x)(2) would not parse, (exp(x))(2) does
+        base = x.args[0]
+        text, _ = self._printed(base)
+        shown = text if base.kind == "sym" or id(base) in self.names else self.style.paren(text)
+        return self.style.pick(shown, x.data), ATOM
+
     def _einsum(self, x: M) -> Printed:
         return self.style.einsum(x.data, [self.parenthesize(a, 0) for a in x.args]), ATOM
 
@@ -346,12 +368,32 @@ def render_tree(tree: M, style: str, cse: bool = False) -> str:
 def _render_with_names(tree: M, style: Style) -> str:
     order = m.postorder(tree)
     uses = _uses(order, tree)
-    shared = [n for n in order if uses.get(id(n), 0) > 1 and n.size >= 4 and n is not tree and not _thin(n)]
+    # a shared part is named when it is worth a line: four nodes or more, or any call (p = softmax(z) in the
+    # softmax Jacobian diag(p)-p*p'); one written only once in the lines that remain is not named
+    shared = [n for n in order if uses.get(id(n), 0) > 1 and (n.size >= 4 or n.kind == "func") and n is not tree
+              and not _thin(n)]
+    shared = _written_twice(shared, tree)
     names = {id(n): f"t{k}" for k, n in enumerate(shared)}
     renderer = Renderer(style, names)
     lines = [names[id(n)] + style.assign + renderer.render(n, define=True) for n in shared]
     lines.append(renderer.render(tree, define=True))
     return style.line_break.join(lines)
+
+
+def _written_twice(shared: list[M], tree: M) -> list[M]:
+    """The shared parts that appear at least twice in the text once they are named: in the result and the named
+    definitions, not looking inside a named part. Dropping one may leave another once, so until none changes."""
+    while True:
+        named = {id(n) for n in shared}
+        count: dict[int, int] = {}
+        for top in [tree, *shared]:
+            for node in m.postorder(top, named - {id(top)}):
+                for child in node.args:
+                    count[id(child)] = count.get(id(child), 0) + 1
+        kept = [n for n in shared if count.get(id(n), 0) >= 2]
+        if len(kept) == len(shared):
+            return shared
+        shared = kept
 
 
 def _uses(order: list[M], tree: M) -> dict[int, int]:
@@ -371,6 +413,7 @@ def _thin(n: M) -> bool:
 _KINDS: dict[str, Callable[[Renderer, M], Printed]] = {
     "sym": Renderer._sym, "num": Renderer._num, "fill": Renderer._fill, "eye": Renderer._eye,
     "T": Renderer._transpose, "func": Renderer._func, "stack": Renderer._stack, "einsum": Renderer._einsum,
+    "blocks": Renderer._blocks, "pick": Renderer._pick,
     "pow": Renderer._pow, "mm": Renderer._mm, "had": Renderer._had, "add": Renderer._add,
 }
 

@@ -73,7 +73,7 @@ def as_real_array(name: str, value: object) -> np.ndarray:
         return np.asarray(value, dtype=float)     # Python objects that are numbers (Fraction, Decimal, big ints)
     except EvaluationError:
         raise
-    except Exception as error:  # noqa: BLE001  (NumPy's conversion raises many types, an object's __array__ any)
+    except Exception as error:  # NumPy's conversion raises many types, an object's __array__ any
         reason = str(error).split("\n")[0][:120]
         raise EvaluationError(f"the value of {name} is not an array of numbers ({reason})",
                               hint="Give a number, a list of numbers, a list of equal-length lists, or a NumPy "

@@ -101,6 +101,8 @@ _MAP_REASONS: dict[str, Callable[[float], str]] = {
     "arccos": lambda x: "arccos of a number outside [-1, 1]",
     "exp": lambda x: "overflow in exp",
     "tan": lambda x: "tan at a pole",
+    "log1p": lambda x: "log1p of a number below -1" if x < -1 else "log1p of -1 (log of zero)",
+    "expm1": lambda x: "overflow in expm1",
 }
 
 
@@ -137,9 +139,10 @@ _REASONS: dict[Op, Callable[[Node, tuple, float], str]] = {
     Op.DET: lambda node, at, bad: "overflow in det",
     Op.LOGDET: lambda node, at, bad: "logdet of a matrix whose determinant is not positive",
 }
-# No reason of their own: delta and basis are always finite, max and min wherever their operands are; norm2, unit
+# No reason of their own: delta and basis are always finite, max, min and amax wherever their operands are; norm2, unit
 # and cofactor scale or factorise their operand first, so they overflow only near the float range ("norm2 gave inf").
-REASONLESS = frozenset({Op.DELTA, Op.BASIS, Op.MAX, Op.MIN, Op.NORM2, Op.UNIT, Op.COFACTOR})
+REASONLESS = frozenset({Op.DELTA, Op.BASIS, Op.MAX, Op.MIN, Op.AMAX, Op.NORM2, Op.UNIT, Op.COFACTOR,
+                        Op.STACK, Op.INDEX})   # stack and index move entries, finite where their operands are
 
 
 def _word(x: float) -> str:

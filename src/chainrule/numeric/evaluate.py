@@ -68,11 +68,15 @@ def _entries(node: Node, sizes) -> int:
 
 # ---- steps other than products ----
 
-def _logsumexp(x: np.ndarray) -> np.ndarray:
-    m = np.max(x)
-    if not np.isfinite(m):
-        return np.log(np.sum(np.exp(x)))
-    return m + np.log(np.sum(np.exp(x - m)))
+def _logsumexp(x: np.ndarray, axes: tuple[int, ...] | None = None) -> np.ndarray:
+    # log sum exp(x) = m + log sum exp(x - m), m the largest entry of each reduced slice; where m is not finite
+    # (all -inf, or an inf or NaN present) the unshifted form gives the limit (-inf, inf or NaN)
+    m = np.max(x, axis=axes, keepdims=True)
+    shift = np.where(np.isfinite(m), m, 0.0)
+    with np.errstate(divide="ignore"):
+        total = np.log(np.sum(np.exp(x - shift), axis=axes, keepdims=True)) + shift
+    return np.asarray(total.reshape([d for k, d in enumerate(x.shape) if axes is not None and k not in axes]),
+                      dtype=np.float64)
 
 
 def _logdet(a: np.ndarray) -> np.ndarray:
@@ -127,7 +131,13 @@ def _matrix_step(f: Callable) -> Callable[[Node, Mapping], Compiled]:
 
 
 def _logsumexp_step(node: Node, sizes) -> Compiled:
-    return _reading_all(node, sizes, lambda xs: _logsumexp(xs[0]), 2 * _entries(node.args[0], sizes))
+    axes = node.params.axes
+    return _reading_all(node, sizes, lambda xs: _logsumexp(xs[0], axes), 2 * _entries(node.args[0], sizes))
+
+
+def _amax_step(node: Node, sizes) -> Compiled:
+    axes = node.params.axes
+    return _reading_all(node, sizes, lambda xs: np.asarray(np.max(xs[0], axis=axes), dtype=np.float64))
 
 
 def _cofactor_step(node: Node, sizes) -> Compiled:
@@ -139,6 +149,17 @@ def _cofactor_step(node: Node, sizes) -> Compiled:
 def _scaled_step(f: Callable) -> Callable[[Node, Mapping], Compiled]:
     # norm2 and unit scale their operand by its largest entry first: one copy of it
     return lambda node, sizes: _reading_all(node, sizes, lambda xs: f(xs[0]), _entries(node.args[0], sizes))
+
+
+def _stack_step(node: Node, sizes) -> Compiled:
+    axis = node.params.axis
+    return _reading_all(node, sizes, lambda xs: np.concatenate(xs, axis=axis))
+
+
+def _index_step(node: Node, sizes) -> Compiled:
+    # basic slicing: a view of the operand, nothing allocated
+    where = tuple(p if type(p) is int else slice(*p) for p in node.params.select)
+    return Compiled(lambda xs: xs[0][where], (0,), 0)
 
 
 def _variable_step(node: Node, sizes) -> Compiled:
@@ -292,7 +313,7 @@ def _intermediate(specs: list[tuple], out: tuple, shapes: list[tuple]) -> int:
     bound = math.prod(sizes.values())      # no intermediate has more entries than all labels together
     if bound <= 2**20:
         return bound
-    letter = {label: _LETTERS[k] for k, label in enumerate(dict.fromkeys(l for s in specs for l in s))}
+    letter = {label: _LETTERS[k] for k, label in enumerate(dict.fromkeys(i for s in specs for i in s))}
     equation = ",".join("".join(letter[i] for i in s) for s in specs) + "->" + "".join(letter[i] for i in out)
     return int(opt_einsum.contract_path(equation, *shapes, shapes=True)[1].largest_intermediate)
 
@@ -332,7 +353,7 @@ def _direct_product(specs: list[tuple], out: tuple, shapes: list[tuple]):
         return lambda *xs: _multiply(xs)
     if len(specs) == 2 and _is_matmul(specs, out):
         return _matmul(specs, out)
-    letter = {label: _LETTERS[k] for k, label in enumerate(dict.fromkeys(l for s in specs for l in s))}
+    letter = {label: _LETTERS[k] for k, label in enumerate(dict.fromkeys(i for s in specs for i in s))}
     equation = ",".join("".join(letter[i] for i in s) for s in specs) + "->" + "".join(letter[i] for i in out)
     if len(specs) == 1 or all(len(s) == 1 for s in specs):
         return lambda *xs: np.einsum(equation, *xs)
@@ -382,7 +403,10 @@ STEPS: dict[Op, Callable[[Node, Mapping[str, int]], Compiled]] = {
     Op.MAX: _binary_step(np.maximum),
     Op.MIN: _binary_step(np.minimum),
     Op.CONTRACT: _contract_step,
+    Op.STACK: _stack_step,
+    Op.INDEX: _index_step,
     Op.LOGSUMEXP: _logsumexp_step,
+    Op.AMAX: _amax_step,
     Op.NORM2: _scaled_step(linalg.norm2),
     Op.UNIT: _scaled_step(linalg.unit),
     Op.INV: _matrix_step(np.linalg.inv),
@@ -512,5 +536,5 @@ def node_text(node: Node) -> str:
 def _text(node: Node) -> str:
     try:
         return node_text(node)
-    except Exception:  # noqa: BLE001  (a message must not fail because a printer does)
+    except Exception:  # a message must not fail because a printer does
         return node.op

@@ -11,15 +11,26 @@ import numpy as np
 
 from ..ir import Dim, Node, Op, Shape, make
 from ..ir.elementwise import ELEMENTWISE
-from ..ir.ops import BasisParams, CofactorParams, ConstParams, MapParams, VarParams
+from ..ir.ops import (
+    BasisParams,
+    CofactorParams,
+    ConstParams,
+    IndexParams,
+    MapParams,
+    ReduceParams,
+    StackParams,
+    VarParams,
+)
 from . import stable as stable_forms
 from .constructors import Constructors
 from .contract import normal_form
 
 __all__ = [
     "add",
+    "amax",
     "apply",
     "basis",
+    "broadcast",
     "broadcast_to",
     "cofactor",
     "const",
@@ -28,6 +39,7 @@ __all__ = [
     "det",
     "div",
     "identity",
+    "index",
     "inv",
     "is_const",
     "logdet",
@@ -39,6 +51,8 @@ __all__ = [
     "norm2",
     "power",
     "scale",
+    "size",
+    "stack",
     "sub",
     "sum_all",
     "transpose",
@@ -68,7 +82,27 @@ def delta(dim: Dim) -> Node:
 def contract(operands: Sequence[tuple[Node, tuple]], out: Sequence, dims: dict | None = None) -> Node:
     """The tensor sum_{labels not in out} prod_k operands[k][labels_k] (one einsum), in the normal form of
     simplify/contract.py. An output label that no operand carries broadcasts (its size must be in `dims`)."""
-    return normal_form(operands, out, dims, CONSTRUCTORS)
+    return normal_form(_without_unit_sums(operands, out), out, dims, CONSTRUCTORS)
+
+
+def _without_unit_sums(operands: Sequence[tuple[Node, tuple]], out: Sequence) -> Sequence[tuple[Node, tuple]]:
+    # A sum over an index of size 1 that one computed operand alone carries is that operand's only entry there,
+    # u(1): the selection then moves into u (a scalar part of a stack [x; a] comes back out as a, not sum(...)).
+    if not any(1 in node.shape and node.op is not Op.VAR for node, _ in operands):
+        return operands
+    count: dict = dict.fromkeys(out, 1)
+    for _, ix in operands:
+        for label in ix:
+            count[label] = count.get(label, 0) + 1
+    rewritten = []
+    for node, ix in operands:
+        lone = [k for k, (label, d) in enumerate(zip(ix, node.shape, strict=True)) if d == 1 and count[label] == 1]
+        if lone and node.op is not Op.VAR:
+            rewritten.append((index(node, [0 if k in lone else FULL for k in range(node.rank)]),
+                              tuple(label for k, label in enumerate(ix) if k not in lone)))
+        else:
+            rewritten.append((node, ix))
+    return rewritten
 
 
 def identity(shape: Shape) -> Node:
@@ -107,21 +141,62 @@ def broadcast_to(node: Node, shape: Shape) -> Node:
     return contract([(node, ())], labels, dict(zip(labels, shape, strict=True)))
 
 
+def broadcast(node: Node, shape: Shape, axes: Sequence[int]) -> Node:
+    """node repeated over shape, its k-th axis placed at axis axes[k] of the result (the other axes repeat it): a
+    contract whose output labels the operand does not carry broadcast. broadcast(b, (m, n), (1,)) is b' added to every
+    row of an m×n matrix (MATLAB's implicit expansion); its derivative sums the copies (contract's rule)."""
+    labels = tuple(range(len(shape)))
+    if tuple(axes) == labels and node.shape == tuple(shape):
+        return node
+    return contract([(node, tuple(axes))], labels, dict(zip(labels, shape, strict=True)))
+
+
+def size(dim: Dim) -> Node:
+    """The size of a dimension as a scalar: the number itself, or sum(vector(1, dim)) for a symbolic one (its value
+    is known at evaluation; it is a constant, so its derivative is 0)."""
+    if isinstance(dim, int):
+        return const(float(dim))
+    return sum_all(const(1.0, (dim,)))
+
+
 def apply(fn: str, x: Node) -> Node:
-    if fn == "log" and _is_sum_of_exp(x):
-        return logsumexp(x.args[0].args[0])   # log(sum(exp(z))) = logsumexp(z), computed without overflow
+    axes = _sum_of_exp_axes(x) if fn == "log" else None
+    if axes is not None:
+        return logsumexp(x.args[0].args[0], axes)   # log(sum(exp(z), d)) = logsumexp(z, d), without overflow
     stable = stable_forms.log_of(x, CONSTRUCTORS) if fn == "log" else None   # softplus, log-sigmoid
     if stable is not None:
         return stable
+    squared = _sum_of_squares(x) if fn == "sqrt" else None
+    if squared is not None:
+        return norm2(squared)      # sqrt(sum(x.^2)) = sqrt(x'*x) = norm2(x), computed without overflow
     if x.op == "const":
         with np.errstate(all="ignore"):
-            return const(float(ELEMENTWISE[fn].numpy(np.float64(x.params.value))), x.shape)
+            return const(float(ELEMENTWISE[fn].numpy(np.asarray(x.params.value))), x.shape)
     return make(Op.MAP, (x,), MapParams(fn), x.shape)
 
 
-def _is_sum_of_exp(x: Node) -> bool:
-    return (x.op is Op.CONTRACT and len(x.args) == 1 and x.params.out == () and x.args[0].op is Op.MAP
-            and x.args[0].params.fn == "exp" and len(set(x.params.specs[0])) == x.args[0].rank)
+def _sum_of_squares(x: Node) -> Node | None:
+    """u where x is the sum of every entry of u.^2 (or of u.*u), else None."""
+    if x.op is not Op.CONTRACT or x.params.out != ():
+        return None
+    specs, args = x.params.specs, x.args
+    whole = all(len(set(spec)) == len(spec) for spec in specs)
+    if len(args) == 1 and whole and args[0].op is Op.POW and is_const(args[0].args[1], 2.0):
+        return args[0].args[0]
+    if len(args) == 2 and whole and args[0] is args[1] and specs[0] == specs[1]:
+        return args[0]
+    return None
+
+
+def _sum_of_exp_axes(x: Node) -> tuple[int, ...] | None:
+    """The summed axes where x is sum(exp(z)) over some axes of z (the others kept in order), else None."""
+    if not (x.op is Op.CONTRACT and len(x.args) == 1 and x.args[0].op is Op.MAP and x.args[0].params.fn == "exp"):
+        return None
+    spec, out = x.params.specs[0], x.params.out
+    kept = [label for label in spec if label in out]
+    if len(set(spec)) != len(spec) or tuple(kept) != out or not len(kept) < len(spec):
+        return None
+    return tuple(k for k, label in enumerate(spec) if label not in out)
 
 
 def mul(a: Node, b: Node) -> Node:
@@ -194,8 +269,24 @@ def minimum(a: Node, b: Node) -> Node:
     return _extremum(Op.MIN, a, b)
 
 
-def logsumexp(x: Node) -> Node:
-    return make(Op.LOGSUMEXP, (x,), (), ())
+def _reduced(op: Op, x: Node, axes: Sequence[int] | None) -> Node:
+    axes = tuple(range(x.rank)) if axes is None else tuple(sorted(axes))
+    if not axes:
+        return x
+    shape = tuple(d for k, d in enumerate(x.shape) if k not in axes)
+    return make(op, (x,), ReduceParams(axes), shape)
+
+
+def logsumexp(x: Node, axes: Sequence[int] | None = None) -> Node:
+    """log(sum(exp(x))) over `axes` (default: all, a scalar), evaluated with the largest entry shifted out."""
+    return _reduced(Op.LOGSUMEXP, x, axes)
+
+
+def amax(x: Node, axes: Sequence[int] | None = None) -> Node:
+    """The largest entry of x over `axes` (default: all, a scalar)."""
+    if x.op is Op.CONST:
+        return const(x.params.value, tuple(d for k, d in enumerate(x.shape) if axes is not None and k not in axes))
+    return _reduced(Op.AMAX, x, axes)
 
 
 def inv(a: Node) -> Node:
@@ -336,3 +427,170 @@ def _join(group: list[tuple[Node, float]], k: int) -> Node:
 # The constructors the rewrite rules of contract.py and stable.py build their results with (passed in: they cannot
 # import this module, which calls them).
 CONSTRUCTORS = Constructors(apply=apply, broadcast_to=broadcast_to, const=const, neg=neg, power=power)
+
+
+# ---- building and taking apart: [x; y], [X, Y], x(2), X(2, :) ------------------------------------------------------
+
+FULL = (0, None)       # the whole axis, ':'
+_PUSH_DEPTH = 32       # index(f(g(...))) moves the selection at most this many operations down (no deep recursion)
+
+
+def stack(parts: Sequence[Node], axis: int) -> Node:
+    """The parts one after another along `axis` (vectors: [x; y] is axis 0; matrices: [X; Y] axis 0, [X, Y] axis 1).
+    Each part has the result's rank and a number of entries along the axis."""
+    parts = _joined_zeros(parts, axis)
+    if len(parts) == 1:
+        return parts[0]
+    first = parts[0].shape
+    shape = first[:axis] + (sum(_extent(p, axis) for p in parts),) + first[axis + 1:]
+    if all(is_const(p, 0.0) for p in parts):
+        return zeros(shape)
+    return make(Op.STACK, tuple(parts), StackParams(axis), shape)
+
+
+def _extent(part: Node, axis: int) -> int:
+    """The number of entries of a stacked part along the axis (a number: the language's rule makes it one)."""
+    n = part.shape[axis]
+    assert isinstance(n, int), "a stacked part has a number of entries along its axis"
+    return n
+
+
+def _joined_zeros(parts: Sequence[Node], axis: int) -> list[Node]:
+    # [0; 0; x] = [0; x] with one block of zeros as long as both
+    joined: list[Node] = []
+    for p in parts:
+        if joined and is_const(p, 0.0) and is_const(joined[-1], 0.0):
+            last = joined.pop()
+            shape = list(p.shape)
+            shape[axis] = _extent(last, axis) + _extent(p, axis)
+            joined.append(zeros(tuple(shape)))
+        else:
+            joined.append(p)
+    return joined
+
+
+def index(x: Node, select: Sequence, depth: int = _PUSH_DEPTH) -> Node:
+    """x with, per axis, one entry kept (an int k: the axis goes) or a range (start, stop), (0, None) the whole axis.
+
+    The selection moves towards the leaves where that makes the result smaller, never larger: into the operands of
+    element-wise operations and products (A*B)(2, :) = A(2, :)*B, and into a stack, where it picks the part it falls
+    in ([x; y](1:n) = x), so indexing a stack and the derivatives of stacking come out without stacks."""
+    select = tuple(_normal_pick(p, d) for p, d in zip(select, x.shape, strict=True))
+    if all(p == FULL for p in select):
+        return x
+    shape = tuple(_picked_size(p, d) for p, d in zip(select, x.shape, strict=True) if type(p) is not int)
+    if x.op is Op.CONST:
+        return const(x.params.value, shape)
+    pushed = _PUSH.get(x.op)
+    if depth > 0 and pushed is not None:
+        moved = pushed(x, select, depth - 1)
+        if moved is not None:
+            return moved
+    return make(Op.INDEX, (x,), IndexParams(select), shape)
+
+
+def _normal_pick(pick, dim):
+    if isinstance(pick, tuple) and pick[0] == 0 and pick[1] in (None, dim):
+        return FULL
+    return pick
+
+
+def _picked_size(pick, dim):
+    return dim if pick == FULL else pick[1] - pick[0]
+
+
+def _range(pick) -> tuple:
+    """(start, stop) of an axis' selection (an int k is k..k+1; the whole axis has stop None)."""
+    return (pick, pick + 1) if type(pick) is int else pick
+
+
+def _index_of_index(x: Node, select: tuple, depth: int) -> Node:
+    # x(a:b)(k) = x(a+k): the outer selection reads the inner one's kept axes
+    outer = iter(select)
+    composed: list = []
+    for inner in x.params.select:
+        if type(inner) is int:
+            composed.append(inner)
+            continue
+        pick = next(outer)
+        if inner == FULL:
+            composed.append(pick)
+        elif type(pick) is int:
+            composed.append(inner[0] + pick)
+        else:
+            start, stop = pick
+            composed.append((inner[0] + start, inner[0] + (inner[1] - inner[0] if stop is None else stop)))
+    return index(x.args[0], composed, depth)
+
+
+def _index_of_stack(x: Node, select: tuple, depth: int) -> Node | None:
+    # [x1; x2; ...](s:e) keeps, of each part it overlaps, the entries it covers
+    axis = x.params.axis
+    start, stop = _range(select[axis])
+    stop = x.shape[axis] if stop is None else stop
+    pieces, offset = [], 0
+    for part in x.args:
+        n = part.shape[axis]
+        low, high = max(start, offset), min(stop, offset + n)
+        if low < high:
+            own = (low - offset) if type(select[axis]) is int else (low - offset, high - offset)
+            pieces.append(index(part, select[:axis] + (own,) + select[axis + 1:], depth))
+        offset += n
+    if len(pieces) == 1:
+        return pieces[0]
+    return stack(pieces, axis - sum(type(p) is int for p in select[:axis]))
+
+
+def _index_of_elementwise(x: Node, select: tuple, depth: int) -> Node:
+    # f(u, v)(s) = f(u(s), v(s)) entry by entry (a scalar operand stays as it is)
+    args = [a if not a.shape else index(a, select, depth) for a in x.args]
+    if x.op is Op.MAP:
+        return apply(x.params.fn, args[0])
+    if x.op is Op.ADD:
+        return add(*args)
+    return {Op.POW: power, Op.MAX: maximum, Op.MIN: minimum}[x.op](args[0], args[1])
+
+
+def _index_of_product(x: Node, select: tuple, depth: int) -> Node | None:
+    # (A*B)(2, :) = A(2, :)*B: each operand takes the selection of the output labels it carries (not on a diagonal)
+    specs, out = x.params.specs, x.params.out
+    chosen = {label: pick for label, pick in zip(out, select, strict=True) if pick != FULL}
+    if any(out.count(label) > 1 or any(spec.count(label) > 1 for spec in specs) for label in chosen):
+        return None
+    operands = []
+    for arg, spec in zip(x.args, specs, strict=True):
+        own = tuple(chosen.get(label, FULL) for label in spec)
+        kept = tuple(label for label, pick in zip(spec, own, strict=True) if type(pick) is not int)
+        operands.append((index(arg, own, depth), kept))
+    new_out = tuple(label for label in out if type(chosen.get(label)) is not int)
+    dims = {label: _picked_size(select[out.index(label)], x.shape[out.index(label)]) for label in new_out}
+    return contract(operands, new_out, dims)
+
+
+def _index_of_basis(x: Node, select: tuple, depth: int) -> Node:
+    # e_k(j) is 1 where j = k; e_k(s:t) is e_(k-s) of length t-s, or zeros where k is outside s..t-1
+    k, (start, stop) = x.params.k, _range(select[0])
+    if type(select[0]) is int:
+        return const(float(select[0] == k))
+    return basis(k - start, stop - start) if start <= k < stop else zeros((stop - start,))
+
+
+def _index_of_delta(x: Node, select: tuple, depth: int) -> Node | None:
+    # I(:, k) = e_k; I(:, s:t) = [0; I; 0], the identity of size t-s at rows s+1..t (the Jacobian of a stacked part)
+    if FULL not in select:
+        return None
+    pick = select[1] if select[0] == FULL else select[0]
+    n = x.shape[0]
+    if type(pick) is int:
+        return basis(pick, n) if isinstance(n, int) else None
+    start, stop = pick
+    size = stop - start
+    axis = 0 if select[0] == FULL else 1
+    blocks = [zeros((start, size)[::1 - 2 * axis]) if start else None, delta(size),
+              zeros((_extent(x, 0) - stop, size)[::1 - 2 * axis]) if _extent(x, 0) > stop else None]
+    return stack([p for p in blocks if p is not None], axis)
+
+
+_PUSH = {Op.INDEX: _index_of_index, Op.BASIS: _index_of_basis, Op.DELTA: _index_of_delta, Op.STACK: _index_of_stack,
+         Op.CONTRACT: _index_of_product,
+         **dict.fromkeys((Op.MAP, Op.ADD, Op.POW, Op.MAX, Op.MIN), _index_of_elementwise)}

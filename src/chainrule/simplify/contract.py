@@ -93,7 +93,7 @@ def _fresh(ops: list[Operand], out: tuple) -> Iterator[Label]:
 
 
 def _occurrences(ops: list[Operand], out: tuple, skip: int = -1) -> dict:
-    count: dict = {label: 1 for label in out}
+    count: dict = dict.fromkeys(out, 1)
     for k, (_, ix) in enumerate(ops):
         if k != skip:
             for label in ix:
@@ -135,10 +135,12 @@ def _inline_one(node: Node, ix: tuple, product: Product) -> list[Operand]:
 
 
 def _keeps_labels(node: Node, ix: tuple, ops: list[Operand], out: tuple, k: int) -> bool:
-    # A broadcast label of the inner product that nothing else carries would become a bare sum (a size factor).
+    # A broadcast label of the inner product that nothing else carries would become a bare sum (a size factor; of
+    # size 1 it is no factor, so such a label may go: the sum of a scalar spread over one entry is the scalar).
     in_specs, out_spec = node.params.specs, node.params.out
     carried = set().union(*in_specs)
-    broadcast = [outer for label, outer in zip(out_spec, ix, strict=True) if label not in carried]
+    broadcast = [outer for label, outer, d in zip(out_spec, ix, node.shape, strict=True)
+                 if label not in carried and d != 1]
     if not broadcast:
         return True       # the usual case: no need to count the other operands' labels
     others = _occurrences(ops, out, skip=k)
@@ -202,10 +204,8 @@ def _merge_powers(ops: list[Operand], product: Product) -> list[Operand]:
         return ops
     power, const = product.build.power, product.build.const
     drop = {k for g in merged for k, _, _ in g}
-    result = [op for k, op in enumerate(ops) if k not in drop]
-    for g in merged:
-        result.append((power(g[0][1], const(sum(e for _, _, e in g))), ops[g[0][0]][1]))
-    return result
+    kept = [op for k, op in enumerate(ops) if k not in drop]
+    return kept + [(power(g[0][1], const(sum(e for _, _, e in g))), ops[g[0][0]][1]) for g in merged]
 
 
 def _as_power(node: Node) -> tuple[Node, float | None]:
@@ -288,4 +288,11 @@ def _positions(out: tuple) -> dict:
 
 def _symmetric_order(node: Node, spec: tuple) -> tuple:
     # A' = A for a symmetric matrix: its indices may be listed in either order, so list them sorted.
-    return tuple(sorted(spec)) if node.op is Op.VAR and node.params.symmetric and len(spec) == 2 else spec
+    return tuple(sorted(spec)) if len(spec) == 2 and _is_symmetric(node) else spec
+
+
+def _is_symmetric(node: Node) -> bool:
+    # a symmetric variable, or the inverse of one: inv(S)' = inv(S')= inv(S)
+    if node.op is Op.INV:
+        node = node.args[0]
+    return node.op is Op.VAR and node.params.symmetric

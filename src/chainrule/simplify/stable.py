@@ -65,7 +65,12 @@ def _sigmoid(x: Node, build: Constructors) -> Node | None:
     return build.broadcast_to(build.apply("sigmoid", build.neg(rest.args[0])), x.shape)
 
 
-LOG_RULES: tuple[Recogniser, ...] = (_softplus, _log_sigmoid, _log_one_minus_sigmoid)
+def _log_of_exp(x: Node, build: Constructors) -> Node | None:
+    # log(exp(u)) = u: exact, where exp(u) alone overflows (log(softmax(z)) = z - logsumexp(z) = logsoftmax(z))
+    return x.args[0] if _is_map(x, "exp") else None
+
+
+LOG_RULES: tuple[Recogniser, ...] = (_log_of_exp, _softplus, _log_sigmoid, _log_one_minus_sigmoid)
 RECIPROCAL_RULES: tuple[Recogniser, ...] = (_sigmoid,)
 
 

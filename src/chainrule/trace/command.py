@@ -21,7 +21,9 @@ FORMATS = ("text", "markdown", "json")
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add the `trace` subcommand; its `func` runs it and returns the exit status (0 ok, 1 a check failed, 2 bad input)."""
+    """Add the `trace` subcommand; its `func` runs it and returns the exit status.
+
+    The status is 0 when all is well, 1 when a check failed, 2 for bad input."""
     p = subparsers.add_parser("trace", help="watch backpropagation: values, upstream, local and downstream gradients",
                               description="Evaluate EXPR at a point and print every step of the chain rule.")
     p.add_argument("expression", help="e.g. \"max(0, w'*x+b)\"; - reads it from standard input")

@@ -20,7 +20,7 @@ from ..limits import current_limits
 from ..notation.formula import formula
 from ..numeric.bind import as_real_array, bind
 from ..numeric.diagnose import first_nonfinite
-from . import render, schema
+from . import html, render, schema
 from .model import BackwardStep, Directional, Edge, Gradient, Local, Step, Sum, TangentStep, TraceData
 
 MODES = ("reverse", "forward")
@@ -38,6 +38,9 @@ class Trace(TraceData):
     def _repr_markdown_(self) -> str:   # Jupyter shows the Markdown tables
         return self.markdown()
 
+    def _repr_html_(self) -> str:
+        """Jupyter: the tables as HTML (no script)."""
+        return html.trace_html(self)
 
     def to_dict(self) -> dict:
         return schema.to_dict(self)
@@ -269,7 +272,7 @@ def _gradients(f: Expr, wrt: tuple[str, ...], values: dict, grads: dict | None, 
 def _directional(f: Expr, wrt: tuple[str, ...], values: dict, v: dict, tangent: np.ndarray) -> Directional:
     # J·v = Σ_w (df/dw) · v_w, contracting w's indices
     symbolic = sum(np.tensordot(np.asarray(derivative(f, w).evaluate(values)), v[w], axes=v[w].ndim) for w in wrt)
-    h = 1e-6 * max(1.0, max(float(np.max(np.abs(values[w]), initial=0.0)) for w in wrt))
+    h = 1e-6 * max(1.0, *(float(np.max(np.abs(values[w]), initial=0.0)) for w in wrt))
     plus = f.evaluate({**values, **{w: values[w] + h * v[w] for w in wrt}})
     minus = f.evaluate({**values, **{w: values[w] - h * v[w] for w in wrt}})
     fd = (np.asarray(plus) - np.asarray(minus)) / (2 * h)

@@ -74,7 +74,9 @@ class TangentStep:
 
 @dataclass(frozen=True)
 class Gradient:
-    """The derivative of the output by one variable: from the trace, from `derivative`, and the finite-difference check."""
+    """The derivative of the output by one variable.
+
+    It is given three ways: from the trace, from `derivative`, and the finite-difference check."""
     wrt: str
     expression: str              # derivative(f, wrt) printed
     symbolic: np.ndarray         # derivative(f, wrt).evaluate(values)

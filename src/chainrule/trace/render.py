@@ -25,13 +25,15 @@ class Section:
 
 # ---- numbers ----
 
-def number(x: float) -> str:
-    x = float(x)
+def number(x: object) -> str:
+    x = float(x)  # type: ignore[arg-type]  # a Python or NumPy number, or a 0-d array
     return "0" if x == 0 else f"{x:.4g}"   # "0" also for -0.0
 
 
 def array(a: object, full: bool = False) -> str:
-    """Scalars as numbers, small vectors and matrices in full ([1, 2; 3, 4]), others by shape, norm and a few entries."""
+    """Scalars as numbers, small vectors and matrices in full ([1, 2; 3, 4]).
+
+    Other arrays are shown by shape, norm and a few entries."""
     a = np.asarray(a, dtype=float)
     if a.ndim == 0:
         return number(a)
@@ -46,7 +48,8 @@ def _entries(a: np.ndarray) -> str:
         return "[" + ", ".join(map(number, a)) + "]"
     if a.ndim == 2:   # rows separated by ';' as in the input language
         return "[" + "; ".join(", ".join(map(number, row)) for row in a) + "]"
-    nested = np.array2string(a, separator=", ", formatter={"float_kind": number}, threshold=sys.maxsize,
+    nested = np.array2string(a, separator=", ", formatter={"float_kind": number},
+                             threshold=sys.maxsize,
                              max_line_width=sys.maxsize)
     return " ".join(nested.split())
 
@@ -140,7 +143,8 @@ def _sums(t: TraceData, full: bool) -> Section:
         rows += [(s.name if k == 0 else "", "from " + source, array(part, full)) for k, (source, part) in
                  enumerate(s.parts)]
         rows.append(("" if s.parts else s.name, "sum" if len(s.parts) != 1 else "total", array(s.total, full)))
-    return Section("Gradients add up", "one contribution per path into the node; parameter sharing: copies first, then the sum",
+    return Section("Gradients add up",
+                   "one contribution per path into the node; parameter sharing: copies first, then the sum",
                    ("into", "path", "gradient"), tuple(rows))
 
 
@@ -162,6 +166,7 @@ def _tangents(t: TraceData, full: bool) -> Section:
 
 def _directional(t: TraceData, full: bool) -> Section:
     d = t.directional
+    assert d is not None        # the section is written only for a forward-mode trace along a direction
     rows = (("forward mode (tangent of the output)", array(d.tangent, full), ""),
             ("Σ derivative(f, w) · dw", array(d.symbolic, full), f"{d.difference:.1e}"),
             ("finite differences along the direction", array(d.finite_difference, full), f"{d.fd_error:.1e}"))

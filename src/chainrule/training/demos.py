@@ -38,18 +38,18 @@ class DemoResult:
 def relu_neuron_data(n: int = 200, w=NEURON_W, b: float = NEURON_B, seed: int = 0) -> dict[str, np.ndarray]:
     """N samples x ~ normal, labelled without noise by the neuron max(0, w'*x + b): the X, y, N of NEURON_LOSS."""
     X = np.random.default_rng(seed).standard_normal((n, len(w)))
-    return {"X": X, "y": np.maximum(0.0, X @ np.asarray(w, dtype=float) + b), "N": np.float64(n)}
+    return {"X": X, "y": np.maximum(0.0, X @ np.asarray(w, dtype=float) + b), "N": np.asarray(float(n))}
 
 
 def neuron_init(d: int = len(NEURON_W), seed: int = 1) -> dict[str, np.ndarray]:
     """Small random weights and a positive bias, so that most samples start on the active side of the ReLU."""
-    return {"w": 0.1 * np.random.default_rng(seed).standard_normal(d), "b": np.float64(0.5)}
+    return {"w": 0.1 * np.random.default_rng(seed).standard_normal(d), "b": np.asarray(0.5)}
 
 
 def wave_data(n: int = 200, seed: int = 0) -> dict[str, np.ndarray]:
     """A smooth regression target y = sin(x1) cos(x2) on the square [-2, 2]^2."""
     X = np.random.default_rng(seed).uniform(-2.0, 2.0, (n, 2))
-    return {"X": X, "y": np.sin(X[:, 0]) * np.cos(X[:, 1]), "N": np.float64(n)}
+    return {"X": X, "y": np.sin(X[:, 0]) * np.cos(X[:, 1]), "N": np.asarray(float(n))}
 
 
 def mlp_init(d: int = 2, hidden: int = 8, seed: int = 1) -> dict[str, np.ndarray]:
@@ -69,7 +69,7 @@ def neuron_demo(steps: int = 200, lr: float = 0.5, n: int = 200, seed: int = 0,
     True
     """
     data = relu_neuron_data(n, seed=seed)
-    truth = {"w": np.array(NEURON_W), "b": np.float64(NEURON_B)}
+    truth = {"w": np.array(NEURON_W), "b": np.asarray(float(NEURON_B))}
     _say(out, f"A ReLU neuron max(0, w'*x+b) fit to {n} noise-free samples of w = {truth['w']}, b = {NEURON_B:g}")
     result = _run(NEURON_LOSS, neuron_init(seed=seed + 1), data, lr, steps, out)
     for name, value in result.params.items():

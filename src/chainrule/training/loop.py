@@ -79,9 +79,9 @@ def descend(f: Expr, gradients: Mapping[str, Expr], params: Mapping[str, object]
 
 
 def _check_settings(lr: object, steps: object, callback: object) -> None:
-    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not (math.isfinite(lr) and lr > 0):
+    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not (math.isfinite(lr) and float(lr) > 0):
         raise TrainingError(f"the learning rate must be a finite number > 0, not {lr!r}")
-    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 0:
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or int(steps) < 0:
         raise TrainingError(f"the number of steps must be a whole number >= 0, not {steps!r}")
     if callback is not None and not callable(callback):
         raise TrainingError(f"callback must be a function callback(step, loss), not {type(callback).__name__}")

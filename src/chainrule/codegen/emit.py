@@ -1,0 +1,250 @@
+"""Straight-line code for a set of IR roots: one statement per node (the IR is a DAG of interned nodes, so a common
+subexpression is one node and is computed once), in topological order, each with its matrix notation as a comment.
+
+EMIT is the code-emission table: one entry per primitive, written with a target's Writer (codegen/targets.py), so the
+same entry serves NumPy, PyTorch and JAX. tests/ir/test_ops.py checks that it covers every primitive.
+
+>>> import chainrule as cr
+>>> from chainrule.codegen.targets import TARGETS, Writer
+>>> g = cr.derivative("sum(exp(A*x))", "x")
+>>> program = Program([g.node], Writer(TARGETS["numpy"]), {"x": "x", "A": "A"})
+>>> for line in program.lines(): print(line)
+# A*x
+t0 = A @ x
+# exp(A*x)
+t1 = np.exp(t0)
+# A'*exp(A*x)
+t2 = t1 @ A
+>>> program.roots
+['t2']
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from ..errors import UsageError
+from ..ir import Node, Op, topological
+from ..numeric.evaluate import node_text
+from .code import ADD, ATOM, MUL, POW, UNARY, Code, atom, number, wrap
+from .contract import Ref, contract_code
+from .rewrite import distribute
+from .targets import Writer
+
+Emit = Callable[[Writer, Node, Ref, Mapping[str, int]], Code]
+COMMENT_WIDTH = 110
+
+
+class CodegenError(UsageError):
+    """An expression that a code generator cannot write (a primitive with no form in the target library)."""
+
+
+def _const(w: Writer, node: Node, ref: Ref, sizes) -> Code:
+    return w.full(node.shape, node.params.value) if node.shape else atom(number(node.params.value))
+
+
+def _add(w: Writer, node: Node, ref: Ref, sizes) -> Code:
+    text = ""
+    for k, arg in enumerate(node.args):
+        code = ref(arg)
+        if k and code.prec == UNARY and code.text.startswith("-"):
+            text += f" - {code.text[1:]}"     # a + -b is written a - b (-b binds tighter than -, so b needs nothing)
+        else:
+            text += (" + " if k else "") + wrap(code, ADD if k == 0 else MUL)
+    return Code(text, ADD)
+
+
+def _pow(w: Writer, node: Node, ref: Ref, sizes) -> Code:
+    x, p = node.args
+    base = ref(x)
+    if p.op is Op.CONST and p.params.value == -1.0:
+        return Code(f"1.0 / {wrap(base, MUL + 1)}", MUL)
+    if p.op is Op.CONST and p.params.value == 0.5:
+        return w.map("sqrt", base)
+    return Code(f"{wrap(base, ATOM)} ** {wrap(ref(p), UNARY)}", POW)
+
+
+def _extremum(which: str) -> Emit:
+    def emit(w: Writer, node: Node, ref: Ref, sizes) -> Code:
+        a, b = node.args
+        return w.extremum(which, ref(a), ref(b), a.op is Op.CONST, b.op is Op.CONST)
+    return emit
+
+
+def _cofactor(w: Writer, node: Node, ref: Ref, sizes) -> Code:
+    if node.params.order != 1:
+        raise CodegenError(f"cofactor(A, {node.params.order}) (a derivative of det of order "
+                           f"{node.params.order + 1} or more) has no generated form",
+                           hint="Generate a lower derivative, or evaluate this one with chainrule.")
+    return w.cofactor(ref(node.args[0]))
+
+
+def _reduction(method: str) -> Emit:
+    # None: over every entry (a scalar), the form the targets' full reductions take
+    def emit(w: Writer, node: Node, ref: Ref, sizes) -> Code:
+        axes = node.params.axes
+        return getattr(w, method)(ref(node.args[0]), None if len(axes) == node.args[0].rank else axes)
+    return emit
+
+
+def _leaf(w: Writer, node: Node, ref: Ref, sizes) -> Code:
+    raise AssertionError("a variable is an argument, never computed")
+
+
+def _one(method: str) -> Emit:
+    return lambda w, node, ref, sizes: getattr(w, method)(ref(node.args[0]))
+
+
+def _index(w: Writer, node: Node, ref: Ref, sizes) -> Code:
+    # x(2, 1:3) is x[1, 0:3] (positions from 0; ':' is the whole axis)
+    items = [str(p) if type(p) is int else ":" if p[1] is None else f"{p[0]}:{p[1]}" for p in node.params.select]
+    return w.index(ref(node.args[0]), items)
+
+
+EMIT: dict[Op, Emit] = {
+    Op.VAR: _leaf,
+    Op.CONST: _const,
+    Op.DELTA: lambda w, node, ref, sizes: w.eye(node.shape[0]),
+    Op.BASIS: lambda w, node, ref, sizes: w.basis(node.shape[0], node.params.k),
+    Op.MAP: lambda w, node, ref, sizes: w.map(node.params.fn, ref(node.args[0])),
+    Op.ADD: _add,
+    Op.POW: _pow,
+    Op.MAX: _extremum("max"),
+    Op.MIN: _extremum("min"),
+    Op.CONTRACT: lambda w, node, ref, sizes: contract_code(node, ref, w, sizes),
+    Op.STACK: lambda w, node, ref, sizes: w.concatenate([ref(a) for a in node.args], node.params.axis),
+    Op.INDEX: _index,
+    Op.LOGSUMEXP: _reduction("logsumexp"),
+    Op.AMAX: _reduction("amax"),
+    Op.NORM2: _one("norm2"),
+    Op.UNIT: _one("unit"),
+    Op.INV: _one("inv"),
+    Op.DET: _one("det"),
+    Op.LOGDET: _one("logdet"),
+    Op.COFACTOR: _cofactor,
+}
+
+_PLACEHOLDER = re.compile("\x00([0-9]+)\x00")
+
+
+@dataclass(frozen=True)
+class Statement:
+    name: str
+    code: str
+    comment: str
+    guard: str | None       # the condition under which it runs (None: always)
+    node: Node
+
+
+class Program:
+    """The statements that compute `roots`, given the names of values already known (the variables, and in a
+    backward pass the temporaries its forward pass saved).
+
+    `guards[k]` is the condition under which root k is wanted (None: always): a statement runs under the union of its
+    roots' conditions (torch's ctx.needs_input_grad, JAX's non-zero tangents). `prefix` starts temporary names."""
+
+    def __init__(self, roots: Sequence[Node], w: Writer, known: Mapping[str, str] | Mapping[int, str],
+                 sizes: Mapping[str, int] | None = None, guards: Sequence[str | None] | None = None,
+                 prefix: str = "t", taken: set[str] | frozenset[str] = frozenset()):
+        self.w, self.sizes = w, dict(sizes or {})
+        self.known = {k: v for k, v in known.items() if isinstance(k, int)}
+        self.known_vars = {k: v for k, v in known.items() if isinstance(k, str)}
+        guards = list(guards) if guards is not None else [None] * len(roots)
+        roots, applied = distribute(roots, self.sizes)
+        w.notes |= applied
+        order = topological(list(roots))
+        self._codes: dict[int, Code] = {}
+        self._wanted: dict[int, set[int]] = {}
+        for k, root in enumerate(roots):
+            self._wanted.setdefault(id(root), set()).add(k)
+        for node in reversed(order):
+            if id(node) in self._wanted and self._computed(node):
+                self._codes[id(node)] = EMIT[node.op](w, node, self._ref(node), self.sizes)
+        self._name: dict[int, str] = {}
+        names = _names(prefix, taken)
+        self.statements: list[Statement] = []
+        for node in order:
+            if id(node) in self._codes:
+                self._name[id(node)] = next(names)
+        for node in order:
+            if id(node) in self._codes:
+                guard = _guard([guards[r] for r in sorted(self._wanted[id(node)])])
+                self.statements.append(Statement(self._name[id(node)], self._resolve(self._codes[id(node)].text),
+                                                 _comment(node), guard, node))
+        self.roots = [self.root_code(root) for root in roots]
+
+    def _computed(self, node: Node) -> bool:
+        return id(node) not in self.known and node.op is not Op.VAR and not _inline(node)
+
+    def _ref(self, user: Node) -> Ref:
+        def ref(node: Node) -> Code:
+            self._wanted.setdefault(id(node), set()).update(self._wanted[id(user)])
+            return self._code_of(node, placeholder=True)
+        return ref
+
+    def _code_of(self, node: Node, placeholder: bool) -> Code:
+        if id(node) in self.known:
+            return atom(self.known[id(node)])
+        if node.op is Op.VAR:
+            return atom(self.known_vars[node.params.name])
+        if _inline(node):
+            return atom(number(node.params.value))
+        return atom(f"\x00{id(node)}\x00" if placeholder else self._name[id(node)])
+
+    def _resolve(self, text: str) -> str:
+        return _PLACEHOLDER.sub(lambda m: self._name[int(m.group(1))], text)
+
+    def root_code(self, root: Node) -> str:
+        """The name (or literal) of a root's value; a scalar constant root becomes a 0-d array of the target."""
+        if _inline(root) and id(root) not in self.known:
+            return self.w.full((), root.params.value).text
+        return self._code_of(root, placeholder=False).text
+
+    def used(self) -> set[str]:
+        """The known names the statements read."""
+        texts = " ".join(s.code for s in self.statements) + " " + " ".join(self.roots)
+        names = set(self.known.values()) | set(self.known_vars.values())
+        return {n for n in names if re.search(rf"\b{re.escape(n)}\b", texts)}
+
+    def lines(self, indent: str = "") -> list[str]:
+        """The statements, those with a guard inside `if guard:` blocks (consecutive ones share a block)."""
+        out: list[str] = []
+        current: str | None = None
+        for s in self.statements:
+            if s.guard != current:
+                current = s.guard
+                if current is not None:
+                    out.append(f"{indent}if {current}:")
+            inner = indent + ("    " if s.guard is not None else "")
+            out.append(f"{inner}# {s.comment}")
+            out.append(f"{inner}{s.name} = {s.code}")
+        return out
+
+
+def _inline(node: Node) -> bool:
+    return node.op is Op.CONST and not node.shape
+
+
+def _guard(guards: list[str | None]) -> str | None:
+    if any(g is None for g in guards):
+        return None
+    return " or ".join(dict.fromkeys(guards))   # type: ignore[arg-type]
+
+
+def _names(prefix: str, taken: set[str] | frozenset[str]):
+    k = 0
+    while True:
+        name = f"{prefix}{k}"
+        k += 1
+        if name not in taken:
+            yield name
+
+
+def _comment(node: Node) -> str:
+    try:
+        text = node_text(node)
+    except Exception:
+        text = str(node.op)
+    text = " ".join(text.split())
+    return text if len(text) <= COMMENT_WIDTH else text[:COMMENT_WIDTH - 3] + "..."

@@ -1,0 +1,348 @@
+"""The three targets: how NumPy, PyTorch and JAX write each array operation the generated code uses.
+
+A target is a table of small writers (Code -> Code), one per operation of the straight-line program: the element-wise
+functions (FUNCTIONS, one row per function of ir/elementwise.py), the linear algebra, and the few pieces of a
+contraction (transpose, sum, matmul, tensordot, einsum, placing a value on a diagonal). Everything that differs
+between the libraries lives here; codegen/emit.py and codegen/contract.py decide *what* to compute, the same for all.
+
+Helpers (a numerically stable sigmoid for NumPy, ...) are small functions written into the generated module once,
+only when used; `Writer.use(name)` records that.
+
+>>> w = Writer(TARGETS["numpy"])
+>>> w.map("sigmoid", atom("x")).text, sorted(w.helpers)
+('_sigmoid(x)', ['_sigmoid'])
+>>> Writer(TARGETS["torch"]).sum(atom("A"), (0,)).text
+'torch.sum(A, dim=(0,))'
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from .code import ATOM, Code, atom, attribute, call, number, times, wrap
+
+Unary = Callable[[Code], Code]
+
+
+def _fn(name: str) -> Unary:
+    return lambda x: call(name, x)
+
+
+def _method(suffix: str) -> Unary:
+    return lambda x: attribute(x, suffix)
+
+
+# ---- helpers written into a generated module when used ----
+
+_NUMPY_HELPERS = {
+    "_erf": '''def _erf(x):
+    from scipy.special import erf   # SciPy only in a module that uses erf
+    return erf(x)''',
+    "_sigmoid": '''def _sigmoid(x):
+    # 1/(1+exp(-x)) for x >= 0 and exp(x)/(1+exp(x)) below: one exp of a non-positive number, never overflows
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0, e) / (1.0 + e)''',
+    "_logsumexp": '''def _logsumexp(x, axis=None):
+    # log(sum(exp(x))) = m + log(sum(exp(x - m))) with m = max(x) along axis: no overflow (m not finite: unshifted)
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    return np.squeeze(m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)), axis=axis)''',
+    "_norm2": '''def _norm2(x):
+    # sqrt(sum(x.^2)) computed as s*sqrt(sum((x/s).^2)) with s = max|x|: finite wherever the result is
+    s = np.max(np.abs(x)) if np.size(x) else 0.0
+    if s == 0.0 or not np.isfinite(s):
+        return np.float64(s)
+    return s * np.sqrt(np.sum(np.square(x / s)))''',
+    "_unit": '''def _unit(x):
+    # x/norm2(x), and 0 at x = 0
+    s = np.max(np.abs(x)) if np.size(x) else 0.0
+    if s == 0.0:
+        return np.zeros_like(x)
+    y = x / s
+    return y / np.sqrt(np.sum(np.square(y)))''',
+    "_logdet": '''def _logdet(a):
+    # log(det(a)), NaN where det(a) <= 0
+    sign, value = np.linalg.slogdet(a)
+    return np.where(sign > 0, value, np.nan)''',
+    "_cofactor": '''def _cofactor(a):
+    # the cofactor matrix (the derivative of det) through the SVD a = U diag(s) V': sign * U diag(prod_{m != k} s_m) V',
+    # exact at singular matrices, where det(a) inv(a)' fails
+    u, s, vt = np.linalg.svd(a)
+    before = np.concatenate(([1.0], np.cumprod(s[:-1])))
+    after = np.concatenate((np.cumprod(s[::-1][:-1])[::-1], [1.0]))
+    return np.sign(np.linalg.det(u) * np.linalg.det(vt)) * (u * (before * after)) @ vt''',
+    "_embed": '''def _embed(value, shape, where):
+    # zeros of `shape` with `value` placed where output axis k runs along value's axis where[k] (several output axes
+    # on one value axis: a diagonal), or sits at the fixed index -1 - where[k] (a unit vector's entry)
+    result = np.zeros(shape)
+    index = []
+    for k, w in enumerate(where):
+        if w < 0:
+            index.append(-1 - w)
+        else:
+            axes = [1] * np.ndim(value)
+            axes[w] = shape[k]
+            index.append(np.arange(shape[k]).reshape(axes))
+    result[tuple(index)] = value
+    return result''',
+}
+
+_TORCH_HELPERS = {
+    "_unit": '''def _unit(x):
+    # x/norm2(x), and 0 at x = 0
+    return x / torch.clamp(torch.linalg.vector_norm(x), min=torch.finfo(x.dtype).tiny)''',
+    "_embed": '''def _embed(value, shape, where):
+    # zeros of `shape` with `value` placed where output axis k runs along value's axis where[k] (several output axes
+    # on one value axis: a diagonal), or sits at the fixed index -1 - where[k] (a unit vector's entry)
+    result = value.new_zeros(shape)
+    index = []
+    for k, w in enumerate(where):
+        if w < 0:
+            index.append(-1 - w)
+        else:
+            axes = [1] * value.dim()
+            axes[w] = shape[k]
+            index.append(torch.arange(shape[k], device=value.device).reshape(axes))
+    return result.index_put(tuple(index), value)''',
+}
+
+_JAX_HELPERS = {
+    "_unit": '''def _unit(x):
+    # x/norm2(x), and 0 at x = 0
+    return x / jnp.maximum(jnp.linalg.norm(x), jnp.finfo(x.dtype).tiny)''',
+    "_logdet": '''def _logdet(a):
+    # log(det(a)), NaN where det(a) <= 0
+    sign, value = jnp.linalg.slogdet(a)
+    return jnp.where(sign > 0, value, jnp.nan)''',
+    "_embed": '''def _embed(value, shape, where):
+    # zeros of `shape` with `value` placed where output axis k runs along value's axis where[k] (several output axes
+    # on one value axis: a diagonal), or sits at the fixed index -1 - where[k] (a unit vector's entry)
+    index = []
+    for k, w in enumerate(where):
+        if w < 0:
+            index.append(-1 - w)
+        else:
+            axes = [1] * value.ndim
+            axes[w] = shape[k]
+            index.append(jnp.arange(shape[k]).reshape(axes))
+    return jnp.zeros(shape, dtype=value.dtype).at[tuple(index)].set(value)''',
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """One library: its name in the generated code, its imports, its element-wise functions and helpers."""
+    name: str
+    lib: str                       # the module alias the code calls: np, torch, jnp
+    imports: tuple[str, ...]
+    axis: str                      # the keyword of a reduction's axes: axis (NumPy, JAX) or dim (torch)
+    functions: dict[str, Unary]    # one per ir/elementwise.py ELEMENTWISE row
+    helpers: dict[str, str]
+    path_einsum: bool              # einsum takes a precomputed contraction path (NumPy's optimize=[...])
+
+
+def _elementwise(lib: str, overrides: dict[str, Unary]) -> dict[str, Unary]:
+    common = {name: _fn(f"{lib}.{name}") for name in ("exp", "log", "sin", "cos", "tan", "arcsin", "arccos", "arctan",
+                                                       "tanh", "sqrt", "abs", "sign", "log1p", "expm1")}
+    return {**common, **overrides}
+
+
+NUMPY = Target(
+    "numpy", "np", ("import numpy as np",), "axis",
+    _elementwise("np", {
+        "relu": lambda x: call("np.maximum", x, "0.0"),
+        "step": lambda x: atom(f"np.greater({x.text}, 0.0).astype(float)"),
+        "sigmoid": _fn("_sigmoid"),
+        "softplus": lambda x: call("np.logaddexp", "0.0", x),
+        "erf": _fn("_erf"),
+    }),
+    _NUMPY_HELPERS, True)
+
+TORCH = Target(
+    "torch", "torch", ("import torch",), "dim",
+    _elementwise("torch", {
+        "arcsin": _fn("torch.asin"), "arccos": _fn("torch.acos"), "arctan": _fn("torch.atan"),
+        "relu": _fn("torch.relu"),
+        "step": lambda x: atom(f"torch.gt({x.text}, 0).to({wrap(x, ATOM)}.dtype)"),
+        "sigmoid": _fn("torch.sigmoid"),
+        "softplus": lambda x: atom(f"torch.logaddexp({x.text}, torch.zeros_like({x.text}))"),
+        "erf": _fn("torch.erf"),
+    }),
+    _TORCH_HELPERS, False)
+
+JAX = Target(
+    "jax", "jnp", ("import jax", "import jax.numpy as jnp"), "axis",
+    _elementwise("jnp", {
+        "relu": lambda x: call("jnp.maximum", x, "0.0"),
+        "step": lambda x: atom(f"jnp.greater({x.text}, 0).astype({wrap(x, ATOM)}.dtype)"),
+        "sigmoid": _fn("jax.nn.sigmoid"),
+        "softplus": lambda x: call("jnp.logaddexp", x, "0.0"),
+        "erf": _fn("jax.scipy.special.erf"),
+    }),
+    _JAX_HELPERS, False)
+
+TARGETS: dict[str, Target] = {t.name: t for t in (NUMPY, TORCH, JAX)}
+
+
+@dataclass
+class Writer:
+    """Writes the operations of one generated function for one target, recording the helpers it uses.
+
+    `like` names an input array whose dtype and device new arrays take (torch, JAX); `dim(d)` is the code of the size
+    of dimension d at run time."""
+    target: Target
+    like: str = "x"
+    dim: Callable[[object], str] = field(default=str)
+    helpers: set[str] = field(default_factory=set)
+    notes: set[str] = field(default_factory=set)     # the rewrites applied, for the module's docstring
+
+    def note(self, rewrite: str) -> None:
+        self.notes.add(rewrite)
+
+    @property
+    def lib(self) -> str:
+        return self.target.lib
+
+    def use(self, helper: str) -> str:
+        if helper in self.target.helpers:
+            self.helpers.add(helper)
+        return helper
+
+    def shape(self, dims: Sequence[object]) -> str:
+        texts = [self.dim(d) for d in dims]
+        return f"({texts[0]},)" if len(texts) == 1 else f"({', '.join(texts)})"
+
+    # ---- element-wise ----
+    def map(self, fn: str, x: Code) -> Code:
+        code = self.target.functions[fn](x)
+        name = code.text.split("(", 1)[0]
+        self.use(name)
+        return code
+
+    def extremum(self, which: str, a: Code, b: Code, a_const: bool, b_const: bool) -> Code:
+        if self.target.name == "torch" and (a_const or b_const):
+            # torch.maximum needs two tensors; a constant bound is a clamp
+            x, c = (b, a) if a_const else (a, b)
+            return call("torch.clamp", x, f"{'min' if which == 'max' else 'max'}={c.text}")
+        return call(f"{self.lib}.{which}imum", a, b)
+
+    # ---- new arrays ----
+    def _new(self, function: str, dims: Sequence[object], *extra: str) -> Code:
+        if self.target.name == "numpy":
+            return call(f"np.{function}", self.shape(dims), *extra)
+        if self.target.name == "torch":
+            return call(f"torch.{function}", self.shape(dims), *extra, f"dtype={self.like}.dtype",
+                        f"device={self.like}.device")
+        return call(f"jnp.{function}", self.shape(dims), *extra, f"dtype={self.like}.dtype")
+
+    def zeros(self, dims: Sequence[object]) -> Code:
+        return self._new("zeros", dims)
+
+    def full(self, dims: Sequence[object], value: float) -> Code:
+        return self._new("full", dims, number(value))
+
+    def eye(self, n: object) -> Code:
+        if self.target.name == "numpy":
+            return call("np.eye", self.dim(n))
+        if self.target.name == "torch":
+            return call("torch.eye", self.dim(n), f"dtype={self.like}.dtype", f"device={self.like}.device")
+        return call("jnp.eye", self.dim(n), f"dtype={self.like}.dtype")
+
+    def basis(self, n: object, k: int) -> Code:
+        return attribute(self.eye(n), f"[{k}]")
+
+    # ---- shapes and reductions ----
+    def transpose(self, x: Code, perm: Sequence[int]) -> Code:
+        if list(perm) == [1, 0]:
+            return attribute(x, ".T")
+        function = "torch.permute" if self.target.name == "torch" else f"{self.lib}.transpose"
+        return call(function, x, str(tuple(perm)))
+
+    def sum(self, x: Code, axes: Sequence[int] | None = None) -> Code:
+        if axes is None:
+            return call(f"{self.lib}.sum", x)
+        return call(f"{self.lib}.sum", x, f"{self.target.axis}={tuple(axes)}")
+
+    def index(self, x: Code, items: Sequence[str]) -> Code:
+        return attribute(x, f"[{', '.join(items)}]")
+
+    def concatenate(self, parts: Sequence[Code], axis: int) -> Code:
+        function = "torch.cat" if self.target.name == "torch" else f"{self.lib}.concatenate"
+        return atom(f"{function}([{', '.join(p.text for p in parts)}], {self.target.axis}={axis})")
+
+    def broadcast(self, x: Code, dims: Sequence[object]) -> Code:
+        return call(f"{self.lib}.broadcast_to", x, self.shape(dims))
+
+    def embed(self, x: Code, dims: Sequence[object], where: Sequence[int]) -> Code:
+        return call(self.use("_embed"), x, self.shape(dims), str(tuple(where)))
+
+    def diagonal(self, x: Code, equation: str) -> Code:
+        # one operand: a diagonal (repeated indices); no contraction order to choose
+        return call(f"{self.lib}.einsum", f'"{equation}"', x)
+
+    # ---- products ----
+    def matmul(self, a: Code, b: Code) -> Code:
+        return times(a, b, "@")
+
+    def mul(self, a: Code, b: Code) -> Code:
+        return times(a, b, "*")
+
+    def tensordot(self, a: Code, b: Code, axes_a: Sequence[int], axes_b: Sequence[int]) -> Code:
+        keyword = "dims" if self.target.name == "torch" else "axes"
+        return call(f"{self.lib}.tensordot", a, b, f"{keyword}=({list(axes_a)}, {list(axes_b)})")
+
+    def einsum(self, equation: str, operands: Sequence[Code], path: Sequence[tuple[int, ...]]) -> Code:
+        if self.target.path_einsum:
+            steps = ", ".join(str(tuple(p)) for p in path)
+            return call("np.einsum", f'"{equation}"', *operands, f'optimize=["einsum_path", {steps}]')
+        return call(f"{self.lib}.einsum", f'"{equation}"', *operands)
+
+    # ---- linear algebra and reductions to a number ----
+    def solve(self, a: Code, b: Code) -> Code:
+        return call(f"{self.lib}.linalg.solve", a, b)
+
+    def inv(self, a: Code) -> Code:
+        return call(f"{self.lib}.linalg.inv", a)
+
+    def det(self, a: Code) -> Code:
+        return call(f"{self.lib}.linalg.det", a)
+
+    def logdet(self, a: Code) -> Code:
+        if self.target.name == "torch":
+            return call("torch.logdet", a)
+        return call(self.use("_logdet"), a)
+
+    def cofactor(self, a: Code) -> Code:
+        if self.target.name == "numpy":
+            return call(self.use("_cofactor"), a)
+        # det(A) inv(A)': differentiable by the framework, but not defined at a singular matrix
+        det = self.det(a)
+        return times(attribute(det, "[..., None, None]") if self.target.name == "torch" else det,
+                     attribute(self.inv(a), ".mT" if self.target.name == "torch" else ".T"))
+
+    def logsumexp(self, x: Code, axes: tuple[int, ...] | None = None) -> Code:
+        """Over every entry, or over `axes`."""
+        if self.target.name == "numpy":
+            return call(self.use("_logsumexp"), x, *([f"axis={axes}"] if axes is not None else []))
+        if self.target.name == "torch":
+            if axes is None:
+                return call("torch.logsumexp", attribute(x, ".reshape(-1)"), "0")
+            return call("torch.logsumexp", x, f"dim={axes}")
+        return call("jax.nn.logsumexp", x, *([f"axis={axes}"] if axes is not None else []))
+
+    def amax(self, x: Code, axes: tuple[int, ...] | None = None) -> Code:
+        """The largest entry, over every entry or over `axes` (ties share the gradient equally in torch and JAX)."""
+        if self.target.name == "torch":
+            return call("torch.amax", attribute(x, ".reshape(-1)"), "0") if axes is None else \
+                call("torch.amax", x, f"dim={axes}")
+        return call(f"{self.lib}.max", x, *([f"axis={axes}"] if axes is not None else []))
+
+    def norm2(self, x: Code) -> Code:
+        if self.target.name == "numpy":
+            return call(self.use("_norm2"), x)
+        if self.target.name == "torch":
+            return call("torch.linalg.vector_norm", x)
+        return call("jnp.linalg.norm", attribute(x, ".reshape(-1)"))
+
+    def unit(self, x: Code) -> Code:
+        return call(self.use("_unit"), x)

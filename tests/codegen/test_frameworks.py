@@ -1,0 +1,108 @@
+"""The generated PyTorch and JAX modules: values and gradients of every variable against chainrule's evaluate,
+through the framework's own autodiff (torch's backward, JAX's JVP written by chainrule); gradcheck, gradgradcheck,
+vmap; jax check_grads of order 2 in both modes, jit and vmap."""
+import numpy as np
+import pytest
+from corpus import CORPUS, ident, values
+
+import chainrule as cr
+
+torch = pytest.importorskip("torch")
+jax = pytest.importorskip("jax")
+jax.config.update("jax_enable_x64", True)
+jnp = jax.numpy
+check_grads = pytest.importorskip("jax.test_util").check_grads
+
+# a subset for the slower higher-order checks: every kind of primitive once
+SUBSET = [r for r in CORPUS if r[0] in {
+    "x'*A*x", "sum(log(1+exp(-y.*(X*w))))", "log(sum(exp(A*x)))", "norm2(T-U*V')^2", "x'*inv(A)*x", "logdet(A)",
+    "sum((W2*tanh(W1*x) - y).^2)", "sum(unit(x).*a)", "sum(exp(x))", "tr(X'*A*X)", "det(A)"}]
+
+
+def close(actual, expected):
+    expected = np.asarray(expected, dtype=float)
+    scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
+    np.testing.assert_allclose(np.asarray(actual, dtype=float), expected, rtol=1e-8, atol=1e-10 * scale)
+
+
+def _expected(text, wrt, decls):
+    f = cr.parse(text, **decls)
+    at = values(f, wrt)
+    return f, at, {name: cr.derivative(f, name).evaluate(at) for name in f.variables}
+
+
+@pytest.mark.parametrize("row", CORPUS, ids=[ident(r) for r in CORPUS])
+def test_torch_value_grad_and_backward(generated, row):
+    text, wrt, decls = row
+    f, at, grads = _expected(text, wrt, decls)
+    m = generated(text, wrt, decls, "torch")
+    tensors = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in at.items()}
+    value = m.f(**tensors)
+    close(value.detach(), f.evaluate(at))
+    for name, g in zip(f.variables, torch.autograd.grad(value, list(tensors.values())), strict=True):
+        close(g, grads[name])                                       # the backward chainrule wrote, every input
+    direct = m.grad(**tensors)
+    for name, g in zip(wrt, direct if len(wrt) > 1 else (direct,), strict=True):
+        close(g.detach(), grads[name])
+
+
+@pytest.mark.parametrize("row", SUBSET, ids=[ident(r) for r in SUBSET])
+def test_torch_gradcheck_and_gradgradcheck(generated, row):
+    text, wrt, decls = row
+    _, at, _ = _expected(text, wrt, decls)
+    m = generated(text, wrt, decls, "torch")
+    inputs = tuple(torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in at.values())
+    assert torch.autograd.gradcheck(m.f, inputs)
+    assert torch.autograd.gradgradcheck(m.f, inputs)
+
+
+def test_torch_only_the_gradients_asked_for_and_vmap(generated):
+    text, wrt, decls = "sum(log(1+exp(-y.*(X*w))))", ("w",), {}
+    f, at, grads = _expected(text, wrt, decls)
+    m = generated(text, wrt, decls, "torch")
+    y, X = (torch.tensor(at[k]) for k in ("y", "X"))
+    w = torch.tensor(at["w"], requires_grad=True)
+    m.f(y, X, w).backward()
+    close(w.grad, grads["w"])
+    assert X.grad is None
+    W = torch.tensor(np.random.default_rng(2).standard_normal((4, *at["w"].shape)))
+    batched = torch.func.vmap(torch.func.grad(lambda w: m.f(y, X, w)))(W)
+    for k in range(4):
+        close(batched[k], cr.derivative(f, "w").evaluate({**at, "w": W[k].numpy()}))
+
+
+@pytest.mark.parametrize("row", CORPUS, ids=[ident(r) for r in CORPUS])
+def test_jax_value_and_grad(generated, row):
+    text, wrt, decls = row
+    f, at, grads = _expected(text, wrt, decls)
+    m = generated(text, wrt, decls, "jax")
+    arrays = {k: jnp.asarray(v) for k, v in at.items()}
+    value, g = m.value_and_grad(**arrays)
+    close(value, f.evaluate(at))
+    for name, gi in zip(wrt, g if len(wrt) > 1 else (g,), strict=True):
+        close(gi, grads[name])
+    every = jax.grad(m.f, argnums=tuple(range(len(arrays))))(*arrays.values())
+    for name, gi in zip(f.variables, every, strict=True):
+        close(gi, grads[name])
+
+
+@pytest.mark.parametrize("row", SUBSET, ids=[ident(r) for r in SUBSET])
+def test_jax_check_grads_second_order_and_jit(generated, row):
+    text, wrt, decls = row
+    _, at, grads = _expected(text, wrt, decls)
+    m = generated(text, wrt, decls, "jax")
+    arrays = tuple(jnp.asarray(v) for v in at.values())
+    check_grads(m.f, arrays, order=2, modes=["fwd", "rev"])
+    g = jax.jit(m.grad)(*arrays)
+    for name, gi in zip(wrt, g if len(wrt) > 1 else (g,), strict=True):
+        close(gi, grads[name])
+
+
+def test_jax_vmap(generated):
+    text, wrt, decls = "log(sum(exp(A*x)))", ("x",), {}
+    f, at, _ = _expected(text, wrt, decls)
+    m = generated(text, wrt, decls, "jax")
+    xs = np.random.default_rng(3).standard_normal((4, *at["x"].shape))
+    batched = jax.vmap(jax.grad(m.f, argnums=1), in_axes=(None, 0))(jnp.asarray(at["A"]), jnp.asarray(xs))
+    for k in range(4):
+        close(batched[k], cr.derivative(f, "x").evaluate({**at, "x": xs[k]}))

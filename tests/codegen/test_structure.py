@@ -1,0 +1,113 @@
+"""Structural checks on the generated text: the planner's choices show in the code, and every file passes ruff."""
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import chainrule as cr
+from chainrule.codegen.targets import TARGETS
+from chainrule.ir.elementwise import ELEMENTWISE
+
+
+def body(source: str, function: str) -> str:
+    """The statements of a generated function, without its comments and docstring."""
+    match = re.search(rf"^def {function}\(.*?(?=^def |^class |\Z)", source, re.DOTALL | re.MULTILINE)
+    assert match, function
+    return "\n".join(line for line in match.group(0).split('"""')[-1].splitlines()
+                     if not line.strip().startswith("#"))
+
+
+def test_every_elementwise_function_has_a_form_in_every_target():
+    for target in TARGETS.values():
+        missing = sorted(set(ELEMENTWISE) - set(target.functions))
+        assert not missing, f"{target.name} has no code for {missing}"
+
+
+def test_a_matrix_chain_times_a_vector_is_multiplied_from_the_right():
+    src = cr.codegen("sum(A*B*C*x)", "x", sizes={"n": 1000})
+    code = body(src, "f")
+    assert "C @ x" in code and "A @ B" not in code and "B @ C" not in code
+
+
+def test_inv_times_a_vector_is_a_solve():
+    src = cr.codegen(cr.parse("x'*inv(A)*b", b="vector"), "x")
+    assert "np.linalg.solve(" in body(src, "grad") and "inv(" not in body(src, "grad")
+
+
+def test_the_factorisation_gradient_never_forms_u_times_v_transposed():
+    src = cr.codegen(cr.parse("norm2(T-U*V')^2", U=("n", "r"), V=("m", "r")), "U", sizes={"r": 10})
+    code = body(src, "grad")
+    assert "V.T @ V" in code and "U @ V.T" not in code
+    assert "distributed" in src.split('"""')[1]
+
+
+def test_identities_are_absorbed_and_einsum_has_a_path():
+    src = cr.codegen("sum(exp(x))", "x", hessian=True)
+    assert "np.eye" not in body(src, "hessian")
+    for target in ("numpy", "torch", "jax"):
+        code = cr.codegen(cr.parse("tr(X'*A*X) + sum(log(1+exp(-y.*(X*w))))", X=("n", "n")), ["X", "A", "w"], target)
+        assert "eye(" not in body(code, "value_and_grad" if target == "numpy" else "f")
+    sources = [cr.codegen(text, "A", hessian=True) for text in ("tr(A*B*A)", "sum((A*B).*(B*A))", "x'*A*A*x")]
+    for call in re.findall(r"np\.einsum\([^\n]*", "".join(sources)):
+        operands = call.count(",") - call.count("optimize") * 2
+        assert "optimize=" in call or operands <= 1, call
+
+
+def test_common_subexpressions_are_computed_once():
+    src = cr.codegen("sum(log(1+exp(-y.*(X*w))))", "w")
+    code = body(src, "value_and_grad")
+    assert code.count("X @") + code.count("@ X") == 2      # X*w once for both, X' times the weights once
+
+
+def test_hvp_never_forms_the_hessian():
+    src = cr.codegen("sum(log(1+exp(-y.*(X*w))))", "w", hvp=True)
+    code = body(src, "hvp")
+    assert "X.T @ X" not in code and "[:, None] * X" not in code
+
+
+def test_output_is_deterministic():
+    args = ("norm2(T-U*V')^2 + sum(exp(U))", ["U", "V"])
+    for target in TARGETS:
+        assert cr.codegen(*args, target=target) == cr.codegen(*args, target=target)
+
+
+@pytest.mark.skipif(shutil.which("ruff") is None and not (Path(sys.executable).parent / "ruff").exists(),
+                    reason="ruff is not installed")
+def test_generated_files_pass_the_projects_linter(tmp_path):
+    ruff = str(Path(sys.executable).parent / "ruff") if (Path(sys.executable).parent / "ruff").exists() else "ruff"
+    cases = [("sum(log(1+exp(-y.*(X*w))))", ["w"], {}), ("norm2(T-U*V')^2", ["U", "V"], {}),
+             ("logdet(A) + x'*inv(A)*x + sum(unit(x))", ["A", "x"], {}), ("max(0, w'*x+b)", ["w", "b"], {})]
+    for k, (text, wrt, options) in enumerate(cases):
+        for target in TARGETS:
+            extra = {"hessian": True, "hvp": True} if target == "numpy" and len(wrt) == 1 else {}
+            (tmp_path / f"m{k}_{target}.py").write_text(cr.codegen(text, wrt, target, **options, **extra))
+    root = Path(__file__).resolve().parents[2]
+    run = subprocess.run([ruff, "check", "--config", str(root / "pyproject.toml"), str(tmp_path)],
+                         capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_the_command_line_writes_the_same_module(tmp_path):
+    out = tmp_path / "loss.py"
+    run = subprocess.run([sys.executable, "-m", "chainrule.cli", "codegen", "sum(log(1+exp(-y.*(X*w))))", "--wrt", "w",
+                          "--target", "torch", "--size", "n=500", "-o", str(out)],
+                         capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
+    assert out.read_text() == cr.codegen("sum(log(1+exp(-y.*(X*w))))", "w", "torch", sizes={"n": 500})
+    bad = subprocess.run([sys.executable, "-m", "chainrule.cli", "codegen", "x'*A*x", "--wrt", "x", "--target", "jax",
+                          "--hvp"], capture_output=True, text=True, check=False)
+    assert bad.returncode == 2 and "--target numpy" in bad.stderr
+
+
+def test_errors_are_usage_errors():
+    with pytest.raises(cr.UsageError, match="scalar function"):
+        cr.codegen("A*x", "x")
+    with pytest.raises(cr.UsageError, match="unknown target"):
+        cr.codegen("x'*x", "x", target="tensorflow")
+    with pytest.raises(cr.UsageError, match="one variable at a time"):
+        cr.codegen("x'*A*x", ["x", "A"], hessian=True)
+    with pytest.raises(cr.DerivativeError, match="not a variable"):
+        cr.codegen("x'*x", "z")
