@@ -17,9 +17,9 @@ from .plot import save_loss_curve
 
 # The neuron max(0, w'*x + b) applied to every row x' of X at once: X*w + b is the vector of the N affine values.
 NEURON_LOSS = "sum((y - max(0, X*w+b)).^2)/N"
-# Hidden layer: row i of X*W1' is W1*x_i; vector(1)*b1' is N copies of b1' (the language does not broadcast a row
-# over a matrix, so the outer product with a ones vector does it). The output layer is h'*w2 + c for each sample.
-MLP_LOSS = "sum((y - (tanh(X*W1' + vector(1)*b1')*w2 + c)).^2)/N"
+# Hidden layer: row i of X*W1' is W1*x_i, and + b1' adds the bias row to every row (broadcasting; its gradient sums
+# over the samples). The output layer is h'*w2 + c for each sample.
+MLP_LOSS = "sum((y - (tanh(X*W1' + b1')*w2 + c)).^2)/N"
 
 NEURON_W = (1.5, -2.0, 0.5)
 NEURON_B = 0.3
