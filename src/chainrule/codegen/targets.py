@@ -34,6 +34,24 @@ def _method(suffix: str) -> Unary:
 
 # ---- helpers written into a generated module when used ----
 
+def _embed_helper(zeros: str, ndim: str, arange: str, place: str) -> str:
+    """The source of one library's `_embed`: the same algorithm, written with that library's zeros, rank, arange and
+    indexed assignment."""
+    return f'''def _embed(value, shape, where):
+    # zeros of `shape` with `value` placed where output axis k runs along value's axis where[k] (several output axes
+    # on one value axis: a diagonal), or sits at the fixed index -1 - where[k] (a unit vector's entry)
+    result = {zeros}
+    index = []
+    for k, w in enumerate(where):
+        if w < 0:
+            index.append(-1 - w)
+        else:
+            axes = [1] * {ndim}
+            axes[w] = shape[k]
+            index.append({arange}.reshape(axes))
+    {place}'''
+
+
 _NUMPY_HELPERS = {
     "_erf": '''def _erf(x):
     from scipy.special import erf   # SciPy only in a module that uses erf
@@ -71,39 +89,16 @@ _NUMPY_HELPERS = {
     before = np.concatenate(([1.0], np.cumprod(s[:-1])))
     after = np.concatenate((np.cumprod(s[::-1][:-1])[::-1], [1.0]))
     return np.sign(np.linalg.det(u) * np.linalg.det(vt)) * (u * (before * after)) @ vt''',
-    "_embed": '''def _embed(value, shape, where):
-    # zeros of `shape` with `value` placed where output axis k runs along value's axis where[k] (several output axes
-    # on one value axis: a diagonal), or sits at the fixed index -1 - where[k] (a unit vector's entry)
-    result = np.zeros(shape)
-    index = []
-    for k, w in enumerate(where):
-        if w < 0:
-            index.append(-1 - w)
-        else:
-            axes = [1] * np.ndim(value)
-            axes[w] = shape[k]
-            index.append(np.arange(shape[k]).reshape(axes))
-    result[tuple(index)] = value
-    return result''',
+    "_embed": _embed_helper("np.zeros(shape)", "np.ndim(value)", "np.arange(shape[k])",
+                            "result[tuple(index)] = value\n    return result"),
 }
 
 _TORCH_HELPERS = {
     "_unit": '''def _unit(x):
     # x/norm2(x), and 0 at x = 0
     return x / torch.clamp(torch.linalg.vector_norm(x), min=torch.finfo(x.dtype).tiny)''',
-    "_embed": '''def _embed(value, shape, where):
-    # zeros of `shape` with `value` placed where output axis k runs along value's axis where[k] (several output axes
-    # on one value axis: a diagonal), or sits at the fixed index -1 - where[k] (a unit vector's entry)
-    result = value.new_zeros(shape)
-    index = []
-    for k, w in enumerate(where):
-        if w < 0:
-            index.append(-1 - w)
-        else:
-            axes = [1] * value.dim()
-            axes[w] = shape[k]
-            index.append(torch.arange(shape[k], device=value.device).reshape(axes))
-    return result.index_put(tuple(index), value)''',
+    "_embed": _embed_helper("value.new_zeros(shape)", "value.dim()", "torch.arange(shape[k], device=value.device)",
+                            "return result.index_put(tuple(index), value)"),
 }
 
 _JAX_HELPERS = {
@@ -114,18 +109,8 @@ _JAX_HELPERS = {
     # log(det(a)), NaN where det(a) <= 0
     sign, value = jnp.linalg.slogdet(a)
     return jnp.where(sign > 0, value, jnp.nan)''',
-    "_embed": '''def _embed(value, shape, where):
-    # zeros of `shape` with `value` placed where output axis k runs along value's axis where[k] (several output axes
-    # on one value axis: a diagonal), or sits at the fixed index -1 - where[k] (a unit vector's entry)
-    index = []
-    for k, w in enumerate(where):
-        if w < 0:
-            index.append(-1 - w)
-        else:
-            axes = [1] * value.ndim
-            axes[w] = shape[k]
-            index.append(jnp.arange(shape[k]).reshape(axes))
-    return jnp.zeros(shape, dtype=value.dtype).at[tuple(index)].set(value)''',
+    "_embed": _embed_helper("jnp.zeros(shape, dtype=value.dtype)", "value.ndim", "jnp.arange(shape[k])",
+                            "return result.at[tuple(index)].set(value)"),
 }
 
 
