@@ -1,9 +1,16 @@
 """Generated code against hand-written closed forms and framework autodiff, as ratios measured in one run.
 
-- NumPy: the generated `grad` against the closed-form gradients of benchmarks/evaluation_time.py;
-- PyTorch: the generated autograd function (forward + backward) against torch.autograd on the same expression;
-- JAX: jax.jit of the generated `grad` against jax.jit(jax.grad(f)) of the same expression.
-float64, CPU, one BLAS thread. Run: .venv/bin/python benchmarks/codegen.py
+Three tables:
+- gradients: the generated NumPy `grad` against the closed forms of benchmarks/evaluation_time.py; the generated
+  PyTorch autograd function (forward + backward) against torch.autograd on the same expression; jax.jit of the
+  generated `grad` against jax.jit(jax.grad(f)). The five problems of benchmarks/ at n = 10, 100, 1000, 3000, and the
+  batched models (softmax regression, a two-layer MLP with biases: every parameter gradient at once) at n = 100, 1000
+  against closed forms written here;
+- Hessians: the generated NumPy `hessian` against the closed-form Hessians (n = 100, 1000; the factorisation's dense
+  Hessian only at n = 100);
+- HVPs: the generated `hvp` (never forming the Hessian) against the generated `grad` of the same module, NumPy and
+  under jax.jit, at n = 1000 (the factorisation's dense Hessian would be 800 MB there).
+float64, CPU, one BLAS thread. Run: .venv/bin/python benchmarks/codegen.py [gradients|hessians|hvps|batched ...]
 """
 
 import os
@@ -13,6 +20,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from common import markdown_table, ms, paired_times
@@ -20,7 +29,13 @@ from evaluation_time import CASES, MF_RANK, MLP_OUT, verify
 
 import chainrule as cr
 
-SIZES = (100, 1000)
+SIZES = (10, 100, 1000, 3000)
+HESSIAN_SIZES = (100, 1000)
+HVP_SIZE = 1000
+BATCHED_SIZES = (100, 1000)
+CLASSES = 10        # the batched models' outputs
+GRADIENT_HEADER = ["problem", "by", "n", "closed form ms", "numpy ms", "ratio", "torch autograd ms",
+                   "torch generated ms", "ratio", "jax.jit(jax.grad) ms", "jax generated ms", "ratio"]
 
 
 def torch_losses(torch):
@@ -30,6 +45,9 @@ def torch_losses(torch):
         "matrix factorization": lambda T, U, V: torch.sum((T - U @ V.T) ** 2),
         "one-hidden-layer MLP": lambda W2, W1, x, y: torch.sum((W2 @ torch.tanh(W1 @ x) - y) ** 2),
         "log-sum-exp": lambda A, x: torch.logsumexp(A @ x, 0),
+        "softmax regression": lambda Y, X, W, b: -torch.sum(Y * torch.log_softmax(X @ W + b, 1)) / X.shape[0],
+        "two-layer MLP": lambda Y, X, W1, b1, W2, b2: -torch.sum(
+            Y * torch.log_softmax(torch.tanh(X @ W1 + b1) @ W2 + b2, 1)) / X.shape[0],
     }
 
 
@@ -40,72 +58,198 @@ def jax_losses(jnp, jax):
         "matrix factorization": lambda T, U, V: jnp.sum((T - U @ V.T) ** 2),
         "one-hidden-layer MLP": lambda W2, W1, x, y: jnp.sum((W2 @ jnp.tanh(W1 @ x) - y) ** 2),
         "log-sum-exp": lambda A, x: jax.nn.logsumexp(A @ x),
+        "softmax regression": lambda Y, X, W, b: -jnp.sum(Y * jax.nn.log_softmax(X @ W + b, axis=1)) / X.shape[0],
+        "two-layer MLP": lambda Y, X, W1, b1, W2, b2: -jnp.sum(
+            Y * jax.nn.log_softmax(jnp.tanh(X @ W1 + b1) @ W2 + b2, axis=1)) / X.shape[0],
     }
 
 
-def sizes_for(case, n):
-    return {d: (MF_RANK if d == "r" else MLP_OUT if d == "k" else n) for d in ("n", "m", "r", "h", "k")}
+# ---- the batched models: closed forms ------------------------------------------------------------------------
+
+def softmax_rows(Z):
+    return np.exp(Z - _logsumexp_rows(Z)[:, None])
 
 
-def modules(case, n):
-    f = cr.parse(case.text, **case.decls)
-    sizes = {d: v for d, v in sizes_for(case, n).items() if any(d in info.shape for info in f.variables.values())}
-    return f, {t: cr.compile(f, case.wrt, t, sizes=sizes) for t in ("numpy", "torch", "jax")}
+def _logsumexp_rows(Z):
+    m = Z.max(axis=1)
+    return m + np.log(np.exp(Z - m[:, None]).sum(axis=1))
 
 
-def torch_ratio(torch, module, autograd_loss, tensors, case, values):
-    """Times (generated, torch.autograd) for one case, each a forward and a backward pass."""
-
-    def torch_step(fn):
-        inputs = dict(tensors)
-        inputs[case.wrt] = tensors[case.wrt].detach().requires_grad_()
-        return torch.autograd.grad(fn(**inputs), inputs[case.wrt])[0]
-
-    verify(torch_step(module.f).numpy(), case.closed[1](**values))
-    return paired_times(lambda: torch_step(module.f), lambda: torch_step(autograd_loss))
+def softmax_regression_grads(Y, X, W, b):
+    # G = (softmax(XW + b') - Y)/m (rows of Y sum to 1); d/dW = X'G, d/db = G'1
+    G = (softmax_rows(X @ W + b) - Y) / X.shape[0]
+    return X.T @ G, G.sum(axis=0)
 
 
-def jax_ratio(jax, jnp, module, loss, args, case, values):
-    """Times (generated, jax.grad), both under jax.jit."""
-    arrays = tuple(jnp.asarray(v) for v in args.values())
-    j_ours = jax.jit(module.grad)
-    j_auto = jax.jit(jax.grad(loss, argnums=list(args).index(case.wrt)))
-    verify(np.asarray(j_ours(*arrays)), case.closed[1](**values))
-    return paired_times(lambda: j_ours(*arrays).block_until_ready(),
-                        lambda: j_auto(*arrays).block_until_ready())
+def two_layer_grads(Y, X, W1, b1, W2, b2):
+    # A = tanh(XW1 + b1'); G2 = (softmax(AW2 + b2') - Y)/m; G1 = (G2 W2') .* (1 - A.^2)
+    A = np.tanh(X @ W1 + b1)
+    G2 = (softmax_rows(A @ W2 + b2) - Y) / X.shape[0]
+    G1 = (G2 @ W2.T) * (1 - A * A)
+    return X.T @ G1, G1.sum(axis=0), A.T @ G2, G2.sum(axis=0)
 
 
-def measure_case(case, n, frameworks, tl, jl) -> list:
-    torch, jax, jnp = frameworks
-    f, m = modules(case, n)
-    values = dict(case.values(n, np.random.default_rng(n)))
-    args = {k: values[k] for k in f.variables}
-    verify(m["numpy"].grad(**args), case.closed[1](**values))
-    ours, closed = paired_times(lambda: m["numpy"].grad(**args), lambda: case.closed[1](**values))
-    tensors = {k: torch.tensor(v) for k, v in args.items()}
-    t_ours, t_auto = torch_ratio(torch, m["torch"], tl[case.name], tensors, case, values)
-    jo, ja = jax_ratio(jax, jnp, m["jax"], jl[case.name], args, case, values)
-    return [case.name, case.wrt, n, ms(closed), ms(ours), f"{ours / closed:.2f}×", ms(t_auto), ms(t_ours),
-            f"{t_ours / t_auto:.2f}×", ms(ja), ms(jo), f"{jo / ja:.2f}×"]
+def _one_hot(rng, m):
+    return np.eye(CLASSES)[rng.integers(0, CLASSES, m)]
 
 
-def measure(n: int) -> list[list]:
+def softmax_regression_values(n, rng):
+    return {"Y": _one_hot(rng, n), "X": rng.standard_normal((n, n)),
+            "W": rng.standard_normal((n, CLASSES)) / np.sqrt(n), "b": rng.standard_normal(CLASSES)}
+
+
+def two_layer_values(n, rng):
+    return {"Y": _one_hot(rng, n), "X": rng.standard_normal((n, n)), "W1": rng.standard_normal((n, n)) / np.sqrt(n),
+            "b1": rng.standard_normal(n), "W2": rng.standard_normal((n, CLASSES)) / np.sqrt(n),
+            "b2": rng.standard_normal(CLASSES)}
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    text: str
+    wrt: tuple[str, ...]
+    decls: dict
+    values: Callable[[int, np.random.Generator], dict]
+    closed: Callable[..., tuple]
+
+
+BATCHED = [
+    Model("softmax regression", "-sum(sum(Y.*logsoftmax(X*W + b', 2)))/size(X, 1)", ("W", "b"),
+          {"X": ("m", "n"), "W": ("n", "k"), "b": ("k",), "Y": ("m", "k")}, softmax_regression_values,
+          softmax_regression_grads),
+    Model("two-layer MLP", "-sum(sum(Y.*logsoftmax(tanh(X*W1 + b1')*W2 + b2', 2)))/size(X, 1)",
+          ("W1", "b1", "W2", "b2"),
+          {"X": ("m", "n"), "W1": ("n", "h"), "b1": ("h",), "W2": ("h", "k"), "b2": ("k",), "Y": ("m", "k")},
+          two_layer_values, two_layer_grads),
+]
+
+
+def _as_model(case) -> Model:
+    return Model(case.name, case.text, (case.wrt,), case.decls, case.values, lambda **v: (case.closed[1](**v),))
+
+
+# ---- measuring ------------------------------------------------------------------------------------------------
+
+def planning_sizes(f, n):
+    sizes = {"n": n, "m": n, "h": n, "r": MF_RANK, "k": CLASSES if "Y" in f.variables else MLP_OUT}
+    return {d: v for d, v in sizes.items() if any(d in info.shape for info in f.variables.values())}
+
+
+def frameworks():
     import jax
     import jax.numpy as jnp
     import torch
     jax.config.update("jax_enable_x64", True)
     torch.set_num_threads(1)
-    tl, jl = torch_losses(torch), jax_losses(jnp, jax)
-    return [measure_case(case, n, (torch, jax, jnp), tl, jl) for case in CASES]
+    return torch, jax, jnp
 
 
-def main() -> int:
-    rows = [row for n in SIZES for row in measure(n)]
-    header = ["problem", "by", "n", "closed form ms", "numpy ms", "ratio", "torch autograd ms", "torch generated ms",
-              "ratio", "jax.jit(jax.grad) ms", "jax generated ms", "ratio"]
-    print(markdown_table(header, rows))
+def _tuple(x, k):
+    return tuple(x) if k > 1 else (x,)
+
+
+def verify_all(actual, expected):
+    for a, e in zip(actual, expected, strict=True):
+        verify(np.asarray(a), e)
+
+
+def gradient_row(model: Model, n: int, fw) -> list:
+    torch, jax, jnp = fw
+    f = cr.parse(model.text, **model.decls)
+    sizes = planning_sizes(f, n)
+    m = {t: cr.compile(f, list(model.wrt), t, sizes=sizes) for t in ("numpy", "torch", "jax")}
+    values = model.values(n, np.random.default_rng(n))
+    args = {k: values[k] for k in f.variables}
+    k = len(model.wrt)
+    expected = model.closed(**values)
+    verify_all(_tuple(m["numpy"].grad(**args), k), expected)
+    ours, closed = paired_times(lambda: m["numpy"].grad(**args), lambda: model.closed(**values))
+    t_ours, t_auto = torch_times(torch, m["torch"].f, torch_losses(torch)[model.name], args, model.wrt, expected)
+    j_ours, j_auto = jax_times(jax, jnp, m["jax"], jax_losses(jnp, jax)[model.name], args, model.wrt, expected)
+    return [model.name, ", ".join(model.wrt), n, ms(closed), ms(ours), f"{ours / closed:.2f}×", ms(t_auto),
+            ms(t_ours), f"{t_ours / t_auto:.2f}×", ms(j_auto), ms(j_ours), f"{j_ours / j_auto:.2f}×"]
+
+
+def torch_times(torch, generated, autograd_loss, args, wrt, expected):
+    """Times (generated, torch.autograd), each a forward and a backward pass for every wrt variable."""
+    tensors = {k: torch.tensor(v) for k, v in args.items()}
+
+    def step(fn):
+        inputs = {k: (t.detach().requires_grad_() if k in wrt else t) for k, t in tensors.items()}
+        return torch.autograd.grad(fn(**inputs), [inputs[w] for w in wrt])
+
+    verify_all([g.numpy() for g in step(generated)], expected)
+    return paired_times(lambda: step(generated), lambda: step(autograd_loss))
+
+
+def jax_times(jax, jnp, module, loss, args, wrt, expected):
+    """Times (generated grad, jax.grad), both under jax.jit."""
+    arrays = tuple(jnp.asarray(v) for v in args.values())
+    argnums = tuple(list(args).index(w) for w in wrt)
+    ours = jax.jit(module.grad)
+    auto = jax.jit(jax.grad(loss, argnums=argnums if len(argnums) > 1 else argnums[0]))
+    verify_all([np.asarray(g) for g in _tuple(ours(*arrays), len(wrt))], expected)
+    return paired_times(lambda: jax.block_until_ready(ours(*arrays)), lambda: jax.block_until_ready(auto(*arrays)))
+
+
+def hessian_row(case, n: int) -> list | None:
+    if 2 not in case.closed or n > case.max_n.get(2, n):
+        return None
+    f = cr.parse(case.text, **case.decls)
+    m = cr.compile(f, case.wrt, "numpy", hessian=True, sizes=planning_sizes(f, n))
+    values = case.values(n, np.random.default_rng(n))
+    args = {k: values[k] for k in f.variables}
+    verify(m.hessian(**args), case.closed[2](**values))
+    ours, closed = paired_times(lambda: m.hessian(**args), lambda: case.closed[2](**values))
+    return [case.name, case.wrt, n, ms(closed), ms(ours), f"{ours / closed:.2f}×"]
+
+
+def hvp_row(case, n: int, fw) -> list:
+    """The generated hvp against the generated grad of the same module: NumPy, and JAX under jit."""
+    _, jax, jnp = fw
+    f = cr.parse(case.text, **case.decls)
+    sizes = planning_sizes(f, n)
+    values = case.values(n, np.random.default_rng(n))
+    args = {k: values[k] for k in f.variables}
+    v = np.random.default_rng(1).standard_normal(np.shape(args[case.wrt]))
+    m = cr.compile(f, case.wrt, "numpy", hvp=True, sizes=sizes)
+    _check_hvp(m, args, case.wrt, v)
+    hvp, grad = paired_times(lambda: m.hvp(**args, v=v), lambda: m.grad(**args))
+    mj = cr.compile(f, case.wrt, "jax", hvp=True, sizes=sizes)
+    arrays, jv = tuple(jnp.asarray(a) for a in args.values()), jnp.asarray(v)
+    j_hvp, j_grad = jax.jit(mj.hvp), jax.jit(mj.grad)
+    verify(np.asarray(j_hvp(*arrays, jv)), m.hvp(**args, v=v))
+    jh, jg = paired_times(lambda: jax.block_until_ready(j_hvp(*arrays, jv)),
+                          lambda: jax.block_until_ready(j_grad(*arrays)))
+    return [case.name, case.wrt, n, ms(grad), ms(hvp), f"{hvp / grad:.2f}×", ms(jg), ms(jh), f"{jh / jg:.2f}×"]
+
+
+def _check_hvp(m, args, wrt, v, h=1e-6):
+    """hvp against the central difference of the generated gradient along v."""
+    up = m.grad(**{**args, wrt: args[wrt] + h * v})
+    down = m.grad(**{**args, wrt: args[wrt] - h * v})
+    np.testing.assert_allclose(m.hvp(**args, v=v), (up - down) / (2 * h), rtol=1e-4,
+                               atol=1e-6 * max(1.0, float(np.abs(up).max())))
+
+
+def main(parts: list[str]) -> int:
+    fw = frameworks()
+    parts = parts or ["gradients", "batched", "hessians", "hvps"]
+    if "gradients" in parts or "batched" in parts:
+        rows = [gradient_row(_as_model(case), n, fw) for n in SIZES for case in CASES] if "gradients" in parts else []
+        rows += [gradient_row(model, n, fw) for n in BATCHED_SIZES for model in BATCHED] if "batched" in parts else []
+        print(markdown_table(GRADIENT_HEADER, rows), end="\n\n")
+    if "hessians" in parts:
+        rows = [row for n in HESSIAN_SIZES for case in CASES if (row := hessian_row(case, n)) is not None]
+        print(markdown_table(["problem", "by", "n", "closed-form Hessian ms", "numpy hessian ms", "ratio"], rows),
+              end="\n\n")
+    if "hvps" in parts:
+        rows = [hvp_row(case, HVP_SIZE, fw) for case in CASES]
+        print(markdown_table(["problem", "by", "n", "numpy grad ms", "numpy hvp ms", "hvp ÷ grad", "jax grad ms",
+                              "jax hvp ms", "hvp ÷ grad"], rows))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

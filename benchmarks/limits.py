@@ -26,10 +26,21 @@ cap = int(sys.argv[2])
 resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 import numpy as np
 import chainrule as cr
+import contextlib, os
+if "cli(" in sys.argv[1]:     # only there: the command's modules would add to every other case's peak memory
+    from chainrule.cli import main
 report = {}
+
+def cli(argv):
+    # the whole command-line request, in this process (its modules imported), its output thrown away
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        status = main(argv)
+    if status != 0:
+        raise SystemExit(f"exit status {status}")
+
 wall, cpu = time.perf_counter(), time.process_time()
 try:
-    exec(sys.argv[1], {"cr": cr, "np": np, "report": report})
+    exec(sys.argv[1], {"cr": cr, "np": np, "report": report, "cli": cli})
     outcome = "answered"
 except cr.LimitError as error:
     line = error.message.splitlines()[0]
@@ -87,6 +98,17 @@ CASES = [
     ("long input", "`x0*x0+x1*x1+...` (each `xk` re-kinded to a scalar; 100,000 chars), by `x7`",
      "t = '+'.join(f'x{k}*x{k}' for k in range(9000)); report['chars'] = len(t); cr.derivative(t, 'x7').text()"),
     ("long input", "200,001 characters", "cr.parse('x' * 200001)"),
+    ("CLI", "`chainrule diff` of `x'*A*A*...*A*x`, 50,000 factors, `--wrt x`",
+     "t = \"x'*\" + '*'.join(['A'] * 50000) + '*x'; report['chars'] = len(t); cli(['diff', t, '--wrt', 'x'])"),
+    ("CLI", "`chainrule diff` of `[a; a; ...]`, 50,000 entries, `--wrt a`",
+     "t = '[' + ';'.join(['a'] * 50000) + ']'; report['chars'] = len(t); cli(['diff', t, '--wrt', 'a'])"),
+    ("CLI", "`chainrule diff` of `x+x+...` (100,000 chars), `--wrt x`",
+     "t = '+'.join(['x'] * 50000); report['chars'] = len(t); cli(['diff', t, '--wrt', 'x'])"),
+    ("CLI", "`chainrule diff` of `x.*x.*...` (99,000 chars), `--wrt x`",
+     "t = '.*'.join(['x'] * 33000); report['chars'] = len(t); cli(['diff', t, '--wrt', 'x'])"),
+    ("CLI", "`chainrule diff` of `sin(x0).*sin(x1).*...` (100,000 chars), `--wrt x1`",
+     ("t = '.*'.join(f'sin(x{k % 100})' for k in range(10000)); report['chars'] = len(t);"
+      "cli(['diff', t, '--wrt', 'x1'])")),
     ("nesting", "`sin(sin(...(a)))` 10,000 deep, by `a`, printed",
      "t = 'sin(' * 10000 + 'a' + ')' * 10000; report['chars'] = len(cr.derivative(t, 'a').text())"),
     ("nesting", "`((...(x)...))` 10,001 deep", "cr.parse('(' * 10001 + 'x' + ')' * 10001)"),

@@ -517,7 +517,7 @@ def _axis_reduction(draw, ty: Ty, depth: int) -> Gen:
             d = draw(st.sampled_from((1, 2)))
             rows_cols = {"row": (1,) + sized.ty.dims, "col": sized.ty.dims + (1,)}.get(sized.ty.kind, sized.ty.dims)
             count = float(rows_cols[d - 1])
-            size = Gen(f"size({sized.text}, {d})", S, lambda ns, v: count, ATOM)
+            size = Gen(f"size({sized.text}, {d})", S, lambda ns, v: count, ATOM, sized.variables)   # x is still used
             return binary("*", size, call("mean", S, lambda ns: lambda x: ns.sum(x) / x.size, e), S,
                           lambda ns, p, q: p * q)
         if kind == "mean":

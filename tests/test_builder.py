@@ -1,5 +1,6 @@
 """Expressions built in Python are the same IR as the same text parsed."""
 import doctest
+import re
 
 import numpy as np
 import pytest
@@ -109,3 +110,74 @@ def test_equality_and_hashing_follow_the_ir():
     assert cr.parse("x") != cr.parse("x'")                     # the same node, shown as a column and as a row
     assert x.T @ A @ x == cr.parse("x'*A*x", **DECLS)
     assert cr.parse("x'*A*x", A="symmetric") != cr.parse("x'*A*x")
+
+
+# ---- dimensions from Python: dim=, and MATLAB's [] as None; size needs its dimension ----
+
+M = cr.matrix_var("M", "m", "n")
+ALONG = [
+    (lambda: cr.sum(M, dim=2), "sum(M, 2)"),
+    (lambda: cr.mean(M, dim=1), "mean(M, 1)"),
+    (lambda: cr.logsumexp(M, dim=2), "logsumexp(M, 2)"),
+    (lambda: cr.softmax(M, dim=2), "softmax(M, 2)"),
+    (lambda: cr.logsoftmax(M, dim=1), "logsoftmax(M, 1)"),
+    (lambda: cr.size(M, dim=2), "size(M, 2)"),
+    (lambda: cr.max(M, None, 2), "max(M, [], 2)"),
+    (lambda: cr.max(M, [], 2), "max(M, [], 2)"),
+    (lambda: cr.max(M, dim=2), "max(M, [], 2)"),
+    (lambda: cr.min(M, None, 1), "min(M, [], 1)"),
+    (lambda: cr.minimum(M, dim=1), "min(M, [], 1)"),
+    (lambda: cr.call("max", M, [], 2), "max(M, [], 2)"),
+]
+
+
+@pytest.mark.parametrize("built, text", ALONG, ids=[a[1] + f" #{k}" for k, a in enumerate(ALONG)])
+def test_a_dimension_is_an_operand_or_dim(built, text):
+    f = cr.parse(text, M=("m", "n"))
+    assert built().node is f.node
+    values = np.random.default_rng(0).standard_normal((3, 4))
+    np.testing.assert_allclose(built().evaluate(M=values), f.evaluate(M=values))
+
+
+def test_max_along_a_dimension_evaluates_and_differentiates_as_numpy_says():
+    values = np.random.default_rng(1).standard_normal((3, 4))
+    row_max, column_min = cr.max(M, dim=2), cr.min(M, None, 1)
+    np.testing.assert_allclose(row_max.evaluate(M=values), values.max(axis=1))
+    np.testing.assert_allclose(column_min.evaluate(M=values), values.min(axis=0))
+    gradient = cr.derivative(cr.sum(row_max), M).evaluate(M=values)     # 1 at each row's largest entry
+    np.testing.assert_array_equal(gradient, values == values.max(axis=1, keepdims=True))
+
+
+@pytest.mark.parametrize("call, message, hint", [
+    (lambda: cr.max(M, axis=2), "no keyword argument 'axis'", "counted from 1 as in MATLAB"),
+    (lambda: cr.exp(M, dim=2), "cr.exp takes no keyword argument 'dim'", None),
+    (lambda: cr.sum(M, 1, dim=2), "takes one expression and the dimension", "cr.sum(X, dim=2)"),
+    (lambda: cr.sin(None), "None stands for MATLAB's []", "cr.max(X, dim=2)"),
+    (lambda: cr.max(M, None), "None stands for MATLAB's []", "cr.max(X, None, 2)"),
+    (lambda: cr.sum(M, None), "not an operand of cr.sum", None),
+])
+def test_misplaced_dimensions_are_usage_errors_that_say_how(call, message, hint):
+    with pytest.raises(cr.UsageError, match=re.escape(message)) as error:
+        call()
+    assert hint is None or hint in error.value.hint
+
+
+def test_a_dimension_past_2_is_the_languages_error():
+    with pytest.raises(cr.ShapeError, match="the dimension of max is 1"):
+        cr.max(M, dim=3)
+
+
+@pytest.mark.parametrize("call", [lambda: cr.size(M), lambda: cr.parse("size(M)"), lambda: cr.parse("1/size(x)")])
+def test_size_without_a_dimension_is_a_clear_error(call):
+    with pytest.raises(cr.ShapeError, match=r"with one argument would be MATLAB's vector of sizes") as error:
+        call()
+    assert "size(X, 1) for the rows" in error.value.hint and "numel(X)" in error.value.hint
+
+
+def test_size_with_a_dimension_and_numel_are_numbers():
+    f = cr.sum(M) / (cr.size(M, 1) * cr.size(M, dim=2))
+    values = np.random.default_rng(2).standard_normal((3, 4))
+    assert f.shape == () and f.evaluate(M=values) == pytest.approx(values.mean())
+    np.testing.assert_allclose(cr.derivative(f, M).evaluate(M=values), np.full((3, 4), 1 / 12))   # sizes: constants
+    with pytest.raises(cr.ShapeError, match="size takes an expression and a dimension"):
+        cr.size(M, 1, 2)

@@ -182,14 +182,16 @@ def diagnose(f: Expr | str, values: Mapping[str, object]) -> NonFinite | None:
 
 
 def codegen(f: Expr | str, wrt: str | Sequence[str], target: str = "numpy", name: str | None = None,
-            hessian: bool = False, hvp: bool = False, sizes: Mapping[str, int] | None = None) -> str:
+            hessian: bool = False, hvp: bool = False, sizes: Mapping[str, int] | None = None,
+            jvp: bool = False) -> str:
     """The source of a Python module that computes the scalar f and its gradient by wrt, in NumPy, PyTorch or JAX
     (target "numpy", "torch" or "jax"). It needs only its library: save it and import it.
 
     Every module has `f`, `grad` and `value_and_grad`, taking the variables in order of first appearance (keywords
     work too); with "numpy" also `check_grad()`, and `hessian` / `hvp(..., v)` when asked. `sizes` (dimension name ->
     size, every other dimension 1000) is what the products are ordered for; `name` names the function (an alias of
-    `f`, and the class name of the torch autograd function).
+    `f`, and the class name of the torch autograd function). `jvp=True` (torch only) adds a forward-mode `jvp` to the
+    autograd function, at the cost of torch.compile(fullgraph=True) (see the README).
 
     >>> src = codegen("sum(log(1+exp(-y.*(X*w))))", "w")
     >>> "def value_and_grad(y, X, w):" in src and "import chainrule" not in src
@@ -200,21 +202,21 @@ def codegen(f: Expr | str, wrt: str | Sequence[str], target: str = "numpy", name
     if not names:
         raise UsageError("codegen needs at least one variable to differentiate by", hint="Give wrt=\"x\".")
     wrts = list(dict.fromkeys(_variable(f, w).params.name for w in names))
-    for option, value in (("hessian", hessian), ("hvp", hvp)):
+    for option, value in (("hessian", hessian), ("hvp", hvp), ("jvp", jvp)):
         if not isinstance(value, bool):
             raise UsageError(f"{option} must be True or False, not {value!r}")
-    return generated.source(f, wrts, target, name, hessian, hvp, _sizes(sizes))
+    return generated.source(f, wrts, target, name, hessian, hvp, _sizes(sizes), jvp)
 
 
 def compile(f: Expr | str, wrt: str | Sequence[str], target: str = "numpy", name: str | None = None,
-            hessian: bool = False, hvp: bool = False, sizes: Mapping[str, int] | None = None):
+            hessian: bool = False, hvp: bool = False, sizes: Mapping[str, int] | None = None, jvp: bool = False):
     """The module `codegen` writes, loaded: call its f, grad, value_and_grad (and hessian, hvp) directly.
 
     >>> m = compile("x'*A*x", "x")
     >>> m.grad([1.0, 2.0], [[1.0, 0.0], [0.0, 3.0]])
     array([ 2., 12.])
     """
-    return generated.load(codegen(f, wrt, target, name, hessian, hvp, sizes), name or "chainrule_generated")
+    return generated.load(codegen(f, wrt, target, name, hessian, hvp, sizes, jvp), name or "chainrule_generated")
 
 
 def _sizes(sizes: Mapping[str, int] | None) -> dict[str, int]:

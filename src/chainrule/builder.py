@@ -4,7 +4,9 @@ Variables are made by `scalar_var`, `vector_var` and `matrix_var` (the language'
 tensors filled with c, and so are `cr.vector` and `cr.matrix`). The functions are derived from the language's own
 table (language/rules.py FUNCTIONS), so they cannot drift from it: `cr.exp`, `cr.arctan`, `cr.det`, `cr.eye(3)`,
 `cr.einsum("ij,j->i", A, x)`, ... Each applies the language's type rule and lowering (expr.apply_function), so
-`cr.tr(A.T @ A)` is the same IR node as `parse("tr(A'*A)")` with the same declarations.
+`cr.tr(A.T @ A)` is the same IR node as `parse("tr(A'*A)")` with the same declarations. A dimension is an operand or
+`dim=` (from 1, as in MATLAB): `cr.sum(X, dim=2)` is `sum(X, 2)`, and `cr.max(X, dim=2)` and `cr.max(X, None, 2)` are
+`max(X, [], 2)`.
 """
 from __future__ import annotations
 
@@ -63,7 +65,7 @@ def matrix_var(name: str, rows: object = None, cols: object = None, symmetric: b
     ('m_W', 'n_W')
     >>> x = cr.vector_var("x", W.shape[1])
     >>> print(cr.derivative(cr.sum(W @ x), x))
-    vector(1, "m_W")'*W
+    sum(W, 1)
     >>> A = cr.matrix_var("A", "n", symmetric=True)
     >>> x = cr.vector_var("x", "n")
     >>> print(cr.derivative(x.T @ A @ x, x))
@@ -104,7 +106,7 @@ def call(name: str, *operands: object) -> Expr:
         close = difflib.get_close_matches(name, list(FUNCTIONS), n=1) if isinstance(name, str) else []
         raise ParseError(f"unknown function {name!r}", hint=f"Did you mean '{close[0]}'?" if close
                          else f"Known functions: {', '.join(sorted(FUNCTIONS))}.")
-    return apply_function(name, *operands)
+    return apply_function(name, *_language_operands(name, operands, {}))
 
 
 # ---- cr.<name> for every function of the language ---------------------------------------------------------------
@@ -132,11 +134,48 @@ def _docstring(name: str) -> str:
 
 
 def _function(name: str) -> Callable[..., Expr]:
-    def function(*operands: object) -> Expr:
-        return apply_function(name, *operands)
+    def function(*operands: object, **keywords: object) -> Expr:
+        return apply_function(name, *_language_operands(name, operands, keywords))
     function.__name__ = function.__qualname__ = name
     function.__doc__ = _docstring(name)
     return function
+
+
+# ---- dimensions: cr.sum(X, 2) or cr.sum(X, dim=2); cr.max(X, None, 2) (MATLAB's max(X, [], 2)) or cr.max(X, dim=2)
+
+# the functions whose second operand may be a dimension (MATLAB's: 1 down the columns, 2 along each row)
+_ALONG_DIMENSION = frozenset({"sum", "mean", "logsumexp", "softmax", "logsoftmax", "size"})
+_EXTREMA = frozenset({"max", "min"})     # max(X, [], d): the dimension is the third operand
+
+
+def _language_operands(name: str, operands: tuple, keywords: dict) -> tuple:
+    """The operands as the language takes them: `dim=d` placed where the language writes d, and MATLAB's [] (None,
+    or an empty list) only as the middle operand of max and min."""
+    along = name in _EXTREMA and len(operands) == 3
+    if along and isinstance(operands[1], (list, tuple)) and not operands[1]:
+        operands = (operands[0], None, operands[2])
+    if any(o is None and not (along and k == 1) for k, o in enumerate(operands)):
+        raise UsageError(f"None stands for MATLAB's [] and is only the middle operand of max and min along a "
+                         f"dimension, not an operand of cr.{name}",
+                         hint="Write cr.max(X, None, 2) or cr.max(X, dim=2) for each row's largest entry.")
+    if not keywords:
+        return operands
+    return operands + _dimension_operands(name, operands, keywords)
+
+
+def _dimension_operands(name: str, operands: tuple, keywords: dict) -> tuple:
+    """What follows the expression for `dim=d`: (d,), or (None, d) for max and min."""
+    takes_dimension = name in _ALONG_DIMENSION | _EXTREMA
+    for keyword in keywords:
+        if keyword != "dim" or not takes_dimension:
+            raise UsageError(f"cr.{name} takes no keyword argument {keyword!r}",
+                             hint=f"A dimension is dim=, counted from 1 as in MATLAB: cr.{name}(X, dim=2) works along "
+                                  "each row, dim=1 down the columns (not NumPy's axis=, counted from 0)."
+                             if takes_dimension else None)
+    if len(operands) != 1:
+        raise UsageError(f"cr.{name}(..., dim=d) takes one expression and the dimension, but {len(operands)} "
+                         "operands are given", hint=f"Write cr.{name}(X, dim=2).")
+    return (None, keywords["dim"]) if name in _EXTREMA else (keywords["dim"],)
 
 
 # name -> the function; chainrule/__init__.py serves them as cr.<name>

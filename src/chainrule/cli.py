@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -67,11 +69,13 @@ def _diff(args: argparse.Namespace) -> dict:
     at = values_for(f, given) if given else None
     wrts = list(dict.fromkeys(args.wrt))
     parts = [_derivative(f, w, order, args, at) for w in wrts]
-    read = {"variables": f.inferred(), "notes": list(f.notes)}
+    # the expression's own text is shown in JSON only (printing a 100,000-character input takes a while)
+    read: dict[str, object] = {"expression": f.text()} if args.format == "json" else {}
+    read.update({"variables": f.inferred(), "notes": list(f.notes)})
     if len(parts) == 1:
         part = parts[0]
-        return {"expression": f.text(), **read, "wrt": part.pop("wrt"), "order": order, "layout": args.layout, **part}
-    return {"expression": f.text(), **read, "wrt": wrts, "order": order, "layout": args.layout, "derivatives": parts}
+        return {**read, "wrt": part.pop("wrt"), "order": order, "layout": args.layout, **part}
+    return {**read, "wrt": wrts, "order": order, "layout": args.layout, "derivatives": parts}
 
 
 def _announce(report: dict, fmt: str) -> None:
@@ -82,10 +86,9 @@ def _announce(report: dict, fmt: str) -> None:
 def _derivative(f: api.Expr, wrt: str, order: int, args: argparse.Namespace, values: dict | None) -> dict:
     """One derivative's report: its renderings, and its value and check where asked."""
     d = api.derivative(f, wrt, order=order, layout=args.layout)
-    report = {
-        "wrt": wrt, "text": d.text(args.cse), "unicode": d.unicode(args.cse), "latex": d.latex(args.cse),
-        "shape": list(d.shape), "kind": d.stype.kind,
-    }
+    shown = ("text", "unicode", "latex") if args.format == "json" else (args.format,)   # JSON has all three
+    report = {"wrt": wrt, **{style: getattr(d, style)(args.cse) for style in shown}, "shape": list(d.shape),
+              "kind": d.stype.kind}
     if values is not None:
         report["value"] = np.asarray(d.evaluate(values))    # a list only for JSON: 5x smaller than Python floats
         if not np.all(np.isfinite(report["value"])):
@@ -148,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if getattr(args, "expression", None) == "-":
             args.expression = sys.stdin.read().strip()
-        with limits(**limit_changes(args.limit, os.environ)):
+        with limits(**limit_changes(args.limit, os.environ)), _fewer_collections():
             return args.func(args)
     except ChainruleError as error:
         print(f"chainrule: {in_cli_words(error)}", file=sys.stderr)
@@ -162,6 +165,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # a bug of ours: still a message, never a traceback
         print(f"chainrule: internal error ({type(error).__name__}: {error}); please report it", file=sys.stderr)
         return 3
+
+
+@contextlib.contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """A request builds a graph of long-lived nodes and almost no cyclic garbage, and Python's cyclic collector,
+    run every 700 new objects, rescans that growing graph: a third of the time of a 100,000-character input. While
+    the command runs (it owns its process), collect every 20,000 (benchmarks/limits.py, the CLI rows)."""
+    before = gc.get_threshold()
+    gc.set_threshold(20_000, 50, 50)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def _expression_last(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:

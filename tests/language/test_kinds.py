@@ -221,3 +221,60 @@ def test_the_inferred_kinds_are_shown_by_the_api_and_in_jupyter():
     pytest.importorskip("latex2mathml")
     shown = f._repr_html_()
     assert "guessed from the name: k; declared: w" in shown and "note: the result is a col vector" in shown
+
+
+# ---- indexing re-reads a guessed scalar; a size a later use fixes is enough ----
+
+INDEXED_GUESSES = [   # (text, declarations, the variable indexed, its shape as read)
+    ("b(2) + y'*b", {"y": (3,)}, "b", (3,)),
+    ("y'*b + b(2)", {"y": (3,)}, "b", (3,)),
+    ("sum(c(2:3)) + c'*x", {"x": (4,)}, "c", (4,)),
+    ("d(1, 2) + sum(sum(d.*X))", {"X": (2, 3)}, "d", (2, 3)),
+    ("x(2) + y'*x", {"y": (3,)}, "x", (3,)),      # a vector by its letter: its size may come later too
+]
+
+
+@pytest.mark.parametrize("text, decls, name, expected", INDEXED_GUESSES, ids=[i[0] for i in INDEXED_GUESSES])
+def test_indexing_a_guessed_scalar_re_reads_it(text, decls, name, expected):
+    compiled = compile_text(text, decls)
+    assert tuple(compiled.variables[name].shape) == expected
+    assert compiled.origins[name] == (BY_NAME if name == "x" else BY_USE)
+
+
+def test_an_indexed_guess_evaluates_and_differentiates_as_a_vector():
+    f = cr.parse("b(2)^2 + y'*b", y=(3,))
+    b, y = np.array([0.5, -2.0, 1.5]), np.array([1.0, 2.0, 3.0])
+    assert f.shape == () and f.evaluate(b=b, y=y) == pytest.approx(4.0 + y @ b)
+    np.testing.assert_allclose(cr.derivative(f, "b").evaluate(b=b, y=y), y + [0.0, 2 * b[1], 0.0])
+    assert cr.check(f, "b", at={"b": b, "y": y}).ok
+
+
+@pytest.mark.parametrize("text, kind, hint", [
+    ("b(2)", "a col vector", "b=(3,)"),
+    ("c(1)*x + c(2)", "a col vector", "c=(3,)"),
+    ("b(2, 1)", "a matrix", "b=(2, 3)"),
+])
+def test_an_indexed_guess_whose_size_nothing_fixes_asks_for_it(text, kind, hint):
+    # re-read as a vector (or a matrix), the guess still needs its size as a number: the message says so, not that
+    # it is a scalar
+    with pytest.raises(cr.ShapeError, match=f"indexing needs the size of '{text[0]}' \\({kind}") as error:
+        cr.parse(text, **({"x": (3,)} if "x" in text else {}))
+    assert "is a scalar" not in str(error.value) and hint in error.value.hint
+
+
+def test_an_index_beyond_a_size_a_later_use_fixes_points_at_the_index():
+    with pytest.raises(cr.ShapeError, match=r"index 4 is beyond the end of 'b', a col vector \(3\)") as error:
+        cr.parse("b(4) + y'*b", y=(3,))
+    assert (error.value.start, error.value.end) == (2, 3)
+
+
+@pytest.mark.parametrize("decl", ["scalar", ()])
+def test_indexing_a_declared_scalar_stays_an_error(decl):
+    with pytest.raises(cr.ShapeError, match="'b' is a scalar: indexing takes a vector or matrix") as error:
+        cr.parse("b(2) + y'*b", b=decl, y=(3,))
+    assert "declare 'b' a vector or a matrix" in error.value.hint
+
+
+def test_a_declared_vector_is_indexed_as_declared():
+    f = cr.parse("b(2)", b=(3,))
+    assert f.variables["b"].shape == (3,) and f.origins["b"] == "declared"

@@ -22,6 +22,19 @@ FORMS = [
     ("max(0, w'*x+b)", {}, "b", 1, "step(b+w'*x)"),
     ("logdet(X)", {}, "X", 1, "inv(X)'"),
     ("inv(X)", {}, "X", 1, 'einsum("ik,lj->ijkl", inv(X), inv(X))'),
+    # batched layers: a bias's gradient is a column sum, MATLAB's sum(A, 1)
+    ("sum(relu(X*W+b'))", {"b": "vector"}, "b", 1, "sum(step(X*W+b'), 1)"),
+    ("v'*sum(X, 2)", {}, "v", 1, "sum(X, 2)'"),
+    ("sum(X, 1)*v", {}, "v", 1, "sum(X, 1)"),
+    # the backward pass through a hidden layer: a matrix product meeting the activation's derivative element-wise
+    ("sum((relu(X*W1+b1')*W2+b2'-Y).^2)", {"b1": "vector", "b2": "vector"}, "W1", 1,
+     "2*X'*(((b2'+relu(X*W1+b1')*W2-Y)*W2').*step(X*W1+b1'))"),
+    ("sum((relu(X*W1+b1')*W2+b2'-Y).^2)", {"b1": "vector", "b2": "vector"}, "b1", 1,
+     "2*sum(((b2'+relu(X*W1+b1')*W2-Y)*W2').*step(X*W1+b1'), 1)"),
+    # softmax along a dimension keeps its name in derivatives
+    ("sum(sum(Y.*softmax(Z, 2)))", {}, "Z", 1,
+     "Y.*softmax(Z, 2)-diag(sum(Y.*softmax(Z, 2), 2))*softmax(Z, 2)"),
+    ("-sum(Y.*logsoftmax(X*W+b', 2))", {"b": "vector"}, "W", 1, "X'*(diag(sum(Y, 2))*softmax(X*W+b', 2)-Y)"),
 ]
 LAYOUTS = [("w'*x", "w", "numerator", "x'"), ("w'*x", "w", "denominator", "x"), ("w'*x", "w", "mixed", "x"),
            ("A*x", "x", "numerator", "A"), ("A*x", "x", "denominator", "A'"), ("A*x", "x", "mixed", "A")]
@@ -84,3 +97,21 @@ def test_very_deep_results_name_their_shared_parts():
     d = cr.derivative("sin(" * 3000 + "x" + ")" * 3000, "x")
     text = d.text()
     assert text.count("\n") > 100 and len(text) < 200_000
+
+
+HIDDEN = ["relu", "tanh", "sigmoid", "sin", "softplus"]
+LAYERS = ["X*W1+b1'", "X*W1'+b1'", "(W1*X'+b1)'"]
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+@pytest.mark.parametrize("g", HIDDEN)
+def test_hidden_layer_gradients_are_matrix_products(g, layer, rng):
+    """Every weight and bias of a two-layer model prints in matrix notation (no einsum) and re-parses to the same
+    numbers, whichever activation and however the first layer is written."""
+    f = cr.parse(f"sum(({g}({layer})*W2+b2'-Y).^2)", b1="vector", b2="vector")
+    values = values_for(f, rng)
+    for wrt in ["W1", "b1", "W2", "b2"]:
+        d = cr.derivative(f, wrt)
+        assert "einsum" not in d.text(), (wrt, d.text())
+        assert cr.check(f, wrt, seed=1).ok
+    assert_derivatives_reparse(f, values, ["W1", "b1", "W2", "b2"], max_order=1)

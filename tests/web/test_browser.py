@@ -104,6 +104,25 @@ def test_export_and_a_reload_keep_the_state(page, screenshot):
     assert 'aria-selected="true"' in page.inner_html(".tabs").split("Export")[0].rsplit("<button", 1)[1]
 
 
+def test_export_offers_the_hessian(page):
+    """Order 2 exports the Hessian by default; the box takes it out, and the address keeps that choice."""
+    page.goto(page.base + "?expr=" + quote("norm2(X*w-y)^2") + "&wrt=w&order=2&view=export")
+    page.wait_for_selector("#export-body pre")
+    expect(page.locator("#export-body")).to_contain_text("def hessian(")
+    assert page.is_checked("#hessian") and "with the Hessian" in page.inner_text("#export-body h4")
+    page.uncheck("#hessian")
+    expect(page.locator("#export-body")).not_to_contain_text("def hessian(")
+    assert "hessian=0" in page.url
+    page.select_option("#target", "jax")
+    expect(page.locator("#export-body")).to_contain_text("import jax")
+    page.check("#hessian")
+    expect(page.locator("#export-body")).to_contain_text("def hessian(")
+    page.reload()
+    page.wait_for_selector("#export-body pre")
+    assert page.is_checked("#hessian") and page.input_value("#target") == "jax"
+    expect(page.locator("#export-body")).to_contain_text("def hessian(")
+
+
 def test_index_notation_for_a_four_index_result_and_phone_width(page):
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(page.base + "?expr=" + quote("inv(X)") + "&wrt=X")

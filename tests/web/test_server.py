@@ -65,6 +65,24 @@ def test_explain_trace_and_export(server):
     assert ex["text"] == "x'*(A+A')" and ex["latex"]
 
 
+def test_export_with_the_hessian_computes_it(server):
+    """hessian=1 adds `hessian` to the generated module; run, it equals the closed form of norm2(X*w-y)^2's
+    Hessian, 2 X'X, at random values (and hessian=0, the default, leaves it out)."""
+    import numpy as np
+
+    _, ex = api(server, "export", expr="norm2(X*w-y)^2", wrt="w", order="2", hessian="1")
+    assert ex["hessian"] is True and ex["text"] == "2*X'*X" and "def hessian(" in ex["code"], ex
+    module: dict = {}
+    exec(ex["code"], module)
+    rng = np.random.default_rng(1)
+    X, w, y = rng.standard_normal((5, 3)), rng.standard_normal(3), rng.standard_normal(5)
+    np.testing.assert_allclose(module["hessian"](X=X, w=w, y=y), 2 * X.T @ X, rtol=1e-12)
+    _, plain = api(server, "export", expr="norm2(X*w-y)^2", wrt="w")
+    assert plain["hessian"] is False and "def hessian(" not in plain["code"]
+    status, answer = api(server, "export", expr="norm2(X*w-y)^2", wrt="w", hessian="maybe")
+    assert status == 400 and "hessian" in answer["error"]["message"]
+
+
 def test_an_error_of_the_expression_has_its_position(server):
     status, answer = api(server, "derive", expr="x'*A*", wrt="x")
     assert status == 200

@@ -1,8 +1,10 @@
 """Generated NumPy, PyTorch and JAX code for an expression and its derivatives.
 
 - targets.py: how each library writes each operation (the element-wise functions, linear algebra, pieces of products);
-- contract.py: a generalized product planned for given sizes (pairwise order by flops, matmul / solve / tensordot);
-- emit.py: EMIT, the code of each primitive, and Program, the straight-line code of a set of roots;
+- contract.py: a contract node's code, from the plan of plan/contract.py (pairwise order by flops, matmul / solve /
+  tensordot);
+- emit.py: EMIT, the code of each primitive, and Program, the straight-line code of a set of roots (large dead
+  temporaries deleted in NumPy and plain torch functions);
 - module.py: the three module layouts; command.py: `chainrule codegen`.
 """
 from __future__ import annotations
@@ -21,14 +23,14 @@ __all__ = ["TARGETS", "CodegenError", "load", "source"]
 
 
 def source(f: Expr, wrt: Sequence[str], target: str = "numpy", name: str | None = None, hessian: bool = False,
-           hvp: bool = False, sizes: Mapping[str, int] | None = None) -> str:
+           hvp: bool = False, sizes: Mapping[str, int] | None = None, jvp: bool = False) -> str:
     """The source of the generated module (see chainrule.codegen.module).
 
     >>> import chainrule as cr
     >>> "def grad(x, A):" in source(cr.parse("x'*A*x"), ["x"])
     True
     """
-    return generate(request(f, wrt, target, name, hessian, hvp, sizes))
+    return generate(request(f, wrt, target, name, hessian, hvp, sizes, jvp))
 
 
 def load(text: str, module_name: str = "chainrule_generated") -> types.ModuleType:

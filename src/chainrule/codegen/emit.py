@@ -27,13 +27,16 @@ from dataclasses import dataclass
 from ..errors import UsageError
 from ..ir import Node, Op, topological
 from ..numeric.evaluate import node_text
+from ..plan.contract import DEFAULT_SIZE
+from ..plan.rewrite import distribute
 from .code import ADD, ATOM, MUL, POW, UNARY, Code, atom, number, wrap
 from .contract import Ref, contract_code
-from .rewrite import distribute
 from .targets import Writer
 
 Emit = Callable[[Writer, Node, Ref, Mapping[str, int]], Code]
 COMMENT_WIDTH = 110
+LINE_WIDTH = 120               # the project's line length: generated files pass its linter
+RELEASE_ENTRIES = 1 << 16      # temporaries this large (512 KiB in float64) are deleted after their last use
 
 
 class CodegenError(UsageError):
@@ -73,11 +76,10 @@ def _extremum(which: str) -> Emit:
 
 
 def _cofactor(w: Writer, node: Node, ref: Ref, sizes) -> Code:
-    if node.params.order != 1:
-        raise CodegenError(f"cofactor(A, {node.params.order}) (a derivative of det of order "
-                           f"{node.params.order + 1} or more) has no generated form",
-                           hint="Generate a lower derivative, or evaluate this one with chainrule.")
-    return w.cofactor(ref(node.args[0]))
+    # cofactor(A, k): the k-th derivative of det (k = 1: the cofactor matrix)
+    if node.params.order == 1:
+        return w.cofactor(ref(node.args[0]))
+    return w.det_derivative(ref(node.args[0]), node.params.order)
 
 
 def _reduction(method: str) -> Emit:
@@ -146,8 +148,8 @@ class Program:
 
     def __init__(self, roots: Sequence[Node], w: Writer, known: Mapping[str, str] | Mapping[int, str],
                  sizes: Mapping[str, int] | None = None, guards: Sequence[str | None] | None = None,
-                 prefix: str = "t", taken: set[str] | frozenset[str] = frozenset()):
-        self.w, self.sizes = w, dict(sizes or {})
+                 prefix: str = "t", taken: set[str] | frozenset[str] = frozenset(), release: bool = False):
+        self.w, self.sizes, self.release = w, dict(sizes or {}), release
         self.known = {k: v for k, v in known.items() if isinstance(k, int)}
         self.known_vars = {k: v for k, v in known.items() if isinstance(k, str)}
         guards = list(guards) if guards is not None else [None] * len(roots)
@@ -208,18 +210,73 @@ class Program:
         return {n for n in names if re.search(rf"\b{re.escape(n)}\b", texts)}
 
     def lines(self, indent: str = "") -> list[str]:
-        """The statements, those with a guard inside `if guard:` blocks (consecutive ones share a block)."""
+        """The statements, those with a guard inside `if guard:` blocks (consecutive ones share a block); with
+        `release`, a large temporary is deleted after its last reader (see dead_after)."""
         out: list[str] = []
         current: str | None = None
-        for s in self.statements:
+        dead = self.dead_after() if self.release else {}
+        for k, s in enumerate(self.statements):
             if s.guard != current:
                 current = s.guard
                 if current is not None:
                     out.append(f"{indent}if {current}:")
             inner = indent + ("    " if s.guard is not None else "")
             out.append(f"{inner}# {s.comment}")
-            out.append(f"{inner}{s.name} = {s.code}")
+            out += fit(f"{inner}{s.name} = {s.code}", inner + "    ")
+            if k in dead:
+                out.append(f"{inner}del {', '.join(dead[k])}")
         return out
+
+    def dead_after(self) -> dict[int, list[str]]:
+        """statement index -> the large temporaries (RELEASE_ENTRIES or more at the planning sizes) that it reads
+        last and no root is, so that `del` frees them there rather than at the function's return. A last reader
+        under a guard runs only where the temporary's own guard holds (a reader is wanted by a subset of the roots
+        that want the temporary), so the `del` never meets an undefined name."""
+        kept = set(self.roots)
+        last: dict[str, int] = {}
+        for k, s in enumerate(self.statements):
+            for name in set(re.findall(r"\b[A-Za-z_][A-Za-z0-9_]*\b", s.code)):
+                last[name] = k
+        dead: dict[int, list[str]] = {}
+        for s in self.statements:
+            if s.name in last and s.name not in kept and _entries(s.node.shape, self.sizes) >= RELEASE_ENTRIES:
+                dead.setdefault(last[s.name], []).append(s.name)
+        return dead
+
+
+def fit(line: str, indent: str, width: int = LINE_WIDTH) -> list[str]:
+    """A statement longer than `width` broken after commas inside brackets (Python continues such lines), filling
+    each line greedily; a statement with no such comma stays one line."""
+    if len(line) <= width:
+        return [line]
+    pieces, depth, quote, start = [], 0, "", 0
+    for k, c in enumerate(line):
+        if quote:
+            quote = "" if c == quote else quote
+        elif c in "\"'":
+            quote = c
+        elif c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        elif c == "," and depth > 0 and line[k + 1:k + 2] == " ":
+            pieces.append(line[start:k + 1])
+            start = k + 2
+    pieces.append(line[start:])
+    out = [pieces[0]]
+    for piece in pieces[1:]:
+        if len(out[-1]) + 1 + len(piece) <= width:
+            out[-1] += " " + piece
+        else:
+            out.append(indent + piece)
+    return out
+
+
+def _entries(shape: Sequence, sizes: Mapping[str, int]) -> int:
+    total = 1
+    for d in shape:
+        total *= d if isinstance(d, int) else sizes.get(d, DEFAULT_SIZE)
+    return total
 
 
 def _inline(node: Node) -> bool:

@@ -2,10 +2,11 @@
 
 Every module takes the expression's variables as arguments, in order of first appearance (by keyword too), checks
 their shapes at entry, and exposes `f`, `grad` (a tuple when there are several variables to differentiate by) and
-`value_and_grad`. The NumPy module also has `hessian` and `hvp` when asked, `check_grad()` (finite differences at
+`value_and_grad`; when asked, also `hessian` and `hvp` (every target; for several variables a tuple of rows of blocks,
+and a tuple of directions: see _second_order). The NumPy module also has `check_grad()` (finite differences at
 random values) and a `__main__` that runs it. The PyTorch module's `f` is a `torch.autograd.Function` whose backward
-chainrule wrote; the JAX module's `f` is a `jax.custom_jvp` function whose JVP chainrule wrote. The module needs only
-its library (and NumPy): never chainrule.
+chainrule wrote (and, opt-in, a forward-mode `jvp`, which torch.compile cannot trace); the JAX module's `f` is a
+`jax.custom_jvp` function whose JVP chainrule wrote. The module needs only its library (and NumPy): never chainrule.
 
 All three are written from one Program per function (codegen/emit.py): the same plan, the same temporaries.
 """
@@ -21,8 +22,9 @@ from ..calculus import jacobian
 from ..calculus.layout import arrange
 from ..expr import Expr
 from ..ir import Node, Op, VarInfo
+from ..plan.contract import DEFAULT_SIZE
 from ..simplify import build as b
-from .contract import DEFAULT_SIZE
+from .code import atom
 from .emit import CodegenError, Program
 from .targets import TARGETS, Target, Writer
 
@@ -41,6 +43,7 @@ class Request:
     hessian: bool = False
     hvp: bool = False
     sizes: dict = field(default_factory=dict)
+    jvp: bool = False          # torch: a forward-mode jvp on the autograd.Function (see _torch_jvp)
 
     @property
     def variables(self) -> dict[str, VarInfo]:
@@ -74,9 +77,6 @@ def _check_names(r: Request) -> None:
     if r.f.node.shape:
         raise CodegenError(f"code generation needs a scalar function, and this one has shape {r.f.node.shape}",
                            hint="Reduce it to a number first: sum(...), norm2(...)^2, a loss.")
-    if (r.hessian or r.hvp) and len(r.wrt) != 1:
-        raise CodegenError("hessian and hvp are generated for one variable at a time",
-                           hint=f"Give one --wrt (one of {', '.join(r.wrt)}).")
 
 
 # ---- derivatives --------------------------------------------------------------------------------------------------
@@ -85,17 +85,35 @@ def gradients(r: Request) -> list[Node]:
     return [jacobian(r.f.node, r.var(w)) for w in r.wrt]
 
 
-def hvp_node(r: Request, v: Node) -> Node:
-    """H*v without H: the derivative of the directional derivative grad(f)·v (reverse over reverse on the IR)."""
-    x = r.var(r.wrt[0])
-    g = jacobian(r.f.node, x)
-    labels = tuple(range(x.rank))
-    directional = b.contract([(g, labels), (v, labels)], ())
-    return jacobian(directional, x)
+def hvp_nodes(r: Request, directions: Sequence[Node]) -> list[Node]:
+    """H*v without H, one block per wrt variable: the derivatives of the directional derivative
+    sum_k <df/dx_k, v_k> by each x_j (reverse over reverse on the IR)."""
+    xs = [r.var(w) for w in r.wrt]
+    terms = []
+    for x, v in zip(xs, directions, strict=True):
+        labels = tuple(range(x.rank))
+        terms.append(b.contract([(jacobian(r.f.node, x), labels), (v, labels)], ()))
+    directional = terms[0] if len(terms) == 1 else b.add(*terms)
+    return [jacobian(directional, x) for x in xs]
+
+
+def hessian_blocks(r: Request) -> dict[tuple[int, int], Node]:
+    """The blocks d2f/dx_i dx_j for i <= j (the others are their transposes), each of shape x_i.shape + x_j.shape."""
+    xs = [r.var(w) for w in r.wrt]
+    grads = gradients(r)
+    return {(i, j): jacobian(grads[i], xs[j]) for i in range(len(xs)) for j in range(i, len(xs))}
 
 
 def _direction_name(r: Request) -> str:
     return "v" if "v" not in r.variables else "direction"
+
+
+def _direction_names(r: Request) -> list[str]:
+    """The names of the directions inside hvp: the argument itself for one wrt variable, else one per variable."""
+    v = _direction_name(r)
+    if len(r.wrt) == 1:
+        return [v]
+    return [f"{v}_{w}" if f"{v}_{w}" not in r.variables else f"_{v}_{w}" for w in r.wrt]
 
 
 # ---- the docstring --------------------------------------------------------------------------------------------
@@ -114,9 +132,9 @@ def _docstring(r: Request, rewrites: set[str], extra: Sequence[tuple[str, Expr]]
     lines += ["", "Derivatives (matrix notation, numerator layout):", ""]
     for w, g in zip(r.wrt, gradients(r), strict=True):
         node, orient = arrange(g, 0, g.rank, 1, "numerator")
-        lines.append(f"    df/d{w} = {_one_line(Expr(node, orient, f.variables).text())}")
+        lines += _wrapped(f"    df/d{w} = {_one_line(Expr(node, orient, f.variables).text())}")
     for label, e in extra:
-        lines.append(f"    {label} = {_one_line(e.text())}")
+        lines += _wrapped(f"    {label} = {_one_line(e.text())}")
     sizes = ", ".join(f"{d} = {n}" for d, n in r.plan_sizes().items()) or "none (every size is fixed)"
     applied = f"Rewrites applied: {'; '.join(sorted(rewrites)) if rewrites else 'none'}."
     lines += ["", f"Sizes assumed when ordering products (by flop count): {sizes}.",
@@ -129,6 +147,11 @@ def _version() -> str:
         return version("chainrule")
     except PackageNotFoundError:                # a source tree that is not installed
         return "0+unknown"
+
+
+def _wrapped(line: str) -> list[str]:
+    return textwrap.wrap(line, width=116, subsequent_indent="        ", break_long_words=False,
+                         break_on_hyphens=False) or [line]
 
 
 def _one_line(text: str, width: int = 300) -> str:
@@ -175,11 +198,18 @@ def _names(r: Request) -> str:
 
 
 def _program(r: Request, roots: list[Node], w: Writer, rewrites: set[str], **options) -> Program:
+    """The program of `roots`; in a plain NumPy or torch function, large temporaries are deleted after their last use
+    (not in an autograd function, whose forward returns its temporaries, nor under JAX, where XLA plans memory)."""
     known = {name: name for name in r.variables}
     known.update(options.pop("known", {}))
+    options.setdefault("release", _releases(r))
     program = Program(roots, w, known, r.plan_sizes(), taken=set(r.variables), **options)
     rewrites |= w.notes
     return program
+
+
+def _releases(r: Request) -> bool:
+    return r.target.name in ("numpy", "torch")
 
 
 def _return(codes: Sequence[str]) -> str:
@@ -192,7 +222,8 @@ def _body(program: Program, indent: str = "    ") -> list[str]:
 
 def _function(signature: str, doc: str, prologue: list[str], program: Program, result: str) -> list[str]:
     if not any('size["' in s.code for s in program.statements) and not any("(size," in p for p in prologue):
-        prologue = [p.replace(", size = _arrays(", ", _ = _arrays(") for p in prologue]
+        prologue = [p.replace(", size = _arrays(", ", _ = _arrays(").replace("size = _sizes(", "_sizes(")
+                    for p in prologue]
     return [f"def {signature}:", f'    """{doc}"""', *prologue, *_body(program), f"    return {result}"]
 
 
@@ -214,24 +245,8 @@ def _numpy_module(r: Request) -> str:
     both = _program(r, [r.f.node, *grads], w, rewrites)
     functions.append(_function(f"value_and_grad({names})", "The value and the gradient, sharing their work.", entry,
                                both, f"{both.roots[0]}, {_return(both.roots[1:])}"))
-    extra: list[tuple[str, Expr]] = []
-    if r.hessian:
-        h = jacobian(grads[0], r.var(r.wrt[0]))
-        extra.append((f"d2f/d{r.wrt[0]}2", Expr(h, None, r.f.variables)))
-        hp = _program(r, [h], w, rewrites)
-        functions.append(_function(f"hessian({names})", f"The Hessian by {r.wrt[0]} (shape {r.wrt[0]}.shape * 2).",
-                                   entry, hp, hp.roots[0]))
-    if r.hvp:
-        v = _direction_name(r)
-        info = r.variables[r.wrt[0]]
-        hv = hvp_node(r, b.var(v, info.shape, info.symmetric))
-        extra.append((f"hvp(..., {v})", Expr(hv, None, {**r.f.variables, v: info})))
-        hp = Program([hv], w, {**{n: n for n in r.variables}, v: v}, r.plan_sizes(), taken=set(r.variables) | {v})
-        rewrites |= w.notes
-        check_v = [f"    {v} = np.asarray({v}, dtype=float)", f'    _bind(size, "{v}", {v}, SHAPES["{r.wrt[0]}"])']
-        functions.append(_function(f"hvp({names}, {v})",
-                                   f"The Hessian by {r.wrt[0]} times {v}, without forming the Hessian.",
-                                   entry + check_v, hp, hp.roots[0]))
+    second, extra = _second_order(r, w, rewrites, entry, lambda v: f"np.asarray({v}, dtype=float)")
+    functions += second
     helpers = [TARGETS["numpy"].helpers[h] for h in sorted(w.helpers)]
     header = [_docstring(r, rewrites, extra), "import numpy as np",
               "\n".join([*_constants(r), f"CHECK_SIZES = {_check_sizes(r)!r}"])]
@@ -240,6 +255,66 @@ def _numpy_module(r: Request) -> str:
     if r.name:
         parts.insert(-2, f"{r.name} = f")
     return "\n\n\n".join(parts) + "\n"
+
+
+# ---- second order (every target): hessian and hvp ---------------------------------------------------------------
+
+def _second_order(r: Request, w: Writer, rewrites: set[str], entry: list[str],
+                  as_array) -> tuple[list[list[str]], list[tuple[str, Expr]]]:
+    """hessian(...) and hvp(..., v) as asked, and their matrix notation for the docstring. `entry` converts and checks
+    the arguments (binding `size`); `as_array(name)` is the code converting a direction to the target's array.
+
+    Layout with several wrt variables (that of jax.hessian with a tuple of argnums): hessian returns a tuple of rows,
+    row i a tuple of blocks, block (i, j) = d2f/dx_i dx_j of shape x_i.shape + x_j.shape; hvp takes v as a tuple of
+    directions shaped like x_1, x_2, ... and returns a tuple shaped the same, (H v)_i = sum_j block(i, j) . v_j."""
+    names, functions, extra = _names(r), [], []
+    several = len(r.wrt) > 1
+    if r.hessian:
+        blocks = hessian_blocks(r)
+        keys = list(blocks)
+        for (i, j), h in blocks.items():
+            label = f"d2f/d{r.wrt[i]}2" if i == j else f"d2f/d{r.wrt[i]}d{r.wrt[j]}"
+            extra.append((label, Expr(h, None, r.f.variables)))
+        hp = _program(r, list(blocks.values()), w, rewrites)
+        codes = dict(zip(keys, hp.roots, strict=True))
+        if several:
+            rows = [_return([codes[i, j] if i <= j else _transposed(w, r, codes[j, i], j, i)
+                             for j in range(len(r.wrt))]) for i in range(len(r.wrt))]
+            result, doc = _return(rows), (f"The Hessian by {', '.join(r.wrt)}: a tuple of rows of blocks, block "
+                                          "[i][j] = d2f/dx_i dx_j of shape x_i.shape + x_j.shape.")
+        else:
+            result, doc = codes[0, 0], f"The Hessian by {r.wrt[0]} (shape {r.wrt[0]}.shape * 2)."
+        functions.append(_function(f"hessian({names})", doc, entry, hp, result))
+    if r.hvp:
+        functions.append(_hvp_function(r, w, rewrites, entry, as_array, extra))
+    return functions, extra
+
+
+def _transposed(w: Writer, r: Request, code: str, i: int, j: int) -> str:
+    """Block (j, i) from block (i, j): the axes of x_i and of x_j swapped."""
+    ri, rj = r.var(r.wrt[i]).rank, r.var(r.wrt[j]).rank
+    perm = tuple(range(ri, ri + rj)) + tuple(range(ri))
+    return code if perm == tuple(range(ri + rj)) else w.transpose(atom(code), perm).text
+
+
+def _hvp_function(r: Request, w: Writer, rewrites: set[str], entry: list[str], as_array,
+                  extra: list[tuple[str, Expr]]) -> list[str]:
+    v, inner = _direction_name(r), _direction_names(r)
+    infos = [r.variables[x] for x in r.wrt]
+    hv = hvp_nodes(r, [b.var(d, info.shape, info.symmetric) for d, info in zip(inner, infos, strict=True)])
+    for x, node in zip(r.wrt, hv, strict=True):
+        extra.append((f"hvp(..., {v})" + (f" by {x}" if len(r.wrt) > 1 else ""),
+                      Expr(node, None, {**r.f.variables, **dict(zip(inner, infos, strict=True))})))
+    hp = Program(hv, w, {**{n: n for n in r.variables}, **{d: d for d in inner}}, r.plan_sizes(),
+                 taken=set(r.variables) | set(inner), release=_releases(r))
+    rewrites |= w.notes
+    check = [f"    {', '.join(inner)} = {v}"] if len(inner) > 1 else []
+    for d, x in zip(inner, r.wrt, strict=True):
+        check += [f"    {d} = {as_array(d)}", f'    _bind(size, "{d}", {d}, SHAPES["{x}"])']
+    doc = (f"The Hessian by {r.wrt[0]} times {v}, without forming the Hessian." if len(inner) == 1 else
+           f"The Hessian by ({', '.join(r.wrt)}) times {v} = ({', '.join(inner)}), a tuple shaped like "
+           f"({', '.join(r.wrt)}), without forming the Hessian.")
+    return _function(f"hvp({_names(r)}, {v})", doc, entry + check, hp, _return(hp.roots))
 
 
 def _grad_doc(r: Request) -> str:
@@ -266,18 +341,22 @@ def _check_sizes(r: Request) -> dict:
 
 
 def _check_grad(r: Request) -> str:
-    checks = ["        worst = max(worst, _check_direction(values, name, g, rng))"]
+    second = ""
     if r.hvp:
-        checks.append("        worst = max(worst, _check_second(values, name, hvp, rng))")
+        second = "\n    worst = max(worst, _check_second(values, hvp, rng))"
     elif r.hessian:
-        checks.append("        worst = max(worst, _check_second(values, name, _hessian_times, rng))")
+        second = "\n    worst = max(worst, _check_second(values, _hessian_times, rng))"
     hessian_times = '''
 
 def _hessian_times(*args):
+    # the Hessian's blocks times the directions, as hvp would return it
     *values, v = args
     h = hessian(*values)
-    return np.tensordot(h, v, axes=np.ndim(v))''' if r.hessian and not r.hvp else ""
-    return _CHECK_GRAD.replace("{checks}", "\n".join(checks)) + hessian_times
+    if len(WRT) == 1:
+        return np.tensordot(h, v, axes=np.ndim(v))
+    return tuple(sum(np.tensordot(block, vj, axes=np.ndim(vj)) for block, vj in zip(row, v, strict=True))
+                 for row in h)''' if r.hessian and not r.hvp else ""
+    return _CHECK_GRAD.replace("{second}", second) + hessian_times
 
 
 _CHECK_GRAD = '''def _random_values(rng, attempt):
@@ -312,15 +391,18 @@ def _check_direction(values, name, g, rng, h=1e-6):
     return abs((up - down) / (2 * step) - exact) / max(1.0, abs(exact))
 
 
-def _check_second(values, name, product, rng, h=1e-6):
-    """The Hessian times v against the finite difference of the gradient along v."""
-    v = _direction(rng, values[name], name in SYMMETRIC)
-    step = h * max(1.0, float(np.max(np.abs(values[name]), initial=0.0)))
-    up = _grads(**{**values, name: values[name] + step * v})[WRT.index(name)]
-    down = _grads(**{**values, name: values[name] - step * v})[WRT.index(name)]
-    exact = product(*values.values(), v)
-    error = np.max(np.abs((up - down) / (2 * step) - exact), initial=0.0)
-    return float(error) / max(1.0, float(np.max(np.abs(exact), initial=0.0)))
+def _check_second(values, product, rng, h=1e-6):
+    """The Hessian times v (one direction per WRT variable) against the finite difference of the gradients along v."""
+    v = [_direction(rng, values[name], name in SYMMETRIC) for name in WRT]
+    step = h * max(1.0, *(float(np.max(np.abs(values[name]), initial=0.0)) for name in WRT))
+    up = _grads(**{**values, **{name: values[name] + step * d for name, d in zip(WRT, v, strict=True)}})
+    down = _grads(**{**values, **{name: values[name] - step * d for name, d in zip(WRT, v, strict=True)}})
+    exact = product(*values.values(), tuple(v) if len(WRT) > 1 else v[0])
+    worst = 0.0
+    for hi, gu, gd in zip(exact if len(WRT) > 1 else (exact,), up, down, strict=True):
+        error = np.max(np.abs((gu - gd) / (2 * step) - hi), initial=0.0)
+        worst = max(worst, float(error) / max(1.0, float(np.max(np.abs(hi), initial=0.0))))
+    return worst
 
 
 def _grads(*args, **kwargs):
@@ -342,7 +424,7 @@ def check_grad(seed=0, tol=1e-5):
         raise ArithmeticError("no point where f and its gradient are finite was found in 20 random tries")
     worst = 0.0
     for name, g in zip(WRT, grads, strict=True):
-{checks}
+        worst = max(worst, _check_direction(values, name, g, rng)){second}
     if not worst <= tol:
         raise AssertionError(f"the derivatives differ from finite differences: relative error {worst:.2e} > {tol:g}")
     return worst'''
@@ -366,7 +448,7 @@ def _torch_module(r: Request) -> str:
     names, rewrites = _names(r), set[str]()
     variables = list(r.variables)
     w = _torch_writer(variables[0])
-    forward_value = _program(r, [r.f.node], w, rewrites)
+    forward_value = _program(r, [r.f.node], w, rewrites, release=False)
     upstream = b.var("grad_output", ())
     backward_roots, owners = [], []
     for k, name in enumerate(variables):
@@ -377,7 +459,7 @@ def _torch_module(r: Request) -> str:
         owners.append(k)
     guards = [f"ctx.needs_input_grad[{k}]" for k in owners]
     saveable = {id(s.node): s.name for s in forward_value.statements if not _is_view(s.node)}
-    backward = _program(r, backward_roots, w, rewrites, guards=guards, prefix="u",
+    backward = _program(r, backward_roots, w, rewrites, guards=guards, prefix="u", release=False,
                         known={**saveable, "grad_output": "grad_output"})
     used = backward.used()
     value = forward_value.roots[0]
@@ -385,7 +467,7 @@ def _torch_module(r: Request) -> str:
     saved = [s.name for s in forward_value.statements
              if s.name in used and id(s.node) in saveable and s.name != value]
     kept = [value] if value in used and value in saveable.values() else []
-    backward = _program(r, backward_roots, w, rewrites, guards=guards, prefix="u",
+    backward = _program(r, backward_roots, w, rewrites, guards=guards, prefix="u", release=False,
                         known={**{k: v for k, v in saveable.items() if v in saved + kept},
                                "grad_output": "grad_output"})
     cls = _class_name(r)
@@ -409,9 +491,16 @@ def _torch_module(r: Request) -> str:
     back += backward.lines("        ")
     back += ["        return ("] + [f"            {root} if ctx.needs_input_grad[{k}] else None,"
                                      for k, root in enumerate(backward.roots)] + ["        )"]
-    klass = [f"class {cls}(torch.autograd.Function):",
-             ('    """The expression as an autograd function whose backward chainrule derived (double backward and '
-              'vmap work)."""'),
+    if r.jvp:
+        setup.append("        ctx.save_for_forward(*inputs)")
+        back += ["", *_torch_jvp(r, w, rewrites, len(saved))]
+    doc = ('    """The expression as an autograd function whose backward chainrule derived (double backward and vmap '
+           'work)."""')
+    if r.jvp:
+        doc = ('    """The expression as an autograd function whose backward and jvp chainrule derived (double '
+               'backward, vmap and\n    forward mode work; torch.compile cannot trace a custom jvp, so it '
+               'graph-breaks here)."""')
+    klass = [f"class {cls}(torch.autograd.Function):", doc,
              "", "    generate_vmap_rule = True", "", *forward, "", *setup, "", *back]
     grads = gradients(r)
     grad = _program(r, grads, w, rewrites)
@@ -426,13 +515,38 @@ def _torch_module(r: Request) -> str:
                   converted + _size_line(both, names, "    ", True), both,
                   f"{both.roots[0]}, {_return(both.roots[1:])}"),
     ]
+    second, extra = _second_order(r, w, rewrites, [*converted, f"    size = _sizes({names})"],
+                                  lambda v: f"torch.as_tensor({v}, dtype={variables[0]}.dtype, "
+                                            f"device={variables[0]}.device)")
+    functions += second
     helpers = [TARGETS["torch"].helpers[h] for h in sorted(w.helpers)]
-    parts = ["\n\n".join([_docstring(r, rewrites), "import torch", "\n".join(_constants(r))]), *helpers, _SHAPE_CHECK,
+    parts = ["\n\n".join([_docstring(r, rewrites, extra), "import torch", "\n".join(_constants(r))]), *helpers,
+             _SHAPE_CHECK,
              _SIZES_FUNCTION.replace("{names}", names), _TORCH_TENSORS, "\n".join(klass),
              *["\n".join(fn) for fn in functions]]
     if r.name:
         parts.append(f"{r.name} = f")
     return "\n\n\n".join(parts) + "\n"
+
+
+def _torch_jvp(r: Request, w: Writer, rewrites: set[str], extra_outputs: int) -> list[str]:
+    """The `jvp` staticmethod (forward mode: torch.func.jvp, torch.autograd.forward_ad): the tangent of the value is
+    the sum over the inputs that have a tangent of <df/dx, dx>, from the gradients chainrule derived. The saved
+    temporaries (extra outputs, not differentiable) get no tangent."""
+    variables = list(r.variables)
+    names = _names(r)
+    roots = [jacobian(r.f.node, r.var(name)) for name in variables]
+    program = _program(r, roots, w, rewrites, guards=[f"active[{k}]" for k in range(len(variables))], prefix="d",
+                       release=False)
+    lines = ["    @staticmethod", "    def jvp(ctx, *tangents):",
+             "        # d f = sum over the inputs of <df/dx, dx>, skipping inputs without a tangent",
+             f"        {names}{',' if len(variables) == 1 else ''} = ctx.saved_tensors[:{len(variables)}]",
+             *_size_line(program, names, "        "),
+             "        active = [t is not None for t in tangents]", *program.lines("        "),
+             f"        tangent = torch.zeros((), dtype={variables[0]}.dtype, device={variables[0]}.device)"]
+    for k, root in enumerate(program.roots):
+        lines += [f"        if active[{k}]:", f"            tangent = tangent + torch.sum({root} * tangents[{k}])"]
+    return lines + [f"        return tangent{', None' * extra_outputs}{',' if not extra_outputs else ''}"]
 
 
 def _size_line(program: Program, names: str, indent: str, check: bool = False) -> list[str]:
@@ -498,8 +612,12 @@ def _jax_module(r: Request) -> str:
         [f"def value_and_grad({names}):", '    """The value and the gradient."""',
          f"    return jax.value_and_grad(f, argnums={argnums_text})({names})"],
     ]
+    second, extra = _second_order(r, w, rewrites, [f"    size = _sizes({names})"],
+                                  lambda v: f"jnp.asarray({v}, dtype={variables[0]}.dtype)")
+    functions += second
     helpers = [TARGETS["jax"].helpers[h] for h in sorted(w.helpers)]
-    parts = ["\n\n".join([_docstring(r, rewrites), _JAX_IMPORTS, "\n".join(_constants(r))]), *helpers, _SHAPE_CHECK,
+    parts = ["\n\n".join([_docstring(r, rewrites, extra), _JAX_IMPORTS, "\n".join(_constants(r))]), *helpers,
+             _SHAPE_CHECK,
              _SIZES_FUNCTION.replace("{names}", names), *["\n".join(fn) for fn in functions]]
     if r.name:
         parts.append(f"{r.name} = f")
@@ -507,7 +625,10 @@ def _jax_module(r: Request) -> str:
 
 
 def request(f: Expr, wrt: Sequence[str], target: str, name: str | None, hessian: bool, hvp: bool,
-            sizes: Mapping[str, int] | None) -> Request:
+            sizes: Mapping[str, int] | None, jvp: bool = False) -> Request:
     if target not in TARGETS:
         raise CodegenError(f"unknown target {target!r}", hint=f"Use one of {', '.join(TARGETS)}.")
-    return Request(f, tuple(wrt), TARGETS[target], name, hessian, hvp, dict(sizes or {}))
+    if jvp and target != "torch":
+        raise CodegenError(f"jvp is an option of the torch target, not {target}",
+                           hint="JAX's f is a custom_jvp function already; NumPy has no forward mode.")
+    return Request(f, tuple(wrt), TARGETS[target], name, hessian, hvp, dict(sizes or {}), jvp)

@@ -52,6 +52,24 @@ def _embed_helper(zeros: str, ndim: str, arange: str, place: str) -> str:
     {place}'''
 
 
+def _jacobi_helper(lib: str, inverse_transposed: str) -> str:
+    """The torch / JAX `_det_derivative`: Jacobi's formula for the complementary minors, from inv(a) (defined where a
+    is invertible, and differentiable by the framework)."""
+    return f'''def _det_derivative(a, k):
+    # the k-th derivative tensor of det (k >= 2), shape (n, n) * k: entry [i1, j1, ..., ik, jk] is
+    # det(a) * sum over permutations p of sign(p) * prod_m inv(a)'[i_p(m), j_m] (Jacobi's complementary minors)
+    import itertools
+    b = {inverse_transposed}
+    rows, cols = "abcdefghijklm"[:k], "nopqrstuvwxyz"[:k]
+    out = "".join(r + c for r, c in zip(rows, cols, strict=True))
+    total = 0.0
+    for p in itertools.permutations(range(k)):
+        sign = (-1) ** sum(p[x] > p[y] for x in range(k) for y in range(x + 1, k))
+        equation = ",".join(rows[p[m]] + cols[m] for m in range(k)) + "->" + out
+        total = total + sign * {lib}.einsum(equation, *([b] * k))
+    return {lib}.linalg.det(a) * total'''
+
+
 _NUMPY_HELPERS = {
     "_erf": '''def _erf(x):
     from scipy.special import erf   # SciPy only in a module that uses erf
@@ -89,11 +107,37 @@ _NUMPY_HELPERS = {
     before = np.concatenate(([1.0], np.cumprod(s[:-1])))
     after = np.concatenate((np.cumprod(s[::-1][:-1])[::-1], [1.0]))
     return np.sign(np.linalg.det(u) * np.linalg.det(vt)) * (u * (before * after)) @ vt''',
+    "_det_derivative": '''def _det_derivative(a, k):
+    # the k-th derivative tensor of det (k >= 2), shape (n, n) * k, through the SVD a = U diag(s) V' (exact at singular
+    # matrices): at diag(s), entry [a1, b1, ..., ak, bk] is nonzero only where the rows a_m are distinct and the
+    # columns b_m a permutation of them, and is then the product of both parities and of the s_m outside the rows;
+    # every row axis is then turned by U and every column axis by V
+    import itertools
+    import math
+    n = a.shape[0]
+    if k > n:
+        return np.zeros((n, n) * k)   # det is a polynomial of degree n
+    u, s, vt = np.linalg.svd(a)
+    perms = np.array(list(itertools.permutations(range(k))))
+    parity = np.array([(-1.0) ** sum(p[x] > p[y] for x in range(k) for y in range(x + 1, k)) for p in perms])
+    result = np.zeros((n, n) * k)
+    for subset in itertools.combinations(range(n), k):
+        outside = math.prod(s[m] for m in range(n) if m not in subset)
+        chosen = np.array(subset)[perms]
+        index = []
+        for m in range(k):
+            index += [chosen[:, m][:, None], chosen[:, m][None, :]]
+        result[tuple(index)] = np.outer(parity, parity) * outside
+    for axis in range(2 * k):
+        frame = u if axis % 2 == 0 else vt.T
+        result = np.moveaxis(np.tensordot(frame, result, axes=(1, axis)), 0, axis)
+    return np.sign(np.linalg.det(u) * np.linalg.det(vt)) * result''',
     "_embed": _embed_helper("np.zeros(shape)", "np.ndim(value)", "np.arange(shape[k])",
                             "result[tuple(index)] = value\n    return result"),
 }
 
 _TORCH_HELPERS = {
+    "_det_derivative": _jacobi_helper("torch", "torch.linalg.inv(a).mT"),
     "_unit": '''def _unit(x):
     # x/norm2(x), and 0 at x = 0
     return x / torch.clamp(torch.linalg.vector_norm(x), min=torch.finfo(x.dtype).tiny)''',
@@ -102,6 +146,7 @@ _TORCH_HELPERS = {
 }
 
 _JAX_HELPERS = {
+    "_det_derivative": _jacobi_helper("jnp", "jnp.linalg.inv(a).T"),
     "_unit": '''def _unit(x):
     # x/norm2(x), and 0 at x = 0
     return x / jnp.maximum(jnp.linalg.norm(x), jnp.finfo(x.dtype).tiny)''',
@@ -304,6 +349,10 @@ class Writer:
         det = self.det(a)
         return times(attribute(det, "[..., None, None]") if self.target.name == "torch" else det,
                      attribute(self.inv(a), ".mT" if self.target.name == "torch" else ".T"))
+
+    def det_derivative(self, a: Code, order: int) -> Code:
+        """The order-th derivative tensor of det (order >= 2; order 1 is `cofactor`)."""
+        return call(self.use("_det_derivative"), a, str(order))
 
     def logsumexp(self, x: Code, axes: tuple[int, ...] | None = None) -> Code:
         """Over every entry, or over `axes`."""

@@ -172,7 +172,7 @@ def _step1(d: Derivation, m: Math, o: Outline) -> None:
     if not d.definitions:
         o.p(f"{d.y} = {d.expression} applies no operation, so there is nothing to break up.")
         return
-    o.p("One per operator or function application, in evaluation order.")
+    o.p("One per operator or function application, in evaluation order." + _fused_note(d))
     rows = []
     for u in d.definitions:
         row = [("m", f"{m.name(u.name)} = {m.expr(u.formula)}"), ("code", u.source), u.kind]
@@ -182,6 +182,15 @@ def _step1(d: Derivation, m: Math, o: Outline) -> None:
             row.append(f"does not depend on {d.wrt}")
         rows.append(row)
     o.items(_gap(d, "definitions", rows, SHOWN_AT_ENDS, ["…"]))
+
+
+def _fused_note(d: Derivation) -> str:
+    """Where the engine rewrote an operation through its operand (log(sigmoid(z)) is -softplus(-z)), the two are
+    one step (language/steps.py): said only when some step is."""
+    if not any(u.fused for u in d.steps.intermediates):
+        return ""
+    return (" Where the engine rewrites a composition as a whole (log(sigmoid(z)) is -softplus(-z), finite where "
+            "sigmoid(z) rounds to 0), the composition is one step.")
 
 
 def _step2(d: Derivation, m: Math, o: Outline) -> None:

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ..expr import Expr
 from ..ir.elementwise import ELEMENTWISE
 from ..language.steps import Intermediate
+from ..notation.formula import formula
 
 DIAGONAL = "so the Jacobian is diagonal"
 Namer = Callable[[Intermediate, int], str]
@@ -199,5 +201,14 @@ def rule_name(u: Intermediate, k: int) -> str:
     >>> rule_name(intermediates("x^3", {"x": "scalar"}).intermediates[0], 0)
     'power rule: d(x^n)/dx = n*x^(n-1)'
     """
+    if u.fused:
+        return _fused(u)
     namer = NAMES.get(u.op)
     return namer(u, k) if namer is not None else f"the engine's rule for {u.op}"
+
+
+def _fused(u: Intermediate) -> str:
+    """A step the engine rewrote as a whole (language/steps.py `_fused`): its one rule is its stable form's."""
+    built = Expr(u.local).text()
+    return (f"one step, as the engine builds it: {formula(u).text()} = {built}, so its local derivative is that of "
+            f"{built}")

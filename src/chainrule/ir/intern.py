@@ -7,13 +7,30 @@ from __future__ import annotations
 
 import hashlib
 import weakref
+from typing import Any
 
 from ..errors import InternalError
 from .node import Node, Shape
 from .ops import PARAMS, Op
 from .shapes import check
 
-_interned: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+class _Table:
+    """The interning table: key -> a weak reference to the live node with those fields. An entry goes when its node
+    is freed (the reference's callback); a plain dict of KeyedRefs, read without WeakValueDictionary's Python-level
+    get, since `make` is the innermost call of every constructor."""
+    __slots__ = ("refs",)
+
+    def __init__(self) -> None:
+        self.refs: dict[tuple, weakref.KeyedRef] = {}
+
+    def forget(self, ref: weakref.KeyedRef) -> None:
+        # a node was freed: drop its entry, unless a new node with the same fields has taken the key since
+        if self.refs.get(ref.key) is ref:
+            del self.refs[ref.key]
+
+
+_table = _Table()
 
 
 class _Tally:
@@ -35,25 +52,42 @@ def nodes_made() -> int:
 def make(op: Op | str, args: tuple[Node, ...], params: tuple, shape: Shape) -> Node:
     """The unique node with these fields (interned); a new one is first checked against its primitive's shape rule."""
     _made.calls += 1
-    op = op if type(op) is Op else _primitive(op)
-    params = _named(op, params)
-    key = (op, params, shape, tuple(id(a) for a in args))
-    node = _interned.get(key)
-    if node is not None:
-        return node
+    if type(op) is not Op:
+        op = _primitive(op)
+    kind = PARAMS[op]
+    if kind is not None and type(params) is not kind:
+        params = _named(op, kind, params)
+    key = (op, params, shape, tuple(map(id, args)))
+    ref = _table.refs.get(key)
+    if ref is not None:
+        node = ref()
+        if node is not None:
+            return node
+    node = _new_node(op, args, params, shape)
+    _table.refs[key] = weakref.KeyedRef(node, _table.forget, key)
+    return node
+
+
+def _new_node(op: Op, args: tuple[Node, ...], params: tuple, shape: Shape) -> Node:
     node = object.__new__(Node)
-    fields = {"op": op, "args": args, "params": params, "shape": shape}
-    for name, value in fields.items():
-        object.__setattr__(node, name, value)
+    set_field = object.__setattr__
+    set_field(node, "op", op)
+    set_field(node, "args", args)
+    set_field(node, "params", params)
+    set_field(node, "shape", shape)
     check(node)
+    set_field(node, "digest", _digest(op, params, shape, args))
+    return node
+
+
+def _digest(op: Op, params: tuple, shape: Shape, args: tuple[Node, ...]) -> bytes:
     # A digest independent of the process's hash seed gives a deterministic canonical order of operands. It reads
     # the op's value and the parameters as a plain tuple, so it is the digest of the same node before Op existed.
+    # (Printed term order follows it: it must not change.)
     h = hashlib.blake2b(repr((op._value_, tuple(params), shape)).encode(), digest_size=8)
     for a in args:
         h.update(a.digest)
-    object.__setattr__(node, "digest", h.digest())
-    _interned[key] = node
-    return node
+    return h.digest()
 
 
 def _primitive(op: object) -> Op:
@@ -63,11 +97,8 @@ def _primitive(op: object) -> Op:
         raise InternalError(f"there is no primitive {op!r} (ir/ops.py lists them); a bug of chainrule") from None
 
 
-def _named(op: Op, params: tuple) -> tuple:
-    """params as the primitive's NamedTuple (a plain tuple in the same order is accepted)."""
-    kind = PARAMS[op]
-    if kind is None or type(params) is kind:
-        return params
+def _named(op: Op, kind: type[Any], params: tuple) -> tuple:
+    """params as the primitive's NamedTuple `kind` (a plain tuple in the same order is accepted)."""
     try:
         return kind(*params)
     except TypeError:

@@ -21,6 +21,7 @@ from .rules import (
     TypeFailure,
     expand,
     index_calls,
+    lower_elementwise_chain,
     lower_product_chain,
     selection,
 )
@@ -104,7 +105,7 @@ def compile_text(text: str, decls: Mapping[str, object], every_node: bool = Fals
             break
         except TypeFailure as failure:
             failure.clash = inference.ctx.unifier.clash
-            first = first or failure
+            first = failure if first is None or _refines(first, failure) else first
             name = _rekind(failure, kinds, tried, inference, decls)
             if name is None:
                 raise _as_error(_with_declarations(first, decls), text) from None
@@ -115,6 +116,12 @@ def compile_text(text: str, decls: Mapping[str, object], every_node: bool = Fals
     origins = {n: DECLARED if n in decls else BY_USE if len(tried[n]) > 1 else BY_NAME for n in compiled.variables}
     found = _guess_notes(text, decls, compiled, origins, len(order)) if notes else ()
     return replace(compiled, origins=origins, notes=found)
+
+
+def _refines(first: TypeFailure, later: TypeFailure) -> bool:
+    """The later failure is inside the indexing that failed first, reached after its operand was re-kinded: with b
+    guessed a scalar, b(2) is told what it now lacks (b's size as a number), not that b is a scalar."""
+    return first.node.op == "index" and first.node.start <= later.node.start and later.node.end <= first.node.end
 
 
 def _with_declarations(failure: TypeFailure, decls: dict) -> TypeFailure:
@@ -201,7 +208,8 @@ class _Inference:
         self.ctx = Ctx(Unifier(), text)
         self.types: dict[int, SType | None] = {}
         self.var_types: dict[str, SType] = {}
-        self.first_use: dict[str, tuple[int, int]] = {}   # name -> (position in order, unifier mark before it)
+        # name -> (position in order, unifier mark and number of deferred checks before it)
+        self.first_use: dict[str, tuple[int, int, int]] = {}
         self.position = 0
         self.rework = 0
 
@@ -210,15 +218,18 @@ class _Inference:
         for k in range(self.position, len(order)):
             node = order[k]
             if node.op == "name" and node.value not in self.var_types:
-                self.first_use.setdefault(node.value, (k, ctx.unifier.mark()))
+                self.first_use.setdefault(node.value, (k, ctx.unifier.mark(), len(ctx.deferred)))
             types[id(node)] = _type_of(ctx, node, [types[id(a)] for a in node.args], self.decls, self.kinds,
                                        self.var_types)
             self.position = k + 1
+        for check in ctx.deferred:     # every use has now fixed what it can
+            check()
 
     def back_to(self, name: str) -> None:
-        start, mark = self.first_use[name]
+        start, mark, checks = self.first_use[name]
         self.count_rework(self.position - start)
         self.ctx.unifier.undo(mark)
+        del self.ctx.deferred[checks:]
         uses = self.first_use            # in order of position: the names first used from `start` on are the last
         while uses and next(reversed(uses.values()))[0] >= start:
             self.var_types.pop(uses.popitem()[0], None)
@@ -326,29 +337,36 @@ class _Names:
 
 
 _CHAIN = ("add", "sub")
+_PRODUCTS = ("mul", "emul")   # chains of * and of .*, lowered as lists of factors (rules.py lower_*_chain)
 _INVOLUTIONS = ("neg", "transpose")    # -(-y) is y and (y')' is y: a chain of 500,000 signs lowers in linear time
 
 
 def _inner_chain_nodes(order: list[Syntax]) -> set[int]:
     """The links of sum chains and the left operands of product chains: their parent lowers them."""
     sums = {id(a) for n in order if n.op in _CHAIN for a in n.args if a.op in _CHAIN}
-    return sums | {id(n.args[0]) for n in order if n.op == "mul" and n.args[0].op == "mul"}
+    return sums | {id(n.args[0]) for n in order if n.op in _PRODUCTS and n.args[0].op == n.op}
 
 
 def lower_link(node: Syntax, lowered: dict) -> Node:
     """The value of an inner link of a chain (which the compiler lowers only as part of the whole chain)."""
-    if node.op == "mul":
-        return _lower_products(node, lowered)
+    if node.op in _PRODUCTS:
+        return _lower_products(node, lowered, lowered[id(node)][1])
     return lower_chain(node, lowered, lambda n: n.op in _CHAIN and lowered[id(n)][0] is None, lowered[id(node)][1])
 
 
-def _lower_products(node: Syntax, lowered: dict) -> Node:
-    """((f1*f2)*f3)*... as one chain of factors (only the left operands are links: f1*(f2*f3) keeps its grouping)."""
-    rights = []
-    while node.op == "mul":
+def _lower_products(node: Syntax, lowered: dict, stype: SType) -> Node:
+    """((f1*f2)*f3)*... (or .*) as one chain of factors (only the left operands are links: f1*(f2*f3) keeps its
+    grouping); `stype` is the whole chain's type."""
+    op, rights, links = node.op, [], [stype]
+    while node.op == op:
         rights.append(node.args[1])
         node = node.args[0]
-    return lower_product_chain([lowered[id(node)]] + [lowered[id(r)] for r in reversed(rights)])
+        if node.op == op:
+            links.append(lowered[id(node)][1])      # the type of the product up to this link
+    factors = [lowered[id(node)]] + [lowered[id(r)] for r in reversed(rights)]
+    if op == "mul":
+        return lower_product_chain(factors)
+    return lower_elementwise_chain(factors, links[::-1])
 
 
 def _lower_chain(node: Syntax, lowered: dict, inner: set[int], stype: SType) -> Node:
@@ -393,8 +411,8 @@ def _lower(syntax: Syntax, order: list[Syntax], inference: _Inference, decls: di
             lowered[id(node)] = (None, stype)
         elif node.op in _CHAIN and not every_node:
             lowered[id(node)] = (_lower_chain(node, lowered, inner, _typed(stype)), stype)
-        elif node.op == "mul" and not every_node:
-            lowered[id(node)] = (_lower_products(node, lowered), stype)
+        elif node.op in _PRODUCTS and not every_node:
+            lowered[id(node)] = (_lower_products(node, lowered, _typed(stype)), stype)
         elif node.op in _INVOLUTIONS and node.args[0].op == node.op:
             lowered[id(node)] = (lowered[id(node.args[0].args[0])][0], stype)
         else:

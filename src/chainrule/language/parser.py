@@ -1,5 +1,8 @@
 """Text -> surface syntax tree, with lark's LALR parser and errors that point at the position.
 
+lark defines the language (grammar.lark) and reports every syntax error; a valid text is read by reader.py, an
+operator-precedence reader that builds the identical tree several times faster, and lark reads whatever it declines.
+
 The grammar is `grammar.lark`. LALR parsing keeps its own stack, so deep nesting costs memory, not Python stack; the
 length of the text and the nesting depth of brackets and calls are bounded by `Limits.input_chars` and
 `Limits.depth` (a chain of operators such as ---x or x'''' is not nesting), both checked before parsing.
@@ -15,6 +18,7 @@ import lark
 
 from ..errors import ParseError
 from ..limits import LimitError, current_limits
+from .reader import read
 from .surface import Syntax
 
 # brackets, and double-quoted specs skipped whole (a single quote is also the transpose, so '...' specs are not
@@ -104,6 +108,9 @@ def parse_syntax(text: str) -> Syntax:
     if not text.strip():
         raise ParseError("the expression is empty", text, 0, 1, "Type an expression such as x'*A*x.")
     _check_depth(text)
+    fast = read(text)        # the same tree, several times faster; None where lark must read it (and errors)
+    if fast is not None:
+        return fast
     try:
         tree = _parser().parse(text)
     except lark.exceptions.UnexpectedInput as error:

@@ -35,6 +35,8 @@ class TypeFailure(Exception):
 class Ctx:
     unifier: Unifier
     text: str = ""
+    # checks that wait until the whole text is typed (an index against a size a later use may still fix)
+    deferred: list[Callable[[], None]] = dataclasses.field(default_factory=list)
 
     def fresh(self) -> DimVar:
         return DimVar()
@@ -278,8 +280,14 @@ def _entries_along(ctx: Ctx, arg: Syntax, t: SType, axis: int) -> int:
     size = 1 if d is ONE else ctx.unifier.find(d)
     if type(size) is not int:
         raise TypeFailure(f"stacking needs the size of '{ctx.source(arg)}' (a {ctx.show(t)}) as a number", arg,
-                          "Declare it, e.g. parse(text, x=(3,)) or --var x=3.", (arg,))   # or read as a scalar
+                          _declare_size_hint(arg, t.rank), (arg,))   # or read as a scalar
     return size
+
+
+def _declare_size_hint(operand: Syntax, rank: int) -> str:
+    name = operand.value if operand.op == "name" else "x"
+    declared, on_cli = ("(3,)", "3") if rank == 1 else ("(2, 3)", "2,3")
+    return f"Declare it, e.g. parse(text, {name}={declared}) or --var {name}={on_cli}."
 
 
 def _index(ctx: Ctx, node: Syntax, args: list[SType]) -> SType:
@@ -287,7 +295,8 @@ def _index(ctx: Ctx, node: Syntax, args: list[SType]) -> SType:
     x, items = args[0], node.args[1:]
     if x.rank not in (1, 2) or len(items) != x.rank:
         wanted = "one index" if x.rank == 1 else "two indices, as in X(2, :)" if x.rank == 2 else "a vector or matrix"
-        raise TypeFailure(f"'{ctx.source(node.args[0])}' is a {ctx.show(x)}: indexing takes {wanted}", node, None,
+        hint = _scalar_index_hint(node.args[0]) if x.rank == 0 else None
+        raise TypeFailure(f"'{ctx.source(node.args[0])}' is a {ctx.show(x)}: indexing takes {wanted}", node, hint,
                           node.args[:1])
     kept = []
     for item, d in zip(items, x.dims, strict=True):
@@ -298,14 +307,11 @@ def _index(ctx: Ctx, node: Syntax, args: list[SType]) -> SType:
         if pick == b.FULL:
             kept.append(d)
             continue
-        size = ctx.unifier.find(d)
-        last = pick + 1 if type(pick) is int else pick[1]
-        if type(size) is not int:
-            raise TypeFailure(f"indexing needs the size of '{ctx.source(node.args[0])}' (a {ctx.show(x)}) as a "
-                              "number", node, "Declare it, e.g. parse(text, x=(3,)) or --var x=3.")
-        if last > size:
-            raise TypeFailure(f"index {last} is beyond the end of '{ctx.source(node.args[0])}', a {ctx.show(x)}",
-                              item)
+        within = functools.partial(_index_within, ctx, node, item, x, d, pick + 1 if type(pick) is int else pick[1])
+        if isinstance(ctx.unifier.find(d), DimVar):     # a later use may still fix the size (b(2) + y'*b)
+            ctx.deferred.append(within)
+        else:
+            within()
         if type(pick) is not int:
             kept.append(pick[1] - pick[0])
     if x.rank == 1:
@@ -313,6 +319,26 @@ def _index(ctx: Ctx, node: Syntax, args: list[SType]) -> SType:
     if len(kept) == 2:
         return SType(tuple(kept))
     return SType(tuple(kept), "row" if type(selection(items[0])) is int else "col") if kept else SCALAR
+
+
+def _scalar_index_hint(operand: Syntax) -> str | None:
+    # reached for a declared scalar (a guessed one is re-read as a vector first)
+    if operand.op != "name" or operand.value in CONSTANTS:
+        return None
+    name = operand.value
+    return (f"A scalar has no entries to index; declare '{name}' a vector or a matrix with its size, e.g. "
+            f"parse(text, {name}=(3,)) or --var {name}=3.")
+
+
+def _index_within(ctx: Ctx, node: Syntax, item: Syntax, x: SType, d: AnyDim, last: int) -> None:
+    """Index `last` (from 1) lies within the axis d of the indexed operand x, whose size must be a number."""
+    size = ctx.unifier.find(d)
+    if type(size) is not int:
+        operand = node.args[0]
+        raise TypeFailure(f"indexing needs the size of '{ctx.source(operand)}' (a {ctx.show(x)}) as a number", node,
+                          _declare_size_hint(operand, x.rank))
+    if last > size:
+        raise TypeFailure(f"index {last} is beyond the end of '{ctx.source(node.args[0])}', a {ctx.show(x)}", item)
 
 
 def selection(item: Syntax):
@@ -403,18 +429,48 @@ def lower_product_chain(factors: list[Lowered]) -> Node:
     for node, t in factors:
         if len(ops) == MAX_FUSED:
             ops = [(b.contract(ops, out), out)]
-        if kind == "scalar" or t.rank == 0:
-            labels = tuple(next(fresh) for _ in range(t.rank))
+        rank = t.rank
+        if kind == "scalar" or rank == 0:
+            labels = tuple(itertools.islice(fresh, rank))
             ops.append((node, labels))
-            out, kind = (labels, _kind(t)) if kind == "scalar" else (out, kind)
+            if kind == "scalar":
+                out, kind = labels, _kind(t)
             continue
-        r = out[0] if kind in ("col", "matrix") else None
-        k = {"row": out[0], "matrix": out[-1]}.get(kind, next(fresh))
-        c = next(fresh) if t.rank == 2 or t.orient == "row" else None
-        ops.append((node, (k, c) if t.rank == 2 else (k,) if t.orient == "col" else (c,)))
-        out = tuple(label for label in (r, c) if label is not None)
-        kind = {2: "matrix", 0: "scalar"}.get(len(out), "col" if r is not None else "row")
+        spare = next(fresh)         # the inner index where the left side has none (a column times a row)
+        r = out[0] if kind == "col" or kind == "matrix" else None
+        k = out[0] if kind == "row" else out[-1] if kind == "matrix" else spare
+        c = next(fresh) if rank == 2 or t.orient == "row" else None
+        ops.append((node, (k, c) if rank == 2 else (k,) if t.orient == "col" else (c,)))
+        out = tuple([label for label in (r, c) if label is not None])
+        kind = "matrix" if len(out) == 2 else "scalar" if not out else "col" if r is not None else "row"
     return b.contract(ops, out)
+
+
+def lower_elementwise_chain(factors: list[Lowered], partial: list[SType]) -> Node:
+    """f1.*f2.*...*fm, left to right; partial[k] is the type of the product of the first k+2 factors.
+
+    Where no factor is broadcast (each a scalar or of the result's rank) the factors are one operand list, as einsums
+    of at most MAX_FUSED operands each (as lower_product_chain): one constructor call per MAX_FUSED factors, not one
+    per '.*'. Otherwise one product at a time, each factor broadcast to the product so far.
+    """
+    result = partial[-1]
+    if any(t.rank not in (0, result.rank) for _, t in factors):
+        product = factors[0]
+        for factor, t in zip(factors[1:], partial, strict=True):
+            product = (OPERATORS["emul"].lower([product, factor], t), t)
+        return product[0]
+    labels = tuple(range(result.rank))
+    ops: list[tuple[Node, tuple]] = []
+    for node, t in factors:
+        if len(ops) == MAX_FUSED:
+            ops = [(b.contract(ops, _carried(ops, labels)), _carried(ops, labels))]
+        ops.append((node, labels if t.rank else ()))
+    return b.contract(ops, labels)
+
+
+def _carried(ops: list[tuple[Node, tuple]], labels: tuple) -> tuple:
+    # the labels of a product of these operands: none while they are all scalars
+    return labels if any(ix for _, ix in ops) else ()
 
 
 def _kind(t: SType) -> str:
@@ -631,7 +687,12 @@ def _lower_extremum(pairwise: Callable[[Node, Node], Node], reduce: Callable[[No
 
 
 def _size(ctx: Ctx, node: Syntax, args: list[SType]) -> SType:
-    if args[0] is None:
+    if len(args) == 1 and args[0] is not None:     # MATLAB's size vector [rows, columns]: not one value
+        raise TypeFailure(f"size({ctx.source(node.args[0])}) with one argument would be MATLAB's vector of sizes, "
+                          "which is not a value of the language: give the dimension", node,
+                          "Write size(X, 1) for the rows, size(X, 2) for the columns, or numel(X) for the number of "
+                          "entries (a vector's length).")
+    if len(args) != 2 or args[0] is None:
         raise TypeFailure("size takes an expression and a dimension: size(X, 1) (its rows), size(X, 2)", node)
     _dimension(ctx, node, 1)
     return SCALAR
@@ -669,7 +730,7 @@ FUNCTIONS: dict[str, Rule] = {
     "logsumexp": Rule(None, _reduction("logsumexp"), _along(b.logsumexp)),
     "softmax": Rule(None, _along_dimension("softmax"), _along(_softmax)),
     "logsoftmax": Rule(None, _along_dimension("logsoftmax"), _along(_logsoftmax)),
-    "size": Rule(2, _size, _lower_size),
+    "size": Rule(None, _size, _lower_size),
     "numel": Rule(1, _to_scalar, lambda args, result: _numel(args[0][0].shape)),
     "norm1": Rule(1, _to_scalar, _unary(lambda x: b.sum_all(b.apply("abs", x)))),
     "norm2": Rule(1, _to_scalar, _unary(b.norm2)),

@@ -8,6 +8,11 @@ written with the right orientation: `u1 = w'` is a row, and `u2 = u1*x`, not `x'
 
 Leaves are told apart by the IR, never by their source text: `(a)` is the variable a, and a subexpression without
 variables (`-1`, `2*pi`, a bare `eye`) is a constant operand, not an intermediate.
+
+The steps follow the engine's stable rewrites. Where the constructors rewrote an operation through one of its operand
+operations (log of sigmoid(z) is built as -softplus(-z), which holds no sigmoid(z)), that operand's step is fused into
+the operation's: `u1 = log(sigmoid(z))`, one step with operand z, whose `local` is the stable form and whose local
+derivative is that form's (finite at z = -1000, where log(u) of u = sigmoid(z) = 0 is not). See `_fused`.
 """
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..errors import DerivativeError, UsageError
-from ..ir import Node
+from ..ir import Node, Op
 from ..simplify import build as b
 from ..simplify.substitute import substitute
 from .infer import FUNCTIONS, OPERATORS, compile_text, lower_link
@@ -36,6 +41,7 @@ class Operand:
     stype: SType | None          # its surface type (orientation included); None for a spec string
     var: Node | None             # the fresh variable standing for it in `local`; None for a constant or a spec
     value: Node | str | None     # a constant's IR node, or the spec string; None otherwise
+    step: Intermediate | None = None  # a fused operation written in this argument's place (its formula is nested)
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,11 @@ class Intermediate:
     operand_vars: tuple          # the fresh variable node of each operand in `operands` (None for a constant)
     stype: SType                 # its shape and orientation
     inputs: tuple[Operand, ...] = ()   # every argument as written, spec strings included
+
+    @property
+    def fused(self) -> bool:
+        """Whether operations of the text are fused into this step (the engine rewrote through them)."""
+        return any(a.step is not None for a in self.inputs)
 
     @property
     def symbol(self) -> str:
@@ -123,11 +134,14 @@ def intermediates(text: str, declarations: Mapping[str, object] | None = None) -
     ['x^2', 'sin(x^2)']
     >>> [(u.name, u.operands) for u in intermediates("(a)*b").intermediates]
     [('u1', ('a', 'b'))]
+    >>> [(u.source, u.operands) for u in intermediates("log(1-sigmoid(z))", {"z": "scalar"}).intermediates]
+    [('log(1-sigmoid(z))', ('z',))]
     """
     compiled = compile_text(text, declarations or {})
     syntax, lowered = compiled.syntax, compiled.lowered
     assert syntax is not None and lowered is not None      # compile_text always keeps them
     constant = _constants(syntax, lowered)
+    fused = _fused(syntax, lowered, constant)
     operands: dict[int, Operand] = {}
     found: list[Intermediate] = []
 
@@ -146,6 +160,9 @@ def intermediates(text: str, declarations: Mapping[str, object] | None = None) -
         if node.op == "name":
             var, stype = lowered[id(node)]
             operands[id(node)] = Operand(var.params.name, stype, var, None)
+        elif id(node) in fused:          # written inside its user's step, never a step of its own
+            part = _intermediate("", node, text, [operand(a) for a in node.args], lowered[id(node)][1])
+            operands[id(node)] = Operand(part.source, part.stype, None, None, part)
         else:
             u = _intermediate(f"u{len(found) + 1}", node, text, [operand(a) for a in node.args],
                               lowered[id(node)][1])
@@ -193,13 +210,124 @@ def _closes_at_end(s: str) -> bool:
 
 
 def _intermediate(name: str, node: Syntax, text: str, inputs: list[Operand], stype: SType) -> Intermediate:
-    lowering: list = [(a.var if a.var is not None else a.value, a.stype) for a in inputs]
+    # a fused operand enters as its own local (over the operands that remain), so the constructors rewrite the
+    # composition exactly as they did in the whole expression's IR
+    lowering: list = [(a.step.local if a.step is not None else a.var if a.var is not None else a.value, a.stype)
+                      for a in inputs]
     rule = FUNCTIONS[node.value] if node.op == "call" else OPERATORS[node.op]
     local = rule.lower(lowering, stype)
-    shown = [a for a in inputs if a.stype is not None]
+    shown = [leaf for a in inputs if a.stype is not None for leaf in _leaves(a)]
     op = node.value if node.op == "call" else node.op
-    return Intermediate(name, op, text[node.start:node.end], tuple(a.name for a in shown), local,
-                        tuple(a.var for a in shown), stype, tuple(inputs))
+    return Intermediate(name, op, text[node.start:node.end], tuple(n for n, _ in shown), local,
+                        tuple(v for _, v in shown), stype, tuple(inputs))
+
+
+def _leaves(a: Operand) -> list[tuple[str, Node | None]]:
+    """(name, fresh variable) of the operands `a` stands for: itself, or the variables and intermediates left in a
+    fused operation (already flattened in its step)."""
+    if a.step is None:
+        return [(a.name, a.var)]
+    return [(n, v) for n, v in zip(a.step.operands, a.step.operand_vars, strict=True) if v is not None]
+
+
+# ---- fusing the steps the engine rewrote through ----
+
+# The constructors regroup sums and products (associativity, constant factors folded, transposes as index orders,
+# x^2*x built as x^3, picking and stacking): an operand regrouped so is no rewrite, all its parts are still there.
+_REGROUPED = frozenset({Op.ADD, Op.CONTRACT, Op.POW, Op.INDEX, Op.STACK})
+_CONSTANT = frozenset({Op.CONST, Op.DELTA, Op.BASIS})
+
+
+def _fused(syntax: Syntax, lowered: dict, constant: dict[int, bool]) -> set[int]:
+    """The operations whose step is fused into their user's: those the user's IR node was rewritten through.
+
+    An operand operation is rewritten through when the user's node holds neither the operand's node nor one of its
+    parts (`_parts`): log(sigmoid(z)) is -softplus(-z), without sigmoid(z). Fusing is transitive: the operand
+    operations left in a fused one are tried against the same user (log(1-sigmoid(z)) holds neither 1-sigmoid(z)
+    nor sigmoid(z), so both fuse and z remains). The text's syntax is a tree, so an operation has one user and a
+    fused step is never needed elsewhere. The links of a chain a+b+c (lowered only as a whole) are never fused.
+    """
+    fused: set[int] = set()
+    search = _Containment()
+
+    def is_step(n: Syntax) -> bool:
+        return n.op not in ("name", "string", "empty") and not constant[id(n)]
+
+    for node in walk(syntax):
+        whole = lowered[id(node)][0] if is_step(node) else None
+        if not isinstance(whole, Node):
+            continue
+        pending = [a for a in node.args if is_step(a)]
+        while pending:
+            a = pending.pop()
+            part = lowered[id(a)][0]
+            if isinstance(part, Node) and search.rewritten_through(whole, part):
+                fused.add(id(a))
+                pending.extend(c for c in _remaining(a, fused) if is_step(c))
+    return fused
+
+
+def _remaining(node: Syntax, fused: set[int]) -> list[Syntax]:
+    """The operands left in a fused operation: its arguments, those fused into it replaced by theirs."""
+    found, stack = [], list(node.args)
+    while stack:
+        a = stack.pop()
+        if id(a) in fused:
+            stack.extend(a.args)
+        else:
+            found.append(a)
+    return found
+
+
+class _Containment:
+    """Whether one IR node holds another, searching only where it can be: a node lies only under nodes taller than
+    itself (the heights are remembered for one front end run)."""
+
+    def __init__(self) -> None:
+        self.heights: dict[Node, int] = {}
+
+    def rewritten_through(self, whole: Node, part: Node) -> bool:
+        return not self.holds(whole, part) and not all(self.holds(whole, p) for p in _parts(part))
+
+    def holds(self, whole: Node, part: Node) -> bool:
+        least = self.height(part)
+        stack, seen = [whole], set()
+        while stack:
+            n = stack.pop()
+            if n is part:
+                return True
+            if n not in seen:
+                seen.add(n)
+                stack.extend(a for a in n.args if self.height(a) >= least)
+        return False
+
+    def height(self, node: Node) -> int:
+        known, stack = self.heights, [node]
+        while stack:
+            n = stack[-1]
+            todo = [a for a in n.args if a not in known]
+            if todo:
+                stack.extend(todo)
+                continue
+            known[n] = 1 + max((known[a] for a in n.args), default=0)
+            stack.pop()
+        return known[node]
+
+
+def _parts(node: Node) -> list[Node]:
+    """The non-constant parts under the regrouped structure of `node` (_REGROUPED): variables and applications of
+    functions, reductions and matrix functions."""
+    found, stack, seen = [], [node], set()
+    while stack:
+        n = stack.pop()
+        if n in seen or n.op in _CONSTANT:
+            continue
+        seen.add(n)
+        if n.op in _REGROUPED:
+            stack.extend(n.args)
+        else:
+            found.append(n)
+    return found
 
 
 __all__ = ["INTERMEDIATE", "SYMBOLS", "Intermediate", "Operand", "Steps", "check_names", "intermediates", "source"]

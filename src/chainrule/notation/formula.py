@@ -48,6 +48,8 @@ def orient_of(stype: SType | None) -> str:
 
 
 def _leaf(a: Operand) -> M:
+    if a.step is not None:                    # an operation fused into this step: written out, as typed
+        return tree(a.step)
     if a.stype is None and a.name == "[]":     # max(X, [], d)'s placeholder, written as typed
         return m.mk("sym", (), ("[]", False), "s")
     if a.stype is None:                       # a size given as text: vector(x, "n")
@@ -58,8 +60,8 @@ def _leaf(a: Operand) -> M:
     if a.name in CONSTANTS:                   # pi, not 3.141592653589793
         return m.mk("sym", (), (a.name, False), "s")
     assert isinstance(a.value, Node)
-    tree = to_mast(a.value)                   # a constant, printed as the engine prints it
-    return m.transpose(tree) if orient == "r" and tree.orient == "c" else tree
+    printed = to_mast(a.value)                # a constant, printed as the engine prints it
+    return m.transpose(printed) if orient == "r" and printed.orient == "c" else printed
 
 
 def _reciprocal(x: M) -> M:

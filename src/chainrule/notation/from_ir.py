@@ -2,6 +2,7 @@
 diag, tr and sums where its index graph allows, and index notation (einsum) where it does not."""
 from __future__ import annotations
 
+import collections
 import itertools
 from collections.abc import Callable, Mapping
 from typing import NamedTuple, cast
@@ -20,7 +21,54 @@ def to_mast(node: Node, variables: Mapping | None = None) -> M:
     hidden = _stack_terms(node)
     shown = fold(node, lambda n, args: None if id(n) in hidden else _convert(n, args))
     assert shown is not None, "the root is always shown"
-    return _with_sizes(shown, _dimension_owners(node, variables or {}))
+    return _with_axis_sums(_with_sizes(shown, _dimension_owners(node, variables or {})))
+
+
+def _with_axis_sums(shown: M) -> M:
+    """1'*A and A*1, how a sum along a dimension reads in the IR, written as MATLAB does: sum(A, 1) (a row: down
+    each column) and sum(A, 2) (a column: along each row)."""
+    new: dict[int, M] = {}
+    for x in m.postorder(shown):
+        args = tuple(new.get(id(a), a) for a in x.args)
+        summed = _axis_summed(args) if x.kind == "mm" else None
+        if summed is not None:
+            new[id(x)] = summed
+        elif x.kind == "T" and args[0] is not x.args[0]:
+            new[id(x)] = m.transpose(args[0])          # sum(A', 2)' is sum(A, 1)
+        elif any(a is not b for a, b in zip(args, x.args, strict=True)):
+            new[id(x)] = m.mk(x.kind, args, x.data, x.orient)
+    return new.get(id(shown), shown)
+
+
+def _axis_sum(a: M, axis: int) -> M:
+    """sum(a, axis) (1: a row, 2: a column); a transposed matrix is summed along the other axis, sum(A', 2) =
+    sum(A, 1)'."""
+    flipped = m.transpose(a)
+    if a.kind == "T" or flipped.tcount < a.tcount:
+        return m.transpose(m.func("sum", flipped, m.num(float(3 - axis)), orient="c" if axis == 1 else "r"))
+    return m.func("sum", a, m.num(float(axis)), orient="r" if axis == 1 else "c")
+
+
+def _axis_summed(factors: tuple[M, ...]) -> M | None:
+    """The product with its first ones-row times a matrix written sum(A, 1), and a matrix times its last ones-column
+    written sum(A, 2); None where it has neither."""
+    shaped = [k for k, f in enumerate(factors) if f.orient != "s"]
+    if len(shaped) < 2:
+        return None
+    rows, cols = shaped[0], shaped[-1]
+    out = list(factors)
+    if _is_ones(out[cols], "c") and out[shaped[-2]].orient == "m":
+        out[shaped[-2]:cols + 1] = [_axis_sum(out[shaped[-2]], 2)]
+    if _is_ones(out[rows], "r") and out[shaped[1]].orient == "m":
+        out[rows:shaped[1] + 1] = [_axis_sum(out[shaped[1]], 1)]
+    return m.mm(*out) if len(out) < len(factors) else None
+
+
+def _is_ones(x: M, orient: str) -> bool:
+    """x is a vector of ones laid out as a column ("c") or a row ("r")."""
+    if orient == "r":
+        return x.kind == "T" and _is_ones(x.args[0], "c")
+    return x.kind == "fill" and x.data[0] == 1.0 and len(x.data[1]) == 1 and x.orient == "c"
 
 
 def _dimension_owners(root: Node, variables: Mapping) -> dict:
@@ -140,7 +188,37 @@ def _add(node: Node, args: list[M]) -> M:
     if shifted is not None:
         return m.func("logsoftmax", args[shifted])      # z - logsumexp(z)
     entries = _stack_entries(node.args, node.shape)
-    return m.stack(entries) if entries is not None else m.add(*_implicit_expansion(node, args))
+    if entries is not None:
+        return m.stack(entries)
+    shown = m.add(*_implicit_expansion(node, args))
+    return _logsoftmax_along(shown) or shown
+
+
+def _logsoftmax_along(shown: M) -> M | None:
+    """c*(Z - logsumexp(Z, d)) is c*logsoftmax(Z, d), the row-wise (d = 2) or column-wise log-softmax; the terms
+    of Z may stand in the sum one by one (X*W + b' - logsumexp(X*W + b', 2))."""
+    if shown.kind != "add":
+        return None
+    for k, term in enumerate(shown.args):
+        c, lse = m.split_coefficient(term)
+        if not (lse.kind == "func" and lse.data == "logsumexp" and len(lse.args) == 2):
+            continue
+        z = lse.args[0]
+        others = shown.args[:k] + shown.args[k + 1:]
+        if _same_terms(others, m.mm(m.num(-c), z)):
+            return m.mm(m.num(-c), m.func("logsoftmax", z, lse.args[1], orient=z.orient))
+    return None
+
+
+def _same_terms(terms: tuple[M, ...], total: M) -> bool:
+    """The terms add up to total, term for term (in any order)."""
+    expected = total.args if total.kind == "add" else (total,)
+    if len(terms) == 1 and total.kind != "add":
+        return terms[0] is total
+    c, rest = m.split_coefficient(total)
+    if c != 1.0 and rest.kind == "add":
+        expected = tuple(m.mm(m.num(c), t) for t in rest.args)
+    return sorted(map(id, terms)) == sorted(map(id, expected))
 
 
 def _elementwise(name: str) -> Callable[[Node, list[M]], M]:
@@ -209,9 +287,9 @@ def _logsoftmax_operand(node: Node) -> int | None:
 
 
 def _exp(node: Node, args: list[M]) -> M:
-    # exp(logsoftmax(z)) is softmax(z), the form the language lowers it to
-    if args[0].kind == "func" and args[0].data == "logsoftmax" and len(args[0].args) == 1:
-        return m.func("softmax", args[0].args[0])
+    # exp(logsoftmax(z)) is softmax(z), the form the language lowers it to; likewise along a dimension
+    if args[0].kind == "func" and args[0].data == "logsoftmax":
+        return m.func("softmax", *args[0].args, orient=args[0].orient)
     return m.func("exp", args[0])
 
 
@@ -243,8 +321,11 @@ def _basis_slot(term: Node) -> int | None:
     if term.op == "basis":
         return term.params.k
     if term.op == "contract":
-        bases = [a for a in term.args if a.op == "basis"]
-        if len(bases) == 1 and all(a.rank == 0 for a in term.args if a.op != "basis"):
+        # f e_k: one unit vector carries the output index, and every other operand is summed to a scalar f
+        out = term.params.out
+        bases = [a for a, spec in zip(term.args, term.params.specs, strict=True) if a.op == "basis" and spec == out]
+        others = [spec for a, spec in zip(term.args, term.params.specs, strict=True) if a.op != "basis"]
+        if len(bases) == 1 and len(others) == len(term.args) - 1 and not any(set(out) & set(s) for s in others):
             return bases[0].params.k
     return None
 
@@ -253,7 +334,10 @@ def _without_basis(term: Node) -> M:
     """f for the term f e_k."""
     if term.op == "basis":
         return m.num(1.0)
-    return fold_product([to_mast(a) for a in term.args if a.op != "basis"])
+    others = [(a, spec) for a, spec in zip(term.args, term.params.specs, strict=True) if a.op != "basis"]
+    if all(a.rank == 0 for a, _ in others):
+        return fold_product([to_mast(a) for a, _ in others])
+    return to_mast(b.contract(others, (), _label_dims(term)))       # sum(A)*e_k: the sum is f
 
 
 def fold_product(factors: list[M]) -> M:
@@ -290,7 +374,39 @@ def _label_dims(node: Node) -> dict:
 
 
 def _product(specs, out, args, dims) -> M | None:
-    return _peel_hadamard(specs, out, args, dims) or _Graph(specs, out, args, dims).to_matrix()
+    shown = _peel_hadamard(specs, out, args, dims) or _Graph(specs, out, args, dims).to_matrix()
+    if shown is not None:
+        return shown
+    fused = _fused_hadamard(specs, out, args)
+    if fused is None:
+        return None
+    fewer_specs, fewer_args = fused
+    return _product(fewer_specs, out, fewer_args, dims)
+
+
+def _fused_hadamard(specs, out, args: list[M]) -> tuple[list, list[M]] | None:
+    """One operand fewer where a matrix product meets a matrix on its indices: sum_k A_ak B_bk C_ab is
+    ((A*B').*C)_ab when k is summed and only A and B carry it (the backward pass of a layer, (R*W').*step(Z));
+    (specs, args) with the three operands replaced by that one, or None where no such triple exists."""
+    counts = collections.Counter(itertools.chain(out, *specs))
+    for k in (label for label, n in counts.items() if n == 2 and label not in out):
+        pair = [j for j, s in enumerate(specs) if k in s]
+        if len(pair) != 2 or any(len(specs[j]) != 2 or len(set(specs[j])) != 2 for j in pair):
+            continue
+        ends = {next(label for label in specs[j] if label != k): j for j in pair}
+        if len(ends) != 2:
+            continue
+        target = next((j for j, s in enumerate(specs) if j not in pair and len(s) == 2 and set(s) == set(ends)), None)
+        if target is None:
+            continue
+        rows, cols = specs[target]
+        first, second = args[ends[rows]], args[ends[cols]]
+        left = first if specs[ends[rows]] == (rows, k) else m.transpose(first)          # rows × k
+        right = m.transpose(second) if specs[ends[cols]] == (cols, k) else second       # k × cols
+        fused = m.had(m.mm(left, right), args[target])
+        keep = [j for j in range(len(specs)) if j not in (*pair, target)]
+        return [specs[j] for j in keep] + [(rows, cols)], [args[j] for j in keep] + [fused]
+    return None
 
 
 def _outer(specs, out, args, dims) -> M | None:

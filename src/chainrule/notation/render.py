@@ -311,7 +311,7 @@ class Renderer:
         tops, bottoms = _above_and_below(x)
         if x.orient == "s":
             return self._quotient(self._product(tops, self.style.times) if tops else "1", bottoms)
-        top = self._product(tops, self.style.hadamard) if tops else "1"
+        top = self._hadamard_product(tops) if tops else "1"
         return top + "".join(self.style.divide + self.parenthesize(f, MUL + 1) for f in bottoms), MUL
 
     def _add(self, x: M) -> Printed:
@@ -326,6 +326,12 @@ class Renderer:
     def _product(self, factors: list[M], sign: str) -> str:
         """Factors joined by sign; only the first may be a product itself: a*b*c, a*(b*c)."""
         return sign.join(self.parenthesize(f, MUL if k == 0 else MUL + 1) for k, f in enumerate(factors))
+
+    def _hadamard_product(self, factors: list[M]) -> str:
+        """Factors joined by .*; a matrix product among them is parenthesized, (R*W').*S, although * and .* bind
+        alike, because R*W'.*S reads as R*(W'.*S) to many."""
+        return self.style.hadamard.join(
+            self.parenthesize(f, MUL + 1 if k or f.kind == "mm" else MUL) for k, f in enumerate(factors))
 
     def _quotient(self, top: str, bottoms: list[M]) -> Printed:
         if not bottoms:

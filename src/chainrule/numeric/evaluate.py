@@ -6,29 +6,43 @@ Kronecker deltas and unit vectors inside a product are never materialised: the p
 (or the selected slice) only and scattered into zeros, so a structural zero is 0 whatever the other factors are
 (0 * NaN would be NaN).
 
+A product (a contract node) runs the plan code generation writes out (plan/contract.py): its operands paired in the
+order of fewest multiply-adds, each pair one matmul, broadcast multiply, tensordot or two-operand einsum; the NumPy
+functions are composed once per plan, so a call costs the array operations and a few Python calls per step. Through
+`Evaluator` (what `Expr.evaluate` uses) products are also distributed over sums where that is cheaper at the sizes of
+the values (plan/rewrite.py).
+
 Invariant: every node evaluates to a float array of exactly its node's shape (the sizes bound). `checking()`
 (ir/validate.py) turns on an assertion of it after every step; the test suite runs with it on.
 """
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+import operator
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
-import opt_einsum
 
 from ..errors import EvaluationError, InternalError
-from ..ir import Dim, Node, Op, linalg, topological
+from ..ir import Dim, Node, Op, VarInfo, linalg, make, topological
 from ..ir.elementwise import ELEMENTWISE
+from ..ir.ops import ContractParams
 from ..ir.validate import checking_on
 from ..limits import current_limits
 from ..notation import render
+from ..plan.contract import ALL, LETTERS, plan_product
+from ..plan.rewrite import distribute
+from ..simplify import build as b
+from .bind import bind
 
-Step = Callable[[list], np.ndarray]
+Step = Callable[[Sequence], np.ndarray]     # the operand values (None where not read) -> the value
 Visit = Callable[[Node, np.ndarray, list], None]
-_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_LETTERS = LETTERS     # einsum's letters for integer labels
 _BYTES = 8   # float64
 
 
@@ -70,13 +84,16 @@ def _entries(node: Node, sizes) -> int:
 
 def _logsumexp(x: np.ndarray, axes: tuple[int, ...] | None = None) -> np.ndarray:
     # log sum exp(x) = m + log sum exp(x - m), m the largest entry of each reduced slice; where m is not finite
-    # (all -inf, or an inf or NaN present) the unshifted form gives the limit (-inf, inf or NaN)
+    # (all -inf, or an inf or NaN present) the unshifted form gives the limit (-inf, inf or NaN). Run inside the
+    # plan's errstate: log(0) = -inf raises no warning.
+    if axes is None or len(axes) == x.ndim:     # one slice: numbers, not arrays, for the shift
+        m = x.max()
+        shift = m if math.isfinite(m) else np.float64(0.0)
+        return np.log(np.exp(x - shift).sum()) + shift
     m = np.max(x, axis=axes, keepdims=True)
     shift = np.where(np.isfinite(m), m, 0.0)
-    with np.errstate(divide="ignore"):
-        total = np.log(np.sum(np.exp(x - shift), axis=axes, keepdims=True)) + shift
-    return np.asarray(total.reshape([d for k, d in enumerate(x.shape) if axes is not None and k not in axes]),
-                      dtype=np.float64)
+    total = np.log(np.sum(np.exp(x - shift), axis=axes, keepdims=True)) + shift
+    return np.asarray(total.reshape([d for k, d in enumerate(x.shape) if k not in axes]), dtype=np.float64)
 
 
 def _logdet(a: np.ndarray) -> np.ndarray:
@@ -84,7 +101,7 @@ def _logdet(a: np.ndarray) -> np.ndarray:
     return np.where(sign > 0, value, np.nan)
 
 
-def _sum(args: list[np.ndarray]) -> np.ndarray:
+def _sum(args: Sequence[np.ndarray]) -> np.ndarray:
     total = args[0]
     for a in args[1:]:
         total = total + a
@@ -93,6 +110,8 @@ def _sum(args: list[np.ndarray]) -> np.ndarray:
 
 def _add_step(node: Node, sizes) -> Compiled:
     # operands have the node's shape or are scalars (broadcast); each partial sum is freed as the next is made
+    if len(node.args) == 2:     # the usual sum, without the loop
+        return _reading_all(node, sizes, lambda xs: xs[0] + xs[1], _entries(node, sizes))
     return _reading_all(node, sizes, _sum, _entries(node, sizes))
 
 
@@ -166,230 +185,184 @@ def _variable_step(node: Node, sizes) -> Compiled:
     raise AssertionError("variables are bound, not computed")
 
 
-# ---- products ----
+# ---- products: the plan of plan/contract.py, carried out by NumPy functions built once ----
 
-class _Labels:
-    """Union-find over the labels of one product: a delta operand makes its two labels one."""
-
-    def __init__(self) -> None:
-        self.parent: dict = {}
-
-    def find(self, label):
-        root = label
-        while self.parent.get(root, root) != root:
-            root = self.parent[root]
-        self.parent[label] = root
-        return root
-
-    def join(self, a, b) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[rb] = ra
+Fn = Callable[[Sequence], Any]    # the operand values of a contract node (None where not read) -> an array
 
 
-@dataclass(frozen=True)
-class _Reduced:
-    """A product with its delta and unit-vector operands absorbed: the ordinary operands (positions) on their new
-    labels, the labels fixed to one index by a unit vector, the output on the new labels, and a count factor."""
-    keep: tuple[int, ...]
-    specs: tuple[tuple, ...]
-    fixed: dict
-    out: tuple
-    factor: int
+def _constant(value: np.float64) -> Fn:
+    return lambda xs: value
 
 
-def _reduce(node: Node, dims: dict) -> _Reduced | None:
-    """None when the product is structurally zero (two unit vectors e_j, e_k with j != k on one index)."""
-    specs, out = node.params.specs, node.params.out
-    labels = _Labels()
-    for arg, spec in zip(node.args, specs, strict=True):
-        if arg.op is Op.DELTA:            # delta(i, j): i and j run together
-            labels.join(*spec)
-    fixed: dict = {}
-    for arg, spec in zip(node.args, specs, strict=True):
-        if arg.op is Op.BASIS and fixed.setdefault(labels.find(spec[0]), arg.params.k) != arg.params.k:
-            return None
-    keep = tuple(k for k, arg in enumerate(node.args) if arg.op not in (Op.DELTA, Op.BASIS))
-    new_specs = tuple(tuple(labels.find(label) for label in specs[k]) for k in keep)
-    new_out = tuple(labels.find(label) for label in out)
-    carried = set().union(*map(set, new_specs), new_out)
-    # a summed index that only deltas carried: sum_i 1 = n terms (or 1 when a unit vector fixes it)
-    summed = {labels.find(label) for spec in specs for label in spec} - carried
-    factor = math.prod(1 if r in fixed else dims[r] for r in summed)
-    return _Reduced(keep, new_specs, fixed, new_out, factor)
+class _NumPyEmitter:
+    """The planner's operations (plan.contract.Emitter) as NumPy functions of the operand values, composed once per
+    product and sizes; `reads` collects the operand positions they use."""
+    solves = False      # inv(A)*b reads inv(A): its step computes it (A is not one of the product's operands)
+
+    def __init__(self, node: Node, sizes: Mapping[str, int]):
+        self.args = node.args
+        self.sizes = sizes
+        self.reads: set[int] = set()
+        self.loads: dict[int, int] = {}      # id of a function that reads an operand as it is -> its position
+        self.numbers: dict[int, np.float64] = {}    # id of a function that returns a number known now -> it
+        self.kept: list[Fn] = []             # those functions, alive while their ids are keys
+
+    def ref(self, arg: Node) -> Fn:
+        k = next(k for k, a in enumerate(self.args) if a is arg)
+        self.reads.add(k)
+        load = itemgetter(k)
+        self.loads[id(load)] = k
+        self.kept.append(load)
+        return load
+
+    def _binary(self, a: Fn, b: Fn, op: Callable[[Any, Any], Any]) -> Fn:
+        # operands read as they are are indexed in place, numbers known when planning used as they are: one call
+        # fewer each (at n = 10 the calls are the cost)
+        i, j = self.loads.get(id(a), -1), self.loads.get(id(b), -1)     # -1: not an operand read as it is
+        if id(a) in self.numbers:
+            c = self.numbers[id(a)]
+            return (lambda xs: op(c, xs[j])) if j >= 0 else (lambda xs: op(c, b(xs)))
+        if i >= 0 and j >= 0:
+            return lambda xs: op(xs[i], xs[j])
+        if i >= 0:
+            return lambda xs: op(xs[i], b(xs))
+        if j >= 0:
+            return lambda xs: op(a(xs), xs[j])
+        return lambda xs: op(a(xs), b(xs))
+
+    def note(self, rewrite: str) -> None:
+        """Nothing to record: notes are for a generated module's docstring."""
+
+    def number(self, value: float) -> Fn:
+        return self._known(np.float64(value))
+
+    def size(self, dim: object) -> Fn:
+        return self._known(np.float64(_size(dim, self.sizes)))   # type: ignore[arg-type]
+
+    def _known(self, value: np.float64) -> Fn:
+        f = _constant(value)
+        self.numbers[id(f)] = value
+        self.kept.append(f)
+        return f
+
+    def times(self, a: Fn, b: Fn) -> Fn:
+        return self._binary(a, b, operator.mul)
+
+    def scaled(self, coefficient: float, x: Fn) -> Fn:
+        if coefficient == 1.0:
+            return x
+        return self._binary(self._known(np.float64(coefficient)), x, operator.mul)
+
+    def zeros(self, dims: Sequence[object]) -> Fn:
+        shape = _shape(dims, self.sizes)
+        return lambda xs: np.zeros(shape)
+
+    def full(self, dims: Sequence[object], value: float) -> Fn:
+        shape = _shape(dims, self.sizes)
+        return lambda xs: np.full(shape, value)
+
+    def broadcast(self, x: Fn, dims: Sequence[object]) -> Fn:
+        shape = _shape(dims, self.sizes)        # a read-only view: nothing allocated
+        return lambda xs: np.broadcast_to(x(xs), shape)
+
+    def embed(self, x: Fn, dims: Sequence[object], where: Sequence[int]) -> Fn:
+        shape = _shape(dims, self.sizes)
+        index, order = _embedding(shape, where)
+        arrange = order != tuple(range(len(order)))
+
+        def embedded(xs):
+            result = np.zeros(shape)
+            result[index] = x(xs).transpose(order) if arrange else x(xs)
+            return result
+        return embedded
+
+    def transpose(self, x: Fn, perm: Sequence[int]) -> Fn:
+        order = tuple(perm)
+        k = self.loads.get(id(x), -1)
+        if order == (1, 0):
+            return (lambda xs: xs[k].T) if k >= 0 else (lambda xs: x(xs).T)
+        return lambda xs: x(xs).transpose(order)
+
+    def sum(self, x: Fn, axes: Sequence[int] | None) -> Fn:
+        axis = None if axes is None else tuple(axes)
+        return lambda xs: x(xs).sum(axis=axis)
+
+    def index(self, x: Fn, items: Sequence[int | slice | None]) -> Fn:
+        where = tuple(items)
+        return lambda xs: x(xs)[where]
+
+    def diagonal(self, x: Fn, equation: str) -> Fn:
+        return lambda xs: np.einsum(equation, x(xs))
+
+    def matmul(self, a: Fn, b: Fn) -> Fn:
+        return self._binary(a, b, operator.matmul)
+
+    def mul(self, a: Fn, b: Fn) -> Fn:
+        return self._binary(a, b, operator.mul)
+
+    def tensordot(self, a: Fn, b: Fn, axes_a: Sequence[int], axes_b: Sequence[int]) -> Fn:
+        axes = (list(axes_a), list(axes_b))
+        return lambda xs: np.tensordot(a(xs), b(xs), axes=axes)
+
+    def einsum(self, equation: str, operands: Sequence[Fn], path: Sequence[tuple[int, ...]]) -> Fn:
+        # two operands sharing a kept (batch) label: one pass of einsum's own loop, no order to choose
+        a, b = operands
+        return lambda xs: np.einsum(equation, a(xs), b(xs))
+
+    def solve(self, a: Fn, b: Fn) -> Fn:
+        raise AssertionError("not asked for: solves is False")
 
 
-def _prepare(spec: tuple, fixed: dict) -> tuple[Callable[[np.ndarray], np.ndarray], tuple]:
-    """The operand restricted to its fixed indices and to its diagonal where a label repeats; its new labels."""
-    index = tuple(fixed[r] if r in fixed else slice(None) for r in spec)
-    free = tuple(r for r in spec if r not in fixed)
-    unique = tuple(dict.fromkeys(free))
-    if len(unique) == len(free) and len(free) == len(spec):
-        return (lambda x: x), spec
-    letter = {r: _LETTERS[k] for k, r in enumerate(unique)}
-    equation = "".join(letter[r] for r in free) + "->" + "".join(letter[r] for r in unique)
-    diagonal = len(unique) < len(free)
-    return (lambda x: np.einsum(equation, x[index]) if diagonal else x[index]), unique
-
-
-def _label_sizes(node: Node, sizes) -> dict:
-    specs, out = node.params.specs, node.params.out
-    dims = dict(zip(out, _shape(node.shape, sizes), strict=True))
-    for arg, spec in zip(node.args, specs, strict=True):
-        dims.update(zip(spec, _shape(arg.shape, sizes), strict=True))
-    return dims
+def _embedding(shape: tuple[int, ...], where: Sequence[int]) -> tuple[tuple, tuple[int, ...]]:
+    """Where a value goes in zeros of `shape`: output axis k runs along the value's axis where[k] (several output
+    axes on one value axis: a diagonal), or sits at the fixed index -1 - where[k] (a unit vector's entry). Returns the
+    index into the zeros and the order of the value's axes that fits it. An axis the value has once is a slice, a
+    repeated one a range (`H[i, :, i, :]`, as a hand-written Hessian would index), so NumPy's rule applies: indices
+    by array come first unless they are adjacent, where they stand in their place."""
+    counts = Counter(w for w in where if w >= 0)
+    repeated = list(dict.fromkeys(w for w in where if counts[w] > 1))
+    index: list = []
+    for k, w in enumerate(where):
+        if w < 0:
+            index.append(-1 - w)
+        elif counts[w] == 1:
+            index.append(ALL)
+        else:
+            axis = repeated.index(w)
+            index.append(np.arange(shape[k]).reshape([shape[k] if a == axis else 1 for a in range(len(repeated))]))
+    sliced = [(k, w) for k, w in enumerate(where) if w >= 0 and counts[w] == 1]
+    if not repeated:                    # integers and slices only: basic indexing, the slices in their order
+        return tuple(index), tuple(w for _, w in sliced)
+    by_array = [k for k, w in enumerate(where) if w < 0 or counts[w] > 1]
+    if by_array != list(range(by_array[0], by_array[-1] + 1)):
+        return tuple(index), (*repeated, *(w for _, w in sliced))
+    before = [w for k, w in sliced if k < by_array[0]]
+    return tuple(index), (*before, *repeated, *(w for k, w in sliced if k > by_array[-1]))
 
 
 def _contract_step(node: Node, sizes) -> Compiled:
-    full = _shape(node.shape, sizes)
-    dims = _label_sizes(node, sizes)
-    reduced = _reduce(node, dims)
-    if reduced is None:
-        return Compiled(lambda xs: np.zeros(full), (), math.prod(full))
-    prepared = [_prepare(spec, reduced.fixed) for spec in reduced.specs]
-    specs = [spec for _, spec in prepared]
-    compact = tuple(dict.fromkeys(r for r in reduced.out if r not in reduced.fixed))
-    shapes = [tuple(dims[r] for r in spec) for spec in specs]
-    core, scratch = _core(specs, compact, shapes, dims)
-    scatter = _scatter(reduced.out, compact, reduced.fixed, dims, full)
-    preps, keep, factor = [p for p, _ in prepared], reduced.keep, reduced.factor
-
-    def step(xs):
-        value = core([p(xs[k]) for p, k in zip(preps, keep, strict=True)])
-        return scatter(value * factor if factor != 1 else value)
-    compact_entries = math.prod(dims[r] for r in compact)
-    if scatter is _same:
-        return Compiled(step, keep, compact_entries, scratch)
-    return Compiled(step, keep, math.prod(full), scratch + compact_entries)
+    e = _NumPyEmitter(node, sizes)
+    planned = plan_product(node, e.ref, e, sizes)
+    return Compiled(planned.value, tuple(sorted(e.reads)), _entries(node, sizes), planned.scratch)
 
 
-def _same(value: np.ndarray) -> np.ndarray:
-    return value
-
-
-def _scatter(out: tuple, compact: tuple, fixed: dict, dims: dict, full: tuple) -> Callable:
-    """Place the product computed on the compact labels into zeros of the full shape: on the diagonal where an
-    output label repeats, at index k where a unit vector fixed it."""
-    if out == compact:
-        return _same
-
-    def position(r):
-        if r in fixed:
-            return fixed[r]
-        axis = [1] * len(compact)
-        axis[compact.index(r)] = dims[r]
-        return np.arange(dims[r]).reshape(axis)     # broadcast against the other labels' ranges
-
-    def scatter(value):
-        result = np.zeros(full)
-        result[tuple(position(r) for r in out)] = value
-        return result
-    return scatter
-
-
-def _core(specs: list[tuple], out: tuple, shapes: list[tuple], dims: dict) -> tuple[Step, int]:
-    """The product of operands with distinct labels each (an output label no operand carries broadcasts), and the
-    entries of scratch it needs beyond its result."""
-    scalars = [k for k, spec in enumerate(specs) if not spec]
-    tensors = [k for k, spec in enumerate(specs) if spec]
-    present = set().union(*map(set, specs)) if specs else set()
-    kept = tuple(label for label in out if label in present)
-    tensor_specs, tensor_shapes = [specs[k] for k in tensors], [shapes[k] for k in tensors]
-    run = _product(tensor_specs, kept, tensor_shapes)
-    scale = _scaled(run, tensors, scalars, [math.prod(s) for s in tensor_shapes])
-    scratch = max([math.prod(s) for s in tensor_shapes], default=0) + _intermediate(tensor_specs, kept, tensor_shapes)
-    expand = [k for k, label in enumerate(out) if label not in present]
-    if not expand:
-        return scale, scratch
-    compact = tuple(dims[r] for r in out)
-    return (lambda xs: np.broadcast_to(np.expand_dims(scale(xs), expand), compact)), scratch
+def _product(specs: list[tuple], out: tuple, shapes: list[tuple]) -> Callable[..., np.ndarray]:
+    """The product of arrays with these labels (einsum's specs) as the planned NumPy function of the arrays."""
+    node = _product_node(specs, out, shapes)
+    run = _contract_step(node, {}).run
+    return lambda *xs: run(list(xs))
 
 
 def _intermediate(specs: list[tuple], out: tuple, shapes: list[tuple]) -> int:
-    """Entries of the largest intermediate of a product of three or more operands (opt_einsum's pairwise order)."""
-    if len(specs) < 3 or all(spec == out for spec in specs):
-        return 0
-    sizes = {label: n for spec, shape in zip(specs, shapes, strict=True) for label, n in zip(spec, shape, strict=True)}
-    bound = math.prod(sizes.values())      # no intermediate has more entries than all labels together
-    if bound <= 2**20:
-        return bound
-    letter = {label: _LETTERS[k] for k, label in enumerate(dict.fromkeys(i for s in specs for i in s))}
-    equation = ",".join("".join(letter[i] for i in s) for s in specs) + "->" + "".join(letter[i] for i in out)
-    return int(opt_einsum.contract_path(equation, *shapes, shapes=True)[1].largest_intermediate)
+    """Entries of the partial products alive beside the result of a product, in its planned order."""
+    return _contract_step(_product_node(specs, out, shapes), {}).scratch
 
 
-def _scaled(run, tensors: list[int], scalars: list[int], sizes: list[int]) -> Step:
-    if not scalars:
-        return lambda xs: run(*[xs[k] for k in tensors])
-    if not tensors:
-        return lambda xs: np.prod([xs[k] for k in scalars])
-    # scale the smallest operand, not the (possibly much larger) result
-    smallest = min(range(len(tensors)), key=lambda j: sizes[j])
-
-    def step(xs):
-        operands = [xs[k] for k in tensors]
-        operands[smallest] = np.prod([xs[k] for k in scalars]) * operands[smallest]
-        return run(*operands)
-    return step
-
-
-def _product(specs: list[tuple], out: tuple, shapes: list[tuple]):
-    """The fastest NumPy call for this product: operands on the same indices multiplied first (cheap, element-wise),
-    then BLAS matmul for a matrix/vector product, or opt_einsum's optimised pairwise order for longer products."""
-    groups: dict[tuple, list[int]] = {}
-    for k, spec in enumerate(specs):
-        groups.setdefault(spec, []).append(k)
-    if len(groups) < len(specs) and len(groups) > 1:
-        inner = _product(list(groups), out, [shapes[g[0]] for g in groups.values()])
-        members = list(groups.values())
-        return lambda *xs: inner(*(_multiply([xs[k] for k in g]) for g in members))
-    return _direct_product(specs, out, shapes)
-
-
-def _direct_product(specs: list[tuple], out: tuple, shapes: list[tuple]):
-    if not specs:
-        return lambda: np.float64(1.0)
-    if all(spec == out for spec in specs):
-        return lambda *xs: _multiply(xs)
-    if len(specs) == 2 and _is_matmul(specs, out):
-        return _matmul(specs, out)
-    letter = {label: _LETTERS[k] for k, label in enumerate(dict.fromkeys(i for s in specs for i in s))}
-    equation = ",".join("".join(letter[i] for i in s) for s in specs) + "->" + "".join(letter[i] for i in out)
-    if len(specs) == 1 or all(len(s) == 1 for s in specs):
-        return lambda *xs: np.einsum(equation, *xs)
-    return opt_einsum.contract_expression(equation, *shapes)
-
-
-def _multiply(xs):
-    result = xs[0]
-    for x in xs[1:]:
-        result = result * x
-    return result
-
-
-def _is_matmul(specs: list[tuple], out: tuple) -> bool:
-    a, b = specs
-    shared = set(a) & set(b)
-    return (len(a) <= 2 and len(b) <= 2 and len(set(a)) == len(a) and len(set(b)) == len(b)
-            and len(shared) <= 1 and (set(a) ^ set(b)) == set(out))
-
-
-def _matmul(specs: list[tuple], out: tuple):
-    # orient a as (free, summed) and b as (summed, free); the product's indices are then a's free + b's free
-    a, b = specs
-    summed = set(a) & set(b)
-    a_order = tuple(i for i in a if i not in summed) + tuple(i for i in a if i in summed)
-    b_order = tuple(i for i in b if i in summed) + tuple(i for i in b if i not in summed)
-    flip_a, flip_b = a_order != a, b_order != b
-    result = tuple(i for i in a_order if i not in summed) + tuple(i for i in b_order if i not in summed)
-    perm = tuple(result.index(label) for label in out)
-    reorder = perm != tuple(range(len(perm)))
-    product = np.matmul if summed else np.multiply.outer
-
-    def run(x, y):
-        z = product(x.T if flip_a else x, y.T if flip_b else y)
-        return z.transpose(perm) if reorder else z
-    return run
+def _product_node(specs: list[tuple], out: tuple, shapes: list[tuple]) -> Node:
+    dims = {label: n for spec, shape in zip(specs, shapes, strict=True) for label, n in zip(spec, shape, strict=True)}
+    args = tuple(b.var(f"a{k}", tuple(shape)) for k, shape in enumerate(shapes))
+    return make(Op.CONTRACT, args, ContractParams(tuple(map(tuple, specs)), tuple(out)),
+                tuple(dims[r] for r in out))
 
 
 STEPS: dict[Op, Callable[[Node, Mapping[str, int]], Compiled]] = {
@@ -424,7 +397,11 @@ class Plan:
     Building a plan allocates nothing; `run` checks the estimates against the limits in force, then evaluates.
     """
 
-    def __init__(self, root: Node, sizes: Mapping[str, int]):
+    def __init__(self, root: Node, sizes: Mapping[str, int], rewrite: bool = False):
+        """`rewrite`: distribute products over sums where that saves multiply-adds at these sizes (plan/rewrite.py):
+        the same value, computed by other nodes (so not for a caller that reports on the nodes it visits)."""
+        if rewrite:
+            [root], _ = distribute([root], sizes)
         self.order = topological([root])
         self.shapes = [_shape(n.shape, sizes) for n in self.order]
         index = {id(n): k for k, n in enumerate(self.order)}
@@ -435,6 +412,9 @@ class Plan:
                            key=lambda k: math.prod(self.shapes[k]))
         self.last_use = self._last_use()
         self.peak_bytes, self.peak_step = self._peak()
+        self.variables, self.program = self._program()
+        self.blank: list = [None] * len(self.order)
+        self.largest_entries = math.prod(self.shapes[self.largest])
 
     def _reads(self, s: int) -> list[int]:
         step = self.steps[s]
@@ -478,16 +458,39 @@ class Plan:
         """LimitError when an array would have more entries than `current_limits().size`, or the evaluation would
         need more memory than `eval_bytes`."""
         limit = current_limits()
-        entries = math.prod(self.shapes[self.largest])
+        entries = self.largest_entries
         if entries > limit.size:
             limit.check("size", entries, f"entries of {describe(self.order[self.largest], self.shapes[self.largest])}")
         if self.peak_bytes > limit.eval_bytes:
             node, shape = self.order[self.peak_step], self.shapes[self.peak_step]
             limit.check("eval_bytes", self.peak_bytes, f"bytes of memory to evaluate {describe(node, shape)}")
 
+    def _program(self) -> tuple[list[tuple[int, str]], list[tuple[int, Step, Callable, tuple[int, ...]]]]:
+        """(the variables read: step, name), and the steps to run in order: (step, function, the function that picks
+        its operands' values from all values, the steps whose values it reads last and frees)."""
+        variables, program = [], []
+        for s, (node, step) in enumerate(zip(self.order, self.steps, strict=True)):
+            if not self.needed[s]:
+                continue
+            if step is None:
+                variables.append((s, node.params.name))
+                continue
+            frees = tuple(k for k in dict.fromkeys(self.inputs[s]) if self.last_use[k] == s)
+            program.append((s, step.run, _fetch(self.inputs[s]), frees))
+        return variables, program
+
     def run(self, values: Mapping[str, np.ndarray], visit: Visit | None = None) -> np.ndarray:
         """The root's value. `visit(node, value, operand values)` is called after each step (read-only)."""
         self.check_limits()
+        if visit is not None or checking_on():
+            return self._run_watched(values, visit)
+        results = self.blank.copy()
+        for s, name in self.variables:
+            results[s] = values[name]
+        return _execute(self.program, results, self.order)
+
+    def _run_watched(self, values: Mapping[str, np.ndarray], visit: Visit | None) -> np.ndarray:
+        """run, step by step: each value's shape asserted in checking mode, and shown to visit."""
         checked = checking_on()
         results: list = [None] * len(self.order)
         with np.errstate(all="ignore"):
@@ -510,8 +513,86 @@ class Plan:
         try:
             return step.run(operands)
         except np.linalg.LinAlgError as error:
-            raise EvaluationError(f"cannot compute {node.op} of a matrix at these values ({error})",
-                                  hint="inv needs an invertible matrix.") from None
+            raise _singular(node, error) from None
+
+
+@np.errstate(all="ignore")       # as a decorator: thread-safe, and half the cost of a `with` block per call
+def _execute(program: list, results: list, order: list[Node]) -> np.ndarray:
+    """The steps run in order, each value freed after its last use; the root's value. Infinities and NaN are values
+    here (diagnose.py says where they start), so floating-point warnings are off."""
+    s = -1
+    try:
+        for s, run, fetch, frees in program:
+            results[s] = run(fetch(results))
+            for k in frees:
+                results[k] = None
+    except np.linalg.LinAlgError as error:
+        raise _singular(order[s], error) from None
+    return results[-1]
+
+
+def _fetch(inputs: list[int]) -> Callable[[list], Sequence]:
+    """The values at these positions, as a sequence; an itemgetter (no Python frame), of a one-long slice for one."""
+    if len(inputs) >= 2:
+        return itemgetter(*inputs)
+    if inputs:
+        return itemgetter(slice(inputs[0], inputs[0] + 1))
+    return itemgetter(slice(0, 0))
+
+
+def _singular(node: Node, error: Exception) -> EvaluationError:
+    return EvaluationError(f"cannot compute {node.op} of a matrix at these values ({error})",
+                           hint="inv needs an invertible matrix.")
+
+
+_FLOAT64 = np.dtype(np.float64)
+
+
+class Evaluator:
+    """One expression's evaluation: given values bound to its variables, and its plan for each set of sizes, built
+    once. A call whose values are float64 arrays of the same names and shapes as the last such call skips binding
+    (nothing to convert, and every check bind makes would pass again).
+
+    >>> import chainrule as cr
+    >>> f = cr.parse("x'*A*x")
+    >>> evaluate = Evaluator(f.node, f.variables, {"x", "A"})
+    >>> float(evaluate({"x": np.ones(2), "A": np.eye(2)}))
+    2.0
+    """
+
+    def __init__(self, node: Node, variables: Mapping[str, VarInfo], needed: set[str]):
+        self.node = node
+        self.variables = variables
+        self.needed = needed
+        self.plans: dict[tuple, Plan] = {}
+        self.checks_values = any(info.symmetric for info in variables.values())   # symmetry: checked every call
+        self.last: tuple[tuple[tuple[str, tuple[int, ...]], ...], Plan] | None = None   # ((name, shape), ...), plan
+
+    def __call__(self, given: Mapping[str, object]) -> np.ndarray:
+        last = self.last
+        if last is not None and len(given) == len(last[0]):
+            try:
+                for name, shape in last[0]:
+                    value = given[name]
+                    if type(value) is not np.ndarray or value.dtype is not _FLOAT64 or value.shape != shape:
+                        break
+                else:
+                    value = last[1].run(given)                # type: ignore[arg-type]
+                    return value if type(value) is np.ndarray else np.asarray(value)
+            except KeyError:
+                pass
+        sizes, arrays = bind(self.variables, given, self.needed)
+        plan = self.plan(sizes)
+        if not self.checks_values and all(arrays[name] is value for name, value in given.items()):
+            self.last = (tuple((name, arrays[name].shape) for name in given), plan)
+        return np.asarray(plan.run(arrays))
+
+    def plan(self, sizes: Mapping[str, int]) -> Plan:
+        key = tuple(sorted(sizes.items()))
+        plan = self.plans.get(key)
+        if plan is None:
+            plan = self.plans[key] = Plan(self.node, sizes, rewrite=True)
+        return plan
 
 
 def _assert_shape(node: Node, value: object, shape: tuple) -> None:

@@ -5,11 +5,12 @@ derivatives come out compact and evaluation never meets the forms removed here.
 """
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 
 import numpy as np
 
-from ..ir import Dim, Node, Op, Shape, make
+from ..ir import Dim, Node, Op, Shape, make, topological
 from ..ir.elementwise import ELEMENTWISE
 from ..ir.ops import (
     BasisParams,
@@ -24,6 +25,8 @@ from ..ir.ops import (
 from . import stable as stable_forms
 from .constructors import Constructors
 from .contract import normal_form
+
+_digest = operator.attrgetter("digest")     # the order of Node.__lt__, without a Python call per comparison
 
 __all__ = [
     "add",
@@ -328,24 +331,141 @@ def unit(x: Node) -> Node:
 # ---- sums ----------------------------------------------------------------------------------------------------------
 
 def add(*terms: Node) -> Node:
-    """n-ary sum with scalar expansion: flattened, like terms collected, constants folded, zeros dropped."""
+    """n-ary sum with scalar expansion: flattened, like terms collected, constants folded, zeros dropped, and f(-u)
+    written through f(u) where that makes the sum smaller (_reflected)."""
     shape = _elementwise_shape(*terms)
     flat = _flatten(terms)
-    constant = sum(t.params.value for t in flat if t.op is Op.CONST)
-    collected = _collect(t for t in flat if t.op != "const")
-    collected = _merge_products(collected)
-    parts = [scale(c, core) for core, c in collected if c != 0.0]
-    if constant != 0.0:
-        parts.append(const(constant))
-    parts = [p for p in parts if not is_const(p, 0.0)]
+    parts = _sum_parts(flat)
+    reflected = _reflected(flat)
+    if reflected is not None:
+        alternative = _sum_parts(*reflected)
+        if len(topological(alternative)) < len(topological(parts)):
+            parts = alternative
+    factored = _factored_reflections(parts, shape)
+    if factored is not None:
+        return factored
     if not parts:
         return zeros(shape)
     if len(parts) == 1:
         return broadcast_to(parts[0], shape)
-    if all(p.shape == () for p in parts):
-        # the terms of the node's shape cancelled (a + 1 + 0*x): a scalar sum, repeated over the shape
-        return broadcast_to(make(Op.ADD, tuple(sorted(parts)), (), ()), shape)
-    return make(Op.ADD, tuple(sorted(parts)), (), shape)
+    # the terms of the node's shape may have cancelled (a + 1 + 0*x): then a scalar sum, repeated over the shape
+    scalar = all(p.shape == () for p in parts)
+    node = make(Op.ADD, tuple(sorted(parts, key=_digest)), (), () if scalar else shape)
+    stable = stable_forms.sum_of(node, CONSTRUCTORS)        # 1 - sigmoid(u) = sigmoid(-u)
+    return broadcast_to(node if stable is None else stable, shape)
+
+
+def _sum_parts(flat: list[Node], common: frozenset[int] = frozenset()) -> list[Node]:
+    """The terms of a flattened sum, like terms collected, products that differ in one factor merged (first those
+    that share a factor whose id is in `common`), constants folded into one, zeros dropped."""
+    constant = sum(t.params.value for t in flat if t.op is Op.CONST)
+    collected = _collect(t for t in flat if t.op != "const")
+    collected = _merge_products(collected, common)
+    parts = [scale(c, core) for core, c in collected if c != 0.0]
+    if constant != 0.0:
+        parts.append(const(constant))
+    return [p for p in parts if not is_const(p, 0.0)]
+
+
+def _reflected(terms: list[Node]) -> tuple[list[Node], frozenset[int]] | None:
+    """The terms with f(-u) written through f(u) (stable.REFLECTIONS) in each term that has a factor f(-u) while
+    another term has the factor f(u), one factor per term, and the ids of those f(u); None where no term has. The f(u)
+    terms then collect, by f(u) first:
+    (1-y).*sigmoid(z) - y.*sigmoid(-z) = (1-y).*sigmoid(z) - y + y.*sigmoid(z) = sigmoid(z) - y."""
+    factors = [t.args if t.op is Op.CONTRACT else (t,) for t in terms]
+    if not any(f.op is Op.MAP and f.params.fn in stable_forms.REFLECTIONS for fs in factors for f in fs):
+        return None     # the usual case, decided without building anything
+    holders: dict = {}  # (fn, id(argument)) -> the terms with that factor
+    for i, fs in enumerate(factors):
+        for f in fs:
+            if f.op is Op.MAP:
+                holders.setdefault((f.params.fn, id(f.args[0])), set()).add(i)
+    rewritten, common = [], set()
+    for i, (t, fs) in enumerate(zip(terms, factors, strict=True)):
+        k = next((k for k, f in enumerate(fs) if _has_partner(f, i, holders)), None)
+        if k is None:
+            rewritten.append(t)
+            continue
+        pieces = stable_forms.reflected(fs[k], CONSTRUCTORS)
+        assert pieces is not None, "a factor with a partner is reflectable"
+        rewritten.extend(pieces if t.op is not Op.CONTRACT else (_replace_factor(t, k, p) for p in pieces))
+        # f(u), the factor another term holds
+        common.add(id(apply(fs[k].params.fn, stable_forms.negation(fs[k].args[0], CONSTRUCTORS))))
+    return (_flatten(rewritten), frozenset(common)) if common else None
+
+
+def _factored_reflections(parts: list[Node], shape: Shape) -> Node | None:
+    """a + b as c .* (a/c + b/c), where the products a and b share powers of both f(u) and f(-u) (f in
+    stable.REFLECTIONS; c holds the operands the two share, to their common power), so that inside f(-u) and f(u) meet
+    as terms and reflect: s.*t.^2 - s.^2.*t = s.*t.*(t - s) = s.*t.*(1 - 2*s) for s = sigmoid(u), t = sigmoid(-u)
+    (the second derivative of sigmoid). Kept unless the result is larger; None where it is, or where this does not
+    apply (the two differ in anything but operands on one common set of labels)."""
+    if len(parts) != 2 or any(p.op is not Op.CONTRACT or p.shape != shape for p in parts):
+        return None
+    if parts[0].params.out != parts[1].params.out:
+        return None
+    first, second = _powers(parts[0]), _powers(parts[1])
+    if first is None or second is None:
+        return None
+    (c0, powers0), (c1, powers1) = first, second
+    shared = {key: min(powers0[key][1], powers1[key][1]) for key in powers0.keys() & powers1.keys()
+              if powers0[key][1] > 0 and powers1[key][1] > 0}
+    bases = [powers0[key][0] for key in shared]
+    if not any(_reflects_onto(base, bases) for base in bases):
+        return None
+    rests = [[(power(base, const(e - shared.get(key, 0.0))), key[1]) for key, (base, e) in powers.items()
+              if e != shared.get(key, 0.0)] for powers in (powers0, powers1)]
+    inner_labels = {spec for rest in rests for _, spec in rest}
+    if len(inner_labels) != 1:
+        return None
+    labels = inner_labels.pop()
+    if len(set(labels)) != len(labels):
+        return None
+    dims = dict(zip(labels, next(n.shape for rest in rests for n, _ in rest), strict=True))
+    inner = add(*(scale(c, contract(rest, labels, dims)) for c, rest in ((c0, rests[0]), (c1, rests[1]))))
+    out = parts[0].params.out
+    common = [(power(powers0[key][0], const(e)), key[1]) for key, e in shared.items()]
+    result = contract([*common, (inner, labels)], out, dict(zip(out, shape, strict=True)))
+    return result if len(topological([result])) <= len(topological(parts)) else None
+
+
+def _powers(t: Node) -> tuple[float, dict] | None:
+    """(constant coefficient, {(id(base), labels): (base, exponent)}) of a product; None where two operands share a
+    key (not in the normal form of contract.py)."""
+    coefficient, powers = 1.0, {}
+    for arg, spec in zip(t.args, t.params.specs, strict=True):
+        if arg.op is Op.CONST and not spec:
+            coefficient *= arg.params.value
+            continue
+        base, e = (arg.args[0], arg.args[1].params.value) if arg.op is Op.POW and is_const(arg.args[1]) else (arg, 1.0)
+        if (id(base), spec) in powers:
+            return None
+        powers[(id(base), spec)] = (base, e)
+    return coefficient, powers
+
+
+def _reflects_onto(base: Node, others) -> bool:
+    # base = f(-u) and f(u) is among the others
+    if base.op is not Op.MAP or base.params.fn not in stable_forms.REFLECTIONS:
+        return False
+    if not stable_forms.is_negated(base.args[0]):
+        return False
+    partner = apply(base.params.fn, stable_forms.negation(base.args[0], CONSTRUCTORS))
+    return any(o is partner for o in others)
+
+
+def _has_partner(f: Node, term: int, holders: dict) -> bool:
+    # f = f(-u) and some other term has the factor f(u)
+    if f.op is not Op.MAP or f.params.fn not in stable_forms.REFLECTIONS or not stable_forms.is_negated(f.args[0]):
+        return False
+    return bool(holders.get((f.params.fn, id(stable_forms.negation(f.args[0], CONSTRUCTORS))), set()) - {term})
+
+
+def _replace_factor(t: Node, k: int, factor: Node) -> Node:
+    # the product t with its k-th operand replaced (a product is linear in each factor, so a sum of replacements is)
+    specs, out = t.params.specs, t.params.out
+    operands = [(factor if j == k else arg, spec) for j, (arg, spec) in enumerate(zip(t.args, specs, strict=True))]
+    return contract(operands, out, dict(zip(out, t.shape, strict=True)))
 
 
 def _flatten(terms: Sequence[Node]) -> list[Node]:
@@ -379,49 +499,72 @@ def _collect(terms) -> list[tuple[Node, float]]:
     return [(core, c) for core, c in coefficients.values()]
 
 
-def _merge_products(terms: list[tuple[Node, float]]) -> list[tuple[Node, float]]:
-    # A*B*C + A*D*C = A*(B+D)*C: products that differ in one factor share the rest (keeps Hessians to one product).
-    # Products are bucketed by everything but one factor; a whole bucket merges at once, and one pass merges every
-    # bucket before the first that shares a term with a merged one: linear in the terms for independent groups.
+def _merge_products(terms: list[tuple[Node, float]], common: frozenset[int] = frozenset()) -> list[tuple[Node, float]]:
+    # A*B*C + A*D*C = A*(B+D)*C, and a.*s + c.*s = (a+c).*s: products that differ in one factor share the rest (keeps
+    # Hessians to one product). Products are bucketed by everything but one factor; a whole bucket merges at once,
+    # and one pass merges every bucket before the first that shares a term with a merged one: linear in the terms
+    # for independent groups. Buckets whose shared operands include a node of `common` go first.
     terms = list(terms)
     while True:
-        groups = _disjoint_groups(_buckets(terms))
+        groups = _disjoint_groups(_buckets(terms), common)
         if not groups:
             return terms
-        merged = {i for _, members in groups for i in members}
-        joined = [(_join([terms[i] for i in members], k), 1.0) for k, members in groups]
+        merged = {i for members in groups for i, _ in members}
+        joined = [_join([(terms[i], k) for i, k in members]) for members in groups]
         terms = [t for i, t in enumerate(terms) if i not in merged] + joined
 
 
 def _buckets(terms: list[tuple[Node, float]]) -> dict:
+    # A product's key leaving out operand k: the output labels and shape, operand k's labels and shape, and the other
+    # operands with their labels in any order (the normal form orders operands by digest, so a.*s and c.*s may list
+    # s first in one and last in the other). Equal keys: the same einsum but for operand k. A scalar times a unit
+    # vector is an entry of a column of scalars: a*e_1 + a*e_3 is how [a; 0; a] is built, and stays so.
     buckets: dict = {}
     for index, (x, _) in enumerate(terms):
-        if x.op == "contract":
-            for k in range(len(x.args)):
-                key = (x.params, k, x.args[k].shape, tuple(id(a) for j, a in enumerate(x.args) if j != k))
-                buckets.setdefault(key, []).append(index)
+        if x.op != "contract":
+            continue
+        operands = list(zip(x.args, x.params.specs, strict=True))
+        for k, (arg, spec) in enumerate(operands):
+            if arg.op is Op.BASIS and len(operands) == 2 and not operands[1 - k][1]:
+                continue
+            rest = tuple(sorted((id(a), s) for j, (a, s) in enumerate(operands) if j != k))
+            members = buckets.setdefault((x.params.out, x.shape, spec, arg.shape, rest), {})
+            members.setdefault(index, k)      # a term with two equal operands joins a bucket once
     return buckets
 
 
-def _disjoint_groups(buckets: dict) -> list[tuple[int, list[int]]]:
-    groups: list[tuple[int, list[int]]] = []
+def _disjoint_groups(buckets: dict, common: frozenset[int]) -> list[list[tuple[int, int]]]:
+    groups: list[list[tuple[int, int]]] = []
     used: set[int] = set()
-    for key, members in buckets.items():
+    order = sorted(buckets, key=lambda key: not common.intersection(i for i, _ in key[4])) if common else buckets
+    for members in (buckets[key] for key in order):
         if len(members) < 2:
             continue
         if used.intersection(members):
             break        # merged in a later pass, after the terms it shares are joined
-        groups.append((key[1], members))
+        groups.append(list(members.items()))
         used.update(members)
     return groups
 
 
-def _join(group: list[tuple[Node, float]], k: int) -> Node:
-    first = group[0][0]
+def _join(group: list[tuple[tuple[Node, float], int]]) -> tuple[Node, float]:
+    # sum_i c_i * (the product with operand k_i = B_i) = the first product with operand k_0 = sum_i c_i B_i; where
+    # every c_i is one c, c * (the product with sum_i B_i) if that sum has fewer terms: c*(a + b) is not distributed,
+    # so -y - (1-y) does not collect where y + (1-y) = 1 does (-y.*s - (1-y).*s = -(y + 1 - y).*s = -s)
+    (first, _), k0 = group[0]
     specs, out = first.params.specs, first.params.out
-    inner = add(*(scale(c, x.args[k]) for x, c in group))
-    operands = [(inner if j == k else arg, spec) for j, (arg, spec) in enumerate(zip(first.args, specs, strict=True))]
-    return contract(operands, out, dict(zip(out, first.shape, strict=True)))
+    inner, common = add(*(scale(c, x.args[k]) for (x, c), k in group)), 1.0
+    c0 = group[0][0][1]
+    if c0 != 1.0 and all(c == c0 for (_, c), _ in group):
+        factored = add(*(x.args[k] for (x, _), k in group))
+        if _term_count(factored) < _term_count(inner):
+            inner, common = factored, c0
+    operands = [(inner if j == k0 else arg, spec) for j, (arg, spec) in enumerate(zip(first.args, specs, strict=True))]
+    return contract(operands, out, dict(zip(out, first.shape, strict=True))), common
+
+
+def _term_count(x: Node) -> int:
+    return len(x.args) if x.op is Op.ADD else int(not is_const(x, 0.0))
 
 
 # The constructors the rewrite rules of contract.py and stable.py build their results with (passed in: they cannot

@@ -6,9 +6,15 @@
 (3.0, [9.0, 2.25, 0.5625])
 """
 from .demos import (
+    CLASSIFIER_LOGITS,
+    CLASSIFIER_LOSSES,
     MLP_LOSS,
     NEURON_LOSS,
     DemoResult,
+    accuracy,
+    blobs_data,
+    classifier_demo,
+    classifier_init,
     mlp_demo,
     mlp_init,
     neuron_demo,
@@ -16,11 +22,12 @@ from .demos import (
     relu_neuron_data,
     wave_data,
 )
-from .loop import TrainingError, TrainingResult, derive, descend, progress_printer, train
+from .loop import TrainingError, TrainingResult, derive, descend, descent, progress_printer, train
 from .plot import save_loss_curve
 
 __all__ = [
-    "MLP_LOSS", "NEURON_LOSS", "DemoResult", "TrainingError", "TrainingResult",
-    "derive", "descend", "mlp_demo", "mlp_init", "neuron_demo", "neuron_init",
+    "CLASSIFIER_LOGITS", "CLASSIFIER_LOSSES", "MLP_LOSS", "NEURON_LOSS", "DemoResult", "TrainingError",
+    "TrainingResult", "accuracy", "blobs_data", "classifier_demo", "classifier_init", "derive", "descend", "descent",
+    "mlp_demo", "mlp_init", "neuron_demo", "neuron_init",
     "progress_printer", "relu_neuron_data", "save_loss_curve", "train", "wave_data",
 ]

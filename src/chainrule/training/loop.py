@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 import numbers
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -78,6 +78,22 @@ def descend(f: Expr, gradients: Mapping[str, Expr], params: Mapping[str, object]
     return TrainingResult(f, final, losses, dict(gradients))
 
 
+def descent(f: Expr, gradients: Mapping[str, Expr], params: Mapping[str, object], data: Mapping[str, object],
+            lr: float = 0.1, steps: int = 100) -> Iterator[tuple[int, float, dict[str, np.ndarray]]]:
+    """`descend` one step at a time: yields `(step, loss, params)` before the first and after every step, for a
+    caller that watches more than the loss (the classifier demo's accuracy). The arrays yielded are never changed
+    afterwards: each step makes new ones.
+
+    >>> f, grads = derive("(a - 3)^2", {"a": 0.0}, {})
+    >>> [(step, loss, float(p["a"])) for step, loss, p in descent(f, grads, {"a": 0.0}, {}, lr=0.25, steps=2)]
+    [(0, 9.0, 0.0), (1, 2.25, 1.5), (2, 0.5625, 2.25)]
+    """
+    _check_settings(lr, steps, None)
+    values = _values(params, data)
+    return ((step, loss, {name: values[name] for name in params})
+            for step, loss in _steps(f, gradients, values, lr, steps))
+
+
 def _check_settings(lr: object, steps: object, callback: object) -> None:
     if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not (math.isfinite(lr) and float(lr) > 0):
         raise TrainingError(f"the learning rate must be a finite number > 0, not {lr!r}")
@@ -132,17 +148,24 @@ def _check_names(f: Expr, params: Mapping[str, object], data: Mapping[str, objec
 def _descend(f: Expr, gradients: Mapping[str, Expr], values: dict[str, np.ndarray], lr: float, steps: int,
              callback: Callback | None) -> list[float]:
     losses = []
-    for step in range(steps + 1):
-        losses.append(_loss_at(f, values, step, lr))
+    for step, loss in _steps(f, gradients, values, lr, steps):
+        losses.append(loss)
         if callback is not None:
-            callback(step, losses[-1])
+            callback(step, loss)
+    return losses
+
+
+def _steps(f: Expr, gradients: Mapping[str, Expr], values: dict[str, np.ndarray], lr: float,
+           steps: int) -> Iterator[tuple[int, float]]:
+    """Gradient descent on `values` (updated as it goes): yields each step's loss before taking the next step."""
+    for step in range(steps + 1):
+        yield step, _loss_at(f, values, step, lr)
         if step == steps:
             break
         # Every gradient at the same point before any parameter moves: a simultaneous update.
         grads = {name: g.evaluate(values) for name, g in gradients.items()}
         for name, grad in grads.items():
             values[name] = values[name] - lr * grad
-    return losses
 
 
 def _loss_at(f: Expr, values: Mapping[str, np.ndarray], step: int, lr: float) -> float:

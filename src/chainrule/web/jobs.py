@@ -55,7 +55,8 @@ EXAMPLES = (
 @dataclass(frozen=True)
 class Params:
     """What the page asks: the expression, the variable, declarations (`A:symmetric`, `X:m,n`), derivative order,
-    layout, accumulation mode, values (`x:1,2,3`, `A:1,2;3,4`) and seed for the trace, and the export target."""
+    layout, accumulation mode, values (`x:1,2,3`, `A:1,2;3,4`) and seed for the trace, the export target and whether
+    the exported code computes the Hessian too."""
     expr: str
     wrt: str = ""
     var: tuple[str, ...] = ()
@@ -65,6 +66,7 @@ class Params:
     at: tuple[str, ...] = ()
     seed: int = 0
     target: str = "numpy"
+    hessian: bool = False
 
 
 class RequestError(Exception):
@@ -97,7 +99,7 @@ def read_params(query: Mapping[str, object], max_chars: int) -> Params:
     return Params(expr, one("wrt").strip(), many("var"), _int(one("order", "1"), "order", 1),
                   _choice(one("layout", "numerator"), LAYOUTS, "layout"),
                   _choice(one("mode", "reverse"), MODES, "mode"), many("at"), _int(one("seed", "0"), "seed", 0),
-                  _choice(one("target", "numpy"), TARGETS, "target"))
+                  _choice(one("target", "numpy"), TARGETS, "target"), hessian=_flag(one("hessian", "0"), "hessian"))
 
 
 def _pair(item: str) -> str:
@@ -114,6 +116,14 @@ def _int(text: str, name: str, minimum: int) -> int:
     if number < minimum or number > 10**9:
         raise RequestError(400, f"{name} must be between {minimum} and 10^9, not {number}")
     return number
+
+
+def _flag(text: str, name: str) -> bool:
+    """`1`/`0` as the address has it (also true/false, as a JSON object sends them)."""
+    value = {"1": True, "true": True, "0": False, "false": False}.get(text.strip().lower())
+    if value is None:
+        raise RequestError(400, f"{name} must be 1 or 0, not {text[:40]!r}")
+    return value
 
 
 def _choice(text: str, choices: tuple, name: str) -> str:
@@ -258,11 +268,11 @@ def export_job(p: Params) -> dict:
     f, _, wrt = _setup(p)
     d = api.derivative(f, wrt, order=p.order, layout=p.layout)
     generate = _codegen()
-    answer_: dict = {"wrt": wrt, "text": d.text(), "latex": d.latex(), "target": p.target, "code": None,
-                     "codegen": generate is not None, "codegen_error": None}
+    answer_: dict = {"wrt": wrt, "text": d.text(), "latex": d.latex(), "target": p.target, "hessian": p.hessian,
+                     "code": None, "codegen": generate is not None, "codegen_error": None}
     if generate is not None:
         try:
-            answer_["code"] = str(generate(f, wrt, target=p.target))
+            answer_["code"] = str(generate(f, wrt, target=p.target, hessian=p.hessian))
         except Exception as error:
             answer_["codegen_error"] = f"{type(error).__name__}: {error}"
     return answer_

@@ -10,7 +10,8 @@ install and keep safe. The server
 - sends the page with a Content-Security-Policy that allows nothing but itself: no request leaves the machine.
 
 API: GET /api/<derive|explain|trace|export>?expr=...&wrt=...&var=A:symmetric&order=2&layout=...&mode=...&at=x:1,2
-(or POST with the same names in a JSON object), GET /api/examples. Answers are JSON. Every request that was
+(export also takes target=numpy|torch|jax and hessian=1; or POST with the same names in a JSON object),
+GET /api/examples. Answers are JSON. Every request that was
 answered is 200: the result, or {"error": {"kind", "message", "text", "start", "end", "hint", "rendered"}} for an
 expression chainrule refuses, a limit or the time limit ("kind": "timeout"), so that the page's console stays clean;
 a malformed request is 4xx (400, 403 for a foreign Host header, 404, 413 for a large body, 414 for a long address),

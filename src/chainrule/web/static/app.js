@@ -4,10 +4,13 @@
 
 const $ = (id) => document.getElementById(id);
 const VIEWS = ["result", "work", "backward", "export"];
-const state = { view: "result", vars: {}, wrt: "", at: {}, seed: 0, target: "numpy", cache: {}, steps: [], step: -1 };
+const state = {
+  view: "result", vars: {}, wrt: "", at: {}, seed: 0, target: "numpy", hessian: null, cache: {}, steps: [], step: -1,
+};
 const TARGETS = { numpy: "NumPy", torch: "PyTorch", jax: "JAX" };
 
-// ---- the address: ?expr=...&wrt=...&var=A:symmetric&order=2&layout=...&mode=...&view=...&at=x:1,2&seed=1 ----
+// ---- the address: ?expr=...&wrt=...&var=A:symmetric&order=2&layout=...&mode=...&view=...&at=x:1,2&seed=1
+//      &target=torch&hessian=1 ----
 
 function params(withValues) {
   const q = new URLSearchParams();
@@ -28,6 +31,7 @@ function params(withValues) {
 function saveAddress() {
   const q = params(true);
   if (state.view !== "result") q.set("view", state.view);
+  if (state.hessian !== null) q.set("hessian", state.hessian ? "1" : "0");
   history.replaceState(null, "", "?" + q.toString());
 }
 
@@ -47,6 +51,8 @@ function loadAddress() {
   }
   state.seed = parseInt(q.get("seed") || "0", 10) || 0;
   state.target = TARGETS[q.get("target")] ? q.get("target") : "numpy";
+  const hessian = q.get("hessian");
+  state.hessian = hessian === "1" ? true : hessian === "0" ? false : null;
   setSelect("order", q.get("order") || "1");
   setSelect("layout", q.get("layout") || "numerator");
   setSelect("mode", q.get("mode") || "reverse");
@@ -357,13 +363,16 @@ async function showExport() {
     const parts = [];
     let answer = null;
     try {
-      answer = await cached("export", asObject(params(false)));
+      const q = params(false);
+      if (exportHessian()) q.set("hessian", "1");
+      answer = await cached("export", asObject(q));
     } catch (error) {
       answer = null;
     }
-    if (answer && answer.codegen) parts.push(targetMenu());
+    if (answer && answer.codegen) parts.push(exportOptions());
     if (answer && answer.code) {
-      parts.push(block(`Python code (${TARGETS[answer.target]})`, answer.code, `derivative_${answer.target}.py`));
+      const title = `Python code (${TARGETS[answer.target]}${answer.hessian ? ", with the Hessian" : ""})`;
+      parts.push(block(title, answer.code, `derivative_${answer.target}.py`));
     }
     if (answer && answer.codegen_error) {
       const note = document.createElement("p");
@@ -381,6 +390,29 @@ async function showExport() {
     }
     $("export-body").replaceChildren(...parts);
   });
+}
+
+// the exported code computes the Hessian when asked (the box), and by default when the order menu says 2
+function exportHessian() {
+  return state.hessian ?? $("order").value === "2";
+}
+
+function exportOptions() {
+  const row = document.createElement("div");
+  row.className = "export-options";
+  row.append(targetMenu(), hessianBox());
+  return row;
+}
+
+function hessianBox() {
+  const label = document.createElement("label");
+  const box = document.createElement("input");
+  box.type = "checkbox";
+  box.id = "hessian";
+  box.checked = exportHessian();
+  box.addEventListener("change", () => { state.hessian = box.checked; saveAddress(); showExport(); });
+  label.append(box, " with the Hessian");
+  return label;
 }
 
 function targetMenu() {

@@ -1,4 +1,4 @@
-"""Rewrites of the IR before code is written, each chosen by the flop model at the planning sizes.
+"""Rewrites of the IR before it is evaluated or written as code, each chosen by the flop model at the given sizes.
 
 Distribution of a product over a sum: `(T - U*V')*V` becomes `T*V - U*(V'*V)` when that costs fewer multiply-adds
 (U and V thin: the gradient of norm2(T-U*V')^2 by U never forms the n×m matrix U*V'). Only a sum that nothing else
@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from ..ir import Node, Op, make, topological
 from ..simplify import build as b
 from ..simplify.substitute import REBUILD
-from .contract import product_flops
+from .contract import DEFAULT_SIZE, label_dims, product_flops
 
 NOTE = "(A+B)*C distributed as A*C+B*C where cheaper"
 
@@ -47,9 +47,7 @@ def distribute(roots: Sequence[Node], plan_sizes: Mapping[str, int]) -> tuple[li
 
 def _distributed(node: Node, users: dict[int, int], sizes: Mapping[str, int]) -> Node | None:
     specs, out = node.params.specs, node.params.out
-    dims = dict(zip(out, node.shape, strict=True))
-    for arg, spec in zip(node.args, specs, strict=True):
-        dims.update(zip(spec, arg.shape, strict=True))
+    dims = label_dims(node)
     for k, arg in enumerate(node.args):
         if arg.op is not Op.ADD or users.get(id(arg), 0) != 1 or any(t.shape != arg.shape for t in arg.args):
             continue
@@ -68,5 +66,5 @@ def _distributed(node: Node, users: dict[int, int], sizes: Mapping[str, int]) ->
 def _entries(shape: tuple, sizes: Mapping[str, int]) -> int:
     total = 1
     for d in shape:
-        total *= d if isinstance(d, int) else sizes.get(d, 1000)
+        total *= d if isinstance(d, int) else sizes.get(d, DEFAULT_SIZE)
     return total

@@ -1,0 +1,12 @@
+"""The plan of an expression for given sizes, shared by evaluation (numeric/) and code generation (codegen/).
+
+- contract.py: a generalized product as pairwise operations in the order of fewest multiply-adds (matmul, broadcast
+  multiply, tensordot, solve for inv(A)*b, einsum only with its path), carried out by an Emitter;
+- rewrite.py: products distributed over sums where that saves multiply-adds.
+"""
+from __future__ import annotations
+
+from .contract import DEFAULT_SIZE, Emitter, Planned, plan_product, product_flops
+from .rewrite import distribute
+
+__all__ = ["DEFAULT_SIZE", "Emitter", "Planned", "distribute", "plan_product", "product_flops"]
