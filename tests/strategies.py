@@ -447,7 +447,8 @@ def _index(draw, ty: Ty, depth: int) -> Gen:
 
 
 def _blocks(draw, ty: Ty, depth: int) -> Gen:
-    """[u; a] and [a; u] (a vector of 4 from one of 3 and a scalar), [X; r] (a row below a matrix), [X, c]."""
+    """[u; a] and [a; u] (a vector of 4 from one of 3 and a scalar), [X; r] (a row below a matrix), [X, c], and the
+    block matrix [Q, c; r, a]."""
     if ty.kind in ("col", "row") and ty.dims[0] == 4:
         col = Ty("col", (4,))
         u, a = expression_of(draw, Ty("col", (3,)), depth - 1), expression_of(draw, S, depth - 1)
@@ -457,6 +458,8 @@ def _blocks(draw, ty: Ty, depth: int) -> Gen:
             [ns.reshape(ns.asarray(p(ns, v)) * 1.0, (-1,)) for p in parts]), ATOM, *parts)
         return e if ty == col else transpose(e)
     m, n = ty.dims
+    if m == n == 4 and draw(st.booleans()):
+        return _block_matrix(draw, depth)
     if m == 4:
         top, row = (expression_of(draw, Ty("mat", (3, n)), depth - 1),
                     expression_of(draw, Ty("row", (n,)), depth - 1))
@@ -465,6 +468,18 @@ def _blocks(draw, ty: Ty, depth: int) -> Gen:
     left, col = expression_of(draw, Ty("mat", (m, 3)), depth - 1), expression_of(draw, Ty("col", (m,)), depth - 1)
     return _combine(f"[{left.text}, {col.text}]", ty, lambda ns, v: ns.concatenate(
         [ns.asarray(left(ns, v)), ns.reshape(ns.asarray(col(ns, v)), (-1, 1))], axis=1), ATOM, left, col)
+
+
+def _block_matrix(draw, depth: int) -> Gen:
+    """[Q, c; r, a]: a 4×4 block matrix from a 3×3 matrix, a column, a row and a scalar."""
+    q, c, r, a = (expression_of(draw, t, depth - 1) for t in (Ty("mat", (3, 3)), Ty("col", (3,)), Ty("row", (3,)), S))
+
+    def value(ns, v):
+        top = ns.concatenate([ns.asarray(q(ns, v)), ns.reshape(ns.asarray(c(ns, v)), (3, 1))], axis=1)
+        bottom = ns.concatenate([ns.reshape(ns.asarray(r(ns, v)), (1, 3)), ns.reshape(ns.asarray(a(ns, v)) * 1.0,
+                                                                                       (1, 1))], axis=1)
+        return ns.concatenate([top, bottom], axis=0)
+    return _combine(f"[{q.text}, {c.text}; {r.text}, {a.text}]", Ty("mat", (4, 4)), value, ATOM, q, c, r, a)
 
 
 def _as_2d(ns, value, ty: Ty):

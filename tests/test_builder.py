@@ -181,3 +181,56 @@ def test_size_with_a_dimension_and_numel_are_numbers():
     np.testing.assert_allclose(cr.derivative(f, M).evaluate(M=values), np.full((3, 4), 1 / 12))   # sizes: constants
     with pytest.raises(cr.ShapeError, match="size takes an expression and a dimension"):
         cr.size(M, 1, 2)
+
+
+# ---- building and taking apart: cr.vstack, cr.hstack, x[...] (Python's indices from 0) ----
+
+X4 = cr.matrix_var("X", 3, 4)
+x4 = cr.vector_var("x", 4)
+
+
+@pytest.mark.parametrize("built, text, decls", [
+    (lambda: x4[1], "x(2)", {"x": (4,)}),
+    (lambda: x4[1:3], "x(2:3)", {"x": (4,)}),
+    (lambda: x4[:2], "x(1:2)", {"x": (4,)}),
+    (lambda: X4[0, :], "X(1, :)", {"X": (3, 4)}),
+    (lambda: X4[:, 3], "X(:, 4)", {"X": (3, 4)}),
+    (lambda: X4[1, 2], "X(2, 3)", {"X": (3, 4)}),
+    (lambda: X4[0:2, 1:4], "X(1:2, 2:4)", {"X": (3, 4)}),
+    (lambda: (X4 @ x4)[2], "(X*x)(3)", {"X": (3, 4), "x": (4,)}),
+    (lambda: cr.vstack(x4, cr.scalar_var("b")), "[x; b]", {"x": (4,), "b": ()}),
+    (lambda: cr.vstack(X4, x4.T), "[X; x']", {"X": (3, 4), "x": (4,)}),
+    (lambda: cr.hstack(X4, cr.vector(1, 3)), "[X, vector(1, 3)]", {"X": (3, 4)}),
+])
+def test_python_indexing_and_stacking_build_the_languages_expression(built, text, decls, rng):
+    f = built()
+    g = cr.parse(text, **decls)
+    assert f == g
+    values = {n: rng.standard_normal(s) for n, s in decls.items()}
+    np.testing.assert_array_equal(np.asarray(f.evaluate(values)), np.asarray(g.evaluate(values)))
+    reference = {"x(2)": lambda v: v["x"][1], "x(2:3)": lambda v: v["x"][1:3],
+                 "X(1:2, 2:4)": lambda v: v["X"][0:2, 1:4]}
+    if text in reference:      # Python's meaning of the index, from NumPy
+        np.testing.assert_array_equal(f.evaluate(values), reference[text](values))
+
+
+@pytest.mark.parametrize("built, error, message", [
+    (lambda: x4[-1], cr.UsageError, "whole number from 0"),
+    (lambda: x4[0:4:2], cr.UsageError, "slice first:last"),
+    (lambda: x4[2:2], cr.UsageError, "slice first:last"),
+    (lambda: x4["a"], cr.UsageError, "not 'a'"),
+    (lambda: x4[4], cr.ShapeError, "beyond the end"),
+    (lambda: X4[1], cr.ShapeError, "indexing takes two indices"),
+    (lambda: cr.vstack(X4, x4), cr.ShapeError, "the same number of columns"),
+])
+def test_bad_indices_and_stacks_are_clear_errors(built, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        built()
+
+
+def test_a_stacked_parameter_vector_differentiates_like_its_text(rng):
+    w, b = cr.vector_var("w", 3), cr.scalar_var("b")
+    X = cr.matrix_var("X", 5, 4)
+    f = cr.sum(cr.softplus(X @ cr.vstack(w, b)))
+    assert f == cr.parse("sum(softplus(X*[w; b]))", X=(5, 4), w=(3,), b=())
+    assert cr.check(f, "w", seed=3).ok and cr.check(f, "b", seed=3).ok

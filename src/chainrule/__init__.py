@@ -20,7 +20,7 @@ except PackageNotFoundError:                # a source tree that is not installe
 
 from . import builder as _builder
 from .api import LAYOUTS, check, codegen, compile, derivative, diagnose, hessian, parse
-from .builder import call, matrix_var, scalar_var, vector_var
+from .builder import call, hstack, matrix_var, scalar_var, vector_var, vstack
 from .errors import ChainruleError, DerivativeError, EvaluationError, ParseError, ShapeError, UsageError
 from .explain import Derivation, explain
 from .expr import Expr
@@ -55,6 +55,7 @@ __all__ = [
     "diagnose",
     "explain",
     "hessian",
+    "hstack",
     "limits",
     "matrix_var",
     "parse",
@@ -62,6 +63,7 @@ __all__ = [
     "trace",
     "train",
     "vector_var",
+    "vstack",
 ]
 __all__.extend(_builder.EXPORTED)
 

@@ -18,7 +18,7 @@ from types import MappingProxyType
 
 from . import boundary
 from .errors import ParseError, ShapeError, UsageError
-from .expr import Expr, apply_function
+from .expr import Expr, apply_function, apply_operator
 from .ir import Dim
 from .language.rules import FUNCTIONS
 from .simplify import build as b
@@ -107,6 +107,26 @@ def call(name: str, *operands: object) -> Expr:
         raise ParseError(f"unknown function {name!r}", hint=f"Did you mean '{close[0]}'?" if close
                          else f"Known functions: {', '.join(sorted(FUNCTIONS))}.")
     return apply_function(name, *_language_operands(name, operands, {}))
+
+
+def vstack(*parts: object) -> Expr:
+    """[a; b; ...]: the parts one above the other (MATLAB's vertical concatenation).
+
+    >>> import chainrule as cr
+    >>> print(vstack(cr.vector_var("w", 3), cr.scalar_var("b")))
+    [w; b]
+    """
+    return apply_operator("stack", *parts)
+
+
+def hstack(*parts: object) -> Expr:
+    """[a, b, ...]: the parts side by side (MATLAB's horizontal concatenation).
+
+    >>> import chainrule as cr
+    >>> print(hstack(cr.matrix_var("X", 4, 2), cr.vector(1, 4)))
+    [X, vector(1, 4)]
+    """
+    return apply_operator("row", *parts)
 
 
 # ---- cr.<name> for every function of the language ---------------------------------------------------------------

@@ -19,7 +19,7 @@ from .ir import Node, VarInfo
 from .ir import variables as ir_variables
 from .ir.validate import checking_on, validate
 from .language.infer import check_arguments
-from .language.rules import FUNCTIONS, OPERATORS, Ctx, Rule, TypeFailure
+from .language.rules import FUNCTIONS, OPERATORS, Ctx, Rule, TypeFailure, selection
 from .language.surface import Syntax
 from .language.types import SCALAR, DimVar, SType, Unifier
 from .notation import mathml, render
@@ -182,6 +182,31 @@ class Expr:
     def __abs__(self) -> Expr:
         return apply_function("abs", self)
 
+    def __getitem__(self, key: object) -> Expr:
+        """Python's indexing, from 0, as the language's from 1: x[1] is x(2), x[1:3] is x(2:3), X[0, :] is X(1, :)
+        (a step, a negative index or an index past the end is an error)."""
+        items = key if isinstance(key, tuple) else (key,)
+        return _apply(OPERATORS["index"], "index", "index", [self, *map(_index_item, items)], text_allowed=False)
+
+
+def _index_item(item: object) -> Syntax:
+    """One Python index (from 0) as the language writes it (from 1): k+1, ':' or first+1:last."""
+    k = _whole(item)
+    if k is not None:
+        return Syntax("number", (), 0, 0, float(k + 1))
+    if isinstance(item, slice) and item.step is None:
+        if item.start is None and item.stop is None:
+            return Syntax("colon", (), 0, 0, None)
+        first, last = _whole(0 if item.start is None else item.start), _whole(item.stop)
+        if first is not None and last is not None and first < last:
+            ends = (Syntax("number", (), 0, 0, float(first + 1)), Syntax("number", (), 0, 0, float(last)))
+            return Syntax("range", ends, 0, 0, None)
+    raise UsageError(f"an index of a chainrule expression is a whole number from 0, ':' or a slice first:last with "
+                     f"both ends given, not {item!r}",
+                     hint="x[1] is x(2) of the language, x[1:3] is x(2:3), and X[0, :] is X(1, :); negative indices "
+                          "and steps are not read.")
+
+
 
 # ---- one rule of the language applied to Python operands ------------------------------------------------------------
 
@@ -268,6 +293,11 @@ class _PythonOperands(Ctx):
             syntax, lowered, shown = Syntax("string", (), 0, 0, value), (value.replace(" ", ""), None), value
         elif value is None and text_allowed:      # the language's [], as in cr.max(X, None, 2) for max(X, [], 2)
             return Syntax("empty", (), 0, 0, None), (None, None)
+        elif isinstance(value, Syntax):           # an index item of x[...], already as the language writes it
+            lowered = (b.const(value.value), SCALAR) if value.op == "number" else (selection(value), None)
+            if value.op == "number":
+                self.shown[id(value)] = value.value
+            return value, lowered
         elif isinstance(value, numbers.Real):
             number = _float(value)
             syntax, lowered, shown = Syntax("number", (), 0, 0, number), (b.const(number), SCALAR), number
@@ -279,9 +309,25 @@ class _PythonOperands(Ctx):
     def source(self, node: Syntax) -> str:
         if node.op == "empty":
             return "None"
+        if node.op in ("colon", "range"):
+            return _index_text(node)
         if id(node) in self.shown:
             return _shown(self.shown[id(node)])
         return f"{node.value}({', '.join(map(self.source, node.args))})"
+
+
+def _whole(value: object) -> int | None:
+    """value as a whole number >= 0 (an index from 0), or None."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and int(value) >= 0:
+        return int(value)
+    return None
+
+
+def _index_text(item: Syntax) -> str:
+    """An index item of x[...] that is not a number, as the language writes it: ':' or 2:3."""
+    if item.op == "colon":
+        return ":"
+    return ":".join(f"{end.value:g}" for end in item.args)
 
 
 def _float(value: numbers.Real) -> float:

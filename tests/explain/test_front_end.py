@@ -19,6 +19,11 @@ from chainrule.trace import trace
 # The paper's examples (Parr & Howard, Goodfellow §6.5) and the shapes that once printed wrongly.
 CORPUS = [
     ("ln(sin(x^3)^2)", {"x": "scalar"}),
+    # indexing moves its selection into the operand ((exp(x))(1) is built exp(x(1))): a regrouping, no fused step
+    ("(exp((x)))(1)", {"x": (3,)}),
+    ("sum((sin(X))(2, :))", {"X": (2, 3)}),
+    ("[exp(x); sin(y)](4)", {"x": (3,), "y": (2,)}),
+    ("((C) * (B))(2:4, :).^0", {"C": (4, 3), "B": (3, 4)}),
     ("x^2*x", {"x": "scalar"}),
     ("max(0, w'*x+b)", {"w": "vector", "x": "vector", "b": "scalar"}),
     ("sum((y - max(0, X*w+b)).^2)/N", {"X": ("N1", "n"), "w": ("n",), "b": (), "y": ("N1",), "N": ()}),

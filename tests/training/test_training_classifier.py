@@ -4,17 +4,16 @@ every step (float64); accuracy rises far above chance; the command runs and refu
 The torch models are written by hand with autograd and torch's own cross-entropy, independently of chainrule's
 derivation: only the data, the initial weights, the learning rate and the number of steps are shared.
 """
-import argparse
 import io
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from training_helpers import run_cli, torch_descent
 
 import chainrule as cr
 import chainrule.training as tr
-from chainrule.training.command import register
 
 RTOL = 1e-9
 
@@ -44,18 +43,8 @@ def torch_sgd(model, init, data, lr, steps):
     params = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in init.items()}
     X = torch.tensor(data["X"], dtype=torch.float64)
     labels = torch.tensor(classes(data["Y"]))
-    losses = []
-    for step in range(steps + 1):
-        loss = F.cross_entropy(torch_logits(model, params, X), labels)   # the mean over the rows
-        losses.append(loss.item())
-        if step == steps:
-            break
-        loss.backward()
-        with torch.no_grad():
-            for p in params.values():
-                p.sub_(lr * p.grad)
-                p.grad = None
-    return losses, {k: p.detach().numpy() for k, p in params.items()}
+    # F.cross_entropy is the mean over the rows
+    return torch_descent(lambda p: F.cross_entropy(torch_logits(model, p, X), labels), params, lr, steps)
 
 
 def random_init(model, seed, hidden=5):
@@ -161,13 +150,6 @@ def test_printed_loss_and_gradients_read_back_as_the_same_functions(model):
 def test_bad_arguments_are_explained(options, message):
     with pytest.raises(tr.TrainingError, match=message):
         tr.classifier_demo(steps=2, plot=False, out=io.StringIO(), **options)
-
-
-def run_cli(argv):
-    parser = argparse.ArgumentParser(prog="chainrule")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
 
 
 def test_cli_classifier_mlp_with_plot(tmp_path, capsys):

@@ -1,13 +1,12 @@
 """The demos: a known neuron is recovered, the network's loss decreases, the loss curve is saved, the CLI runs."""
-import argparse
 import io
 import sys
 
 import numpy as np
 import pytest
+from training_helpers import run_cli
 
 import chainrule.training as tr
-from chainrule.training.command import register
 
 
 @pytest.mark.parametrize("w, b, seed", [
@@ -58,13 +57,6 @@ def test_no_matplotlib_no_plot_and_no_error(tmp_path, monkeypatch):
     demo = tr.neuron_demo(steps=5, plot=tmp_path / "n.png", out=out)
     assert demo.plot is None and "no loss curve saved" in out.getvalue()
     assert not (tmp_path / "n.png").exists()
-
-
-def run_cli(argv):
-    parser = argparse.ArgumentParser(prog="chainrule")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
 
 
 def test_cli_demo_neuron(tmp_path, capsys):

@@ -5,6 +5,7 @@ initial weights, the learning rate and the number of steps are shared.
 """
 import numpy as np
 import pytest
+from training_helpers import torch_descent
 
 import chainrule.training as tr
 
@@ -18,18 +19,7 @@ def torch_sgd(model_loss, init, data, lr, steps):
     params = {k: torch.tensor(np.asarray(v, dtype=float), dtype=torch.float64, requires_grad=True)
               for k, v in init.items()}
     tensors = {k: torch.tensor(np.asarray(v, dtype=float), dtype=torch.float64) for k, v in data.items()}
-    losses = []
-    for step in range(steps + 1):
-        loss = model_loss(params, tensors)
-        losses.append(loss.item())
-        if step == steps:
-            break
-        loss.backward()
-        with torch.no_grad():
-            for p in params.values():
-                p.sub_(lr * p.grad)
-                p.grad = None
-    return losses, {k: p.detach().numpy() for k, p in params.items()}
+    return torch_descent(lambda p: model_loss(p, tensors), params, lr, steps)
 
 
 def neuron_loss(p, d):

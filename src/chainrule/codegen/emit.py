@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from ..errors import UsageError
 from ..ir import Node, Op, topological
 from ..numeric.evaluate import node_text
-from ..plan.contract import DEFAULT_SIZE
+from ..plan.contract import entries
 from ..plan.rewrite import distribute
 from .code import ADD, ATOM, MUL, POW, UNARY, Code, atom, number, wrap
 from .contract import Ref, contract_code
@@ -239,7 +239,7 @@ class Program:
                 last[name] = k
         dead: dict[int, list[str]] = {}
         for s in self.statements:
-            if s.name in last and s.name not in kept and _entries(s.node.shape, self.sizes) >= RELEASE_ENTRIES:
+            if s.name in last and s.name not in kept and entries(s.node.shape, self.sizes) >= RELEASE_ENTRIES:
                 dead.setdefault(last[s.name], []).append(s.name)
         return dead
 
@@ -271,12 +271,6 @@ def fit(line: str, indent: str, width: int = LINE_WIDTH) -> list[str]:
             out.append(indent + piece)
     return out
 
-
-def _entries(shape: Sequence, sizes: Mapping[str, int]) -> int:
-    total = 1
-    for d in shape:
-        total *= d if isinstance(d, int) else sizes.get(d, DEFAULT_SIZE)
-    return total
 
 
 def _inline(node: Node) -> bool:

@@ -19,7 +19,7 @@ import lark
 from ..errors import ParseError
 from ..limits import LimitError, current_limits
 from .reader import read
-from .surface import Syntax
+from .surface import Syntax, bracket
 
 # brackets, and double-quoted specs skipped whole (a single quote is also the transpose, so '...' specs are not
 # skipped: a bracket inside one is a spec error anyway)
@@ -50,11 +50,11 @@ class _ToSyntax(lark.Transformer):
         opening, inner, closing = kids     # parentheses widen the span, they make no node
         return dataclasses.replace(inner, start=opening.start_pos, end=closing.end_pos)
 
-    def stack(self, kids):
-        return Syntax("stack", tuple(k for k in kids if isinstance(k, Syntax)), kids[0].start_pos, kids[-1].end_pos)
+    def blockrow(self, kids):
+        return [k for k in kids if isinstance(k, Syntax)]     # the blocks of one row, left to right
 
-    def row(self, kids):
-        return Syntax("row", tuple(k for k in kids if isinstance(k, Syntax)), kids[0].start_pos, kids[-1].end_pos)
+    def bracket(self, kids):
+        return bracket([k for k in kids if isinstance(k, list)], kids[0].start_pos, kids[-1].end_pos)
 
     def index(self, kids):
         operand, _, args, closing = kids

@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from .surface import Syntax
+from .surface import Syntax, bracket
 
 # The lexemes are grammar.lark's (NUMBER, NAME, STRING, WS): parse_syntax's test compares them with lark's own.
 NUMBER = r"(\d+(\.(?![*\/^'])\d*)?|\.\d+)([eE][+-]?\d+)?"
@@ -44,8 +44,8 @@ class _Frame:
     kind: str                  # group, bracket ([...]), call, index
     start: int
     head: object = None        # the called name (call) or the indexed operand (index)
-    items: list = dataclasses.field(default_factory=list)
-    separator: str | None = None   # ; or , inside [...]
+    items: list = dataclasses.field(default_factory=list)   # inside [...]: the blocks of the row being read
+    rows: list = dataclasses.field(default_factory=list)    # inside [...]: the rows read before it (before a ;)
     range_from: Syntax | None = None   # the first bound of a range a:b being read
 
 
@@ -232,15 +232,16 @@ class _Reader:
 
     def _in_brackets(self, frame: _Frame, item: Syntax, value: str, end: int) -> bool:
         frame.items.append(item)
+        if value in ";]":
+            frame.rows.append(frame.items)
+            frame.items = []
         if value == "]":
             self.pending.pop()
-            op = "row" if frame.separator == "," else "stack"
-            self.operands.append(Syntax(op, tuple(frame.items), frame.start, end))
+            self.operands.append(bracket(frame.rows, frame.start, end))
             self._closed_indexable = True
             return True
-        if value not in ";," or frame.separator not in (None, value):
+        if value not in ";,":
             raise Declined
-        frame.separator = value
         return False
 
     def _in_arguments(self, frame: _Frame, item: Syntax, value: str, end: int) -> bool:

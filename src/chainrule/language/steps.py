@@ -254,12 +254,16 @@ def _fused(syntax: Syntax, lowered: dict, constant: dict[int, bool]) -> set[int]
         return n.op not in ("name", "string", "empty") and not constant[id(n)]
 
     for node in walk(syntax):
+        if node.op == "index":      # its constructor moves the selection into its operand, (exp(x))(1) = exp(x(1)):
+            continue                # a regrouping, not a rewrite through the operand
         whole = lowered[id(node)][0] if is_step(node) else None
         if not isinstance(whole, Node):
             continue
         pending = [a for a in node.args if is_step(a)]
         while pending:
             a = pending.pop()
+            if a.op == "index":     # written from its own selection, which a user rewritten through no longer has
+                continue
             part = lowered[id(a)][0]
             if isinstance(part, Node) and search.rewritten_through(whole, part):
                 fused.add(id(a))

@@ -14,6 +14,15 @@ class Syntax:
     value: Any = None            # the number, the name, or the called function's name
 
 
+def bracket(rows: list[list[Syntax]], start: int, end: int) -> Syntax:
+    """[...] from the rows of its blocks: [a; b] a stack, [a, b] a row, [A, B; C, D] a stack of rows (each row spans
+    its blocks, the brackets span start to end)."""
+    if len(rows) == 1 and len(rows[0]) > 1:
+        return Syntax("row", tuple(rows[0]), start, end)
+    parts = [r[0] if len(r) == 1 else Syntax("row", tuple(r), r[0].start, r[-1].end) for r in rows]
+    return Syntax("stack", tuple(parts), start, end)
+
+
 def walk(root: Syntax) -> list[Syntax]:
     """Every node once, operands before the node (iterative)."""
     # A pre-order that visits the last operand first, reversed: operands before the node, left to right.

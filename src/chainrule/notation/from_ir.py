@@ -689,11 +689,36 @@ def _blocks(node: Node, args: list[M]) -> M:
     parts = []
     for part, own in zip(node.args, args, strict=True):
         inner = _without_unit_axes(part)
-        shown = to_mast(inner) if inner is not None else m.num(part.params.value) if (
-            part.op == "const" and all(d == 1 for d in part.shape)) else own
+        constant = _constant_value(part)
+        if constant is not None:
+            # a vector block reads as a column beside others and as a row above others: else the matrix it is
+            shown = _constant_part(part.shape, constant)
+            parts.append(shown if shown.orient in ("s", want) else own)
+            continue
+        shown = to_mast(inner) if inner is not None else own
         parts.append(m.transpose(shown) if shown.orient in "cr" and shown.orient != want else shown)
     separator = ";" if node.rank == 1 or node.params.axis == 0 else ","
     return m.blocks(parts, separator, "c" if node.rank == 1 else "m")
+
+
+def _constant_value(part: Node) -> float | None:
+    """c where the part is the constant c everywhere: a constant, or a scalar constant spread over the part's shape."""
+    if part.op == "const":
+        return part.params.value
+    if part.op == "contract" and len(part.args) == 1 and part.args[0].op == "const" and part.args[0].rank == 0:
+        return part.args[0].params.value
+    return None
+
+
+def _constant_part(shape: tuple, value: float) -> M:
+    """A constant part of a stack written as the number, column or row it is: 2 in [x; 2], vector(1, 3) in
+    [X, vector(1, 3)] (3×1), vector(1, 4)' in [X; vector(1, 4)'] (1×4)."""
+    if all(d == 1 for d in shape):
+        return m.num(value)
+    if len(shape) == 2 and 1 in shape:
+        column = m.fill(value, (shape[0] if shape[1] == 1 else shape[1],))
+        return column if shape[1] == 1 else m.transpose(column)
+    return m.fill(value, shape)
 
 
 def _tensor_blocks(node: Node, args: list[M]) -> M:

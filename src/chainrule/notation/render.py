@@ -89,6 +89,10 @@ class Style:
     def blocks(self, parts: list[str], separator: str) -> str:
         return "[" + f"{separator} ".join(parts) + "]"
 
+    def block_matrix(self, rows: list[list[str]]) -> str:
+        """[A, B; C, D]: rows of blocks."""
+        return "[" + "; ".join(", ".join(row) for row in rows) + "]"
+
     def pick(self, base: str, items: tuple[str, ...]) -> str:
         return f"{base}({', '.join(items)})"
 
@@ -190,6 +194,9 @@ class LatexStyle(MathStyle):
     def blocks(self, parts: list[str], separator: str) -> str:
         return r"\begin{bmatrix}" + (r" \\ " if separator == ";" else " & ").join(parts) + r"\end{bmatrix}"
 
+    def block_matrix(self, rows: list[list[str]]) -> str:
+        return r"\begin{bmatrix}" + r" \\ ".join(" & ".join(row) for row in rows) + r"\end{bmatrix}"
+
     def pick(self, base: str, items: tuple[str, ...]) -> str:
         return f"{{{base}}}_{{{','.join(items)}}}"
 
@@ -277,6 +284,10 @@ class Renderer:
         return self.style.stack([self.parenthesize(a, 0) for a in x.args]), ATOM
 
     def _blocks(self, x: M) -> Printed:
+        rows = [_block_row(p) for p in x.args] if x.data == ";" else []
+        if any(row is not None for row in rows):      # [[A, B]; [C, D]] is [A, B; C, D]
+            return self.style.block_matrix([[self.parenthesize(a, 0) for a in row or (p,)]
+                                            for row, p in zip(rows, x.args, strict=True)]), ATOM
         return self.style.blocks([self.parenthesize(a, 0) for a in x.args], x.data), ATOM
 
     def _pick(self, x: M) -> Printed:
@@ -356,6 +367,15 @@ class Renderer:
         if coefficient < 0:
             return self.style.subtract, self.parenthesize(m.mm(m.num(-coefficient), rest), ADD + 1)
         return self.style.plus, self.parenthesize(term, ADD)
+
+
+def _block_row(x: M) -> tuple[M, ...] | None:
+    """The blocks of a row of a block matrix: [A, B], or [c; d]' (which is [c', d]); None for anything else."""
+    if x.kind == "blocks" and x.data == ",":
+        return x.args
+    if x.kind == "T" and x.args[0].kind == "blocks" and x.args[0].data == ";":
+        return tuple(m.transpose(a) for a in x.args[0].args)
+    return None
 
 
 # ---- whole results: written out, or with their shared parts named ---------------------------------------------------

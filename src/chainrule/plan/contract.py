@@ -131,6 +131,11 @@ class Planned:
     scratch: int
 
 
+def entries(shape: Sequence, plan_sizes: Mapping[str, int]) -> int:
+    """The number of entries of an array of this shape, a dimension without a given size counted at DEFAULT_SIZE."""
+    return math.prod(d if isinstance(d, int) else plan_sizes.get(d, DEFAULT_SIZE) for d in shape)
+
+
 def label_dims(node: Node) -> dict:
     """label -> dimension (a name or a number), for every label of a contract node."""
     specs, out = node.params.specs, node.params.out

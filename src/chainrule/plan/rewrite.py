@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from ..ir import Node, Op, make, topological
 from ..simplify import build as b
 from ..simplify.substitute import REBUILD
-from .contract import DEFAULT_SIZE, label_dims, product_flops
+from .contract import entries, label_dims, product_flops
 
 NOTE = "(A+B)*C distributed as A*C+B*C where cheaper"
 
@@ -51,20 +51,14 @@ def _distributed(node: Node, users: dict[int, int], sizes: Mapping[str, int]) ->
     for k, arg in enumerate(node.args):
         if arg.op is not Op.ADD or users.get(id(arg), 0) != 1 or any(t.shape != arg.shape for t in arg.args):
             continue
-        before = product_flops(node, sizes) + _entries(arg.shape, sizes) + sum(
+        before = product_flops(node, sizes) + entries(arg.shape, sizes) + sum(
             product_flops(t, sizes) for t in arg.args if t.op is Op.CONTRACT and users.get(id(t), 0) == 1)
         parts = [b.contract([(t if j == k else a, s) for j, (a, s) in enumerate(zip(node.args, specs, strict=True))],
                             out, dims) for t in arg.args]
         after = sum(product_flops(p, sizes) if p.op is Op.CONTRACT else 0 for p in parts) \
-            + _entries(node.shape, sizes) * (len(parts) - 1)
+            + entries(node.shape, sizes) * (len(parts) - 1)
         if after < before:
             # built as it is: b.add would factor the common C out again, undoing the rewrite
             return make(Op.ADD, tuple(parts), (), node.shape)
     return None
 
-
-def _entries(shape: tuple, sizes: Mapping[str, int]) -> int:
-    total = 1
-    for d in shape:
-        total *= d if isinstance(d, int) else sizes.get(d, DEFAULT_SIZE)
-    return total
