@@ -132,3 +132,15 @@ def test_large_temporaries_are_deleted_after_their_last_use():
     assert "del " not in small                                                         # small arrays are left alone
     jax_code = body(cr.codegen(f, "U", "jax", sizes={"r": 10}, hvp=True), "hvp")
     assert "del " not in jax_code                                                      # XLA plans JAX's memory
+
+
+def test_the_torch_function_stores_its_forward_signature():
+    # Function.apply binds its arguments to forward's signature on every call; the module computes it once
+    torch = pytest.importorskip("torch")
+    m = cr.compile("x'*A*x", ["x"], "torch")
+    forward = m.f.__globals__["Expression"].forward
+    assert "__signature__" in vars(forward)
+    assert list(forward.__signature__.parameters) == ["x", "A"]
+    x, a = torch.randn(3, dtype=torch.float64, requires_grad=True), torch.randn(3, 3, dtype=torch.float64)
+    (g,) = torch.autograd.grad(m.f(x, a), [x])
+    assert torch.allclose(g, (a + a.T) @ x.detach())

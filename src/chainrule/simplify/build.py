@@ -16,6 +16,7 @@ from ..ir.ops import (
     BasisParams,
     CofactorParams,
     ConstParams,
+    ContractParams,
     IndexParams,
     MapParams,
     ReduceParams,
@@ -85,7 +86,29 @@ def delta(dim: Dim) -> Node:
 def contract(operands: Sequence[tuple[Node, tuple]], out: Sequence, dims: dict | None = None) -> Node:
     """The tensor sum_{labels not in out} prod_k operands[k][labels_k] (one einsum), in the normal form of
     simplify/contract.py. An output label that no operand carries broadcasts (its size must be in `dims`)."""
+    relabelled = _through_delta(operands, out)
+    if relabelled is not None:
+        return relabelled
     return normal_form(_without_unit_sums(operands, out), out, dims, CONSTRUCTORS)
+
+
+def _through_delta(operands: Sequence[tuple[Node, tuple]], out: Sequence) -> Node | None:
+    """x where the product is sum_j delta[i, j] x[..j..] and renaming j to i gives x's labels exactly `out`: what the
+    normal form would return (the delta eliminated, one operand left in order), found without it. This is the VJP of
+    every linear step whose cotangent is an identity (one per entry of a stack of scalars). None where it does not
+    apply: x a product or a constant (which the normal form may still rewrite), or an axis of size 1."""
+    if len(operands) != 2:
+        return None
+    delta_at = 0 if operands[0][0].op is Op.DELTA else 1 if operands[1][0].op is Op.DELTA else None
+    if delta_at is None:
+        return None
+    (d, (i, j)), (x, ix) = (operands[0], operands[1]) if delta_at == 0 else (operands[1], operands[0])
+    if x.op in (Op.CONTRACT, Op.CONST, Op.DELTA) or 1 in x.shape or 1 in d.shape:
+        return None
+    renamed = tuple(i if label == j else label for label in ix)
+    if i == j or i in ix or ix.count(j) != 1 or j in out or renamed != tuple(out) or len(set(ix)) != len(ix):
+        return None
+    return x
 
 
 def _without_unit_sums(operands: Sequence[tuple[Node, tuple]], out: Sequence) -> Sequence[tuple[Node, tuple]]:
@@ -204,9 +227,24 @@ def _sum_of_exp_axes(x: Node) -> tuple[int, ...] | None:
 
 def mul(a: Node, b: Node) -> Node:
     """Element-wise product, a scalar operand expanding to the other's shape."""
+    scaled = _scalar_times_basis(a, b)
+    if scaled is not None:
+        return scaled
     shape = _elementwise_shape(a, b)
     labels = tuple(range(len(shape)))
     return contract([(a, labels if a.shape else ()), (b, labels if b.shape else ())], labels)
+
+
+def _scalar_times_basis(a: Node, b: Node) -> Node | None:
+    """x*e_k for a scalar x and a unit vector e_k (one entry of a stack of scalars), built without the normal form,
+    which leaves it as it is: no rule applies to two distinct operands of which neither is a number, a product or a
+    delta. None where x is one of those (or e_k has one entry) and the normal form may rewrite it."""
+    scalar, unit = (a, b) if b.op is Op.BASIS else (b, a)
+    if unit.op is not Op.BASIS or scalar.shape != () or scalar.op in (Op.CONST, Op.CONTRACT) or unit.shape[0] == 1:
+        return None
+    ops = sorted([(unit, (0,)), (scalar, ())], key=lambda op: op[0].digest)   # _canonical's order
+    params = ContractParams(tuple(spec for _, spec in ops), (0,))
+    return make(Op.CONTRACT, tuple(node for node, _ in ops), params, unit.shape)
 
 
 def scale(c: float, x: Node) -> Node:
@@ -333,6 +371,8 @@ def unit(x: Node) -> Node:
 def add(*terms: Node) -> Node:
     """n-ary sum with scalar expansion: flattened, like terms collected, constants folded, zeros dropped, and f(-u)
     written through f(u) where that makes the sum smaller (_reflected)."""
+    if len(terms) == 1 and terms[0].op not in (Op.ADD, Op.CONST, Op.CONTRACT):
+        return terms[0]     # nothing to flatten, collect or fold (the one cotangent of most reverse-mode steps)
     shape = _elementwise_shape(*terms)
     flat = _flatten(terms)
     parts = _sum_parts(flat)
