@@ -213,8 +213,6 @@ def _logsoftmax_along(shown: M) -> M | None:
 def _same_terms(terms: tuple[M, ...], total: M) -> bool:
     """The terms add up to total, term for term (in any order)."""
     expected = total.args if total.kind == "add" else (total,)
-    if len(terms) == 1 and total.kind != "add":
-        return terms[0] is total
     c, rest = m.split_coefficient(total)
     if c != 1.0 and rest.kind == "add":
         expected = tuple(m.mm(m.num(c), t) for t in rest.args)
