@@ -57,3 +57,37 @@ def test_factorization_gradient_needs_nothing_larger_than_the_product(rng):
     assert all(n.rank <= 2 for n in topological([g.node]))
     T, U, V = rng.standard_normal((5, 5)), rng.standard_normal((5, 2)), rng.standard_normal((5, 2))
     np.testing.assert_allclose(g.evaluate(T=T, U=U, V=V), -2 * (T - U @ V.T) @ V)
+
+
+def _inverse_computed(expr, sizes):
+    from chainrule.numeric.evaluate import Plan
+    plan = Plan(expr.node, sizes)
+    return any(need for node, need in zip(plan.order, plan.needed, strict=True) if node.op == "inv")
+
+
+@pytest.mark.parametrize("text", ["x'*inv(A)*x", "inv(A)*x", "x'*inv(A)", "inv(A)*B", "x'*inv(A)*y"])
+def test_inverse_times_something_is_a_solve_and_the_inverse_is_never_computed(text):
+    assert not _inverse_computed(cr.parse(text), {"n": 4, "m": 3})
+
+
+@pytest.mark.parametrize("text, wrt", [("x'*inv(A)*x", "x"), ("x'*inv(A)*y", "x"), ("norm2(inv(A)*x - y)^2", "x")])
+def test_derivatives_that_multiply_an_inverse_solve_too(text, wrt):
+    assert not _inverse_computed(cr.derivative(text, wrt), {"n": 4})
+
+
+def test_an_inverse_used_on_its_own_is_still_computed():
+    assert _inverse_computed(cr.parse("inv(A) + x*x'"), {"n": 4})
+
+
+def test_solving_is_backward_stable_at_an_ill_conditioned_matrix(rng):
+    # the Hilbert matrix, condition number ~1e13, and b = A*x for a random x: y = inv(A)*b by a solve has a residual
+    # A*y - b at rounding level, where forming inv(A) first leaves one about 1e10 times larger
+    n = 10
+    A = 1.0 / (np.arange(n)[:, None] + np.arange(n)[None, :] + 1.0)
+    b = A @ rng.standard_normal(n)
+    y = cr.parse("inv(A)*b", b="vector").evaluate(A=A, b=b)
+    scale = np.linalg.norm(A, 2) * np.linalg.norm(y)
+    assert np.linalg.norm(A @ y - b) <= 1e-13 * scale
+    np.testing.assert_allclose(y, np.linalg.solve(A, b), rtol=1e-12)
+    with_inverse = np.linalg.inv(A) @ b
+    assert np.linalg.norm(A @ with_inverse - b) > 10 * np.linalg.norm(A @ y - b)    # the test can tell them apart

@@ -62,3 +62,35 @@ def test_one_term_sums_are_what_the_full_sum_gives():
     for term in (a, x, X, b.apply("exp", X), b.const(2.0, (3,)), b.mul(a, c), b.add(a, c), b.basis(1, 3),
                  b.apply("sigmoid", b.neg(x)), b.index(X, [1, b.FULL])):
         assert b.add(term) is b.add(term, b.zeros(term.shape))
+
+
+ENTRIES = [a, b.apply("sin", a), b.apply("exp", c), b.power(a, b.const(3.0)), b.index(b.var("v", (5,)), [2]),
+           b.add(a, c), b.sum_all(x), b.apply("sigmoid", a), b.const(2.0), b.mul(a, c), None,    # None: e_k alone
+           b.apply("sigmoid", b.neg(a))]
+
+
+def _entry(scalar, k, n):
+    return b.basis(k, n) if scalar is None else b.mul(scalar, b.basis(k, n))
+
+
+@pytest.mark.parametrize("entries, shortcut", [
+    ([(0, 0), (1, 1), (10, 2)], True),               # (which of ENTRIES, its slot k)
+    ([(10, 3), (0, 0), (1, 1), (2, 2)], True),
+    ([(2, 0), (3, 1), (5, 2), (10, 4), (4, 3)], True),
+    ([(0, 0), (0, 1), (0, 2)], True),                # one scalar in every slot
+    ([(0, 0), (1, 2), (2, 0)], False),               # slot 0 twice: the full form collects it
+    ([(0, 0), (1, 1)], False),                       # two terms: a factored reflection is possible
+    ([(0, 0), (1, 1), (6, 2)], False),               # sum(x)*e_2 is a product: the normal form may rewrite it
+    ([(0, 0), (1, 1), (7, 2)], True),                # sigmoid(a): nothing to reflect onto it
+    ([(0, 0), (11, 1), (7, 2)], False),              # sigmoid(-a): a reflection onto sigmoid(a)
+    ([(8, 0), (1, 1), (2, 2)], False),               # a number times e_0
+    ([(5, 1), (1, 6), (6, 0), (0, 2), (2, 4), (4, 3), (3, 7), (7, 8), (8, 9), (9, 5)], False),
+])
+def test_a_column_of_scalars_is_its_normal_form(entries, shortcut):
+    # a zero term sends the sum down the full path
+    n = 1 + max(k for _, k in entries)
+    terms = [_entry(ENTRIES[p], k, n) for p, k in entries]
+    assert (b._column_of_scalars(terms) is not None) == shortcut
+    assert b.add(*terms) is b.add(*terms, b.zeros((n,)))
+    assert b.add(*reversed(terms)) is b.add(*terms)
+

@@ -15,14 +15,15 @@ def jacobian(f: Node, x: Node, since: int | None = None) -> Node:
     The nodes built since `nodes_made()` was `since` (by default: since this call began) are bounded by
     `Limits.nodes`: a derivative that grows too large stops with a LimitError instead of running for minutes.
     """
-    deps = depends_on(f, x)
+    order = topological([f])
+    deps = depends_on(f, x, order)
     if id(f) not in deps:
         return b.zeros(f.shape + x.shape)
     limits = current_limits()
     start = nodes_made() if since is None else since
     n_f = f.rank
     cotangents: dict[int, list[Node]] = {id(f): [b.identity(f.shape)]}
-    for node in reversed(topological([f])):
+    for node in reversed(order):
         parts = cotangents.pop(id(node), None)
         if parts is None:
             continue

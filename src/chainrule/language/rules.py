@@ -370,11 +370,11 @@ def index_calls(root: Syntax) -> Syntax:
     indexing that name (an unknown function with other arguments stays a call, to be reported as one)."""
     rebuilt: dict[int, Syntax] = {}
     for node in walk(root):
-        args = tuple(rebuilt.get(id(a), a) for a in node.args)
+        args = tuple(rebuilt.get(id(a), a) for a in node.args) if rebuilt else node.args
         if node.op == "call" and args and all(map(_index_like, args)) and not _function_like(node.value):
             name = Syntax("name", (), node.start, node.start + len(node.value), node.value)
             rebuilt[id(node)] = Syntax("index", (name, *args), node.start, node.end)
-        elif any(a is not o for a, o in zip(args, node.args, strict=True)):
+        elif args is not node.args and any(a is not o for a, o in zip(args, node.args, strict=True)):
             rebuilt[id(node)] = dataclasses.replace(node, args=args)
     return rebuilt.get(id(root), root)
 

@@ -197,10 +197,10 @@ def _constant(value: np.float64) -> Fn:
 class _NumPyEmitter:
     """The planner's operations (plan.contract.Emitter) as NumPy functions of the operand values, composed once per
     product and sizes; `reads` collects the operand positions they use."""
-    solves = False      # inv(A)*b reads inv(A): its step computes it (A is not one of the product's operands)
+    solves = True       # inv(A)*b as solve(A, b): a product step also reads A, the operand of each inv(A) it has
 
     def __init__(self, node: Node, sizes: Mapping[str, int]):
-        self.args = node.args
+        self.args = operands(node)
         self.sizes = sizes
         self.reads: set[int] = set()
         self.loads: dict[int, int] = {}      # id of a function that reads an operand as it is -> its position
@@ -310,7 +310,7 @@ class _NumPyEmitter:
         return lambda xs: np.einsum(equation, a(xs), b(xs))
 
     def solve(self, a: Fn, b: Fn) -> Fn:
-        raise AssertionError("not asked for: solves is False")
+        return lambda xs: np.linalg.solve(a(xs), b(xs))
 
 
 def _embedding(shape: tuple[int, ...], where: Sequence[int]) -> tuple[tuple, tuple[int, ...]]:
@@ -340,10 +340,20 @@ def _embedding(shape: tuple[int, ...], where: Sequence[int]) -> tuple[tuple, tup
     return tuple(index), (*before, *repeated, *(w for k, w in sliced if k > by_array[-1]))
 
 
+def operands(node: Node) -> tuple[Node, ...]:
+    """The values a node's step receives: its operands, and for a product also the matrix A of each operand
+    inv(A), so that inv(A)*b can be solve(A, b) (then inv(A) is not computed unless another step reads it)."""
+    if node.op is not Op.CONTRACT:
+        return node.args
+    return node.args + tuple(a.args[0] for a in node.args if a.op is Op.INV)
+
+
 def _contract_step(node: Node, sizes) -> Compiled:
     e = _NumPyEmitter(node, sizes)
     planned = plan_product(node, e.ref, e, sizes)
-    return Compiled(planned.value, tuple(sorted(e.reads)), _entries(node, sizes), planned.scratch)
+    # LAPACK factorises a copy of each matrix it solves with
+    solved = sum(_entries(a, sizes) for k, a in enumerate(e.args) if k >= len(node.args) and k in e.reads)
+    return Compiled(planned.value, tuple(sorted(e.reads)), _entries(node, sizes), planned.scratch + solved)
 
 
 def _product(specs: list[tuple], out: tuple, shapes: list[tuple]) -> Callable[..., np.ndarray]:
@@ -405,7 +415,7 @@ class Plan:
         self.order = topological([root])
         self.shapes = [_shape(n.shape, sizes) for n in self.order]
         index = {id(n): k for k, n in enumerate(self.order)}
-        self.inputs = [[index[id(a)] for a in n.args] for n in self.order]
+        self.inputs = [[index[id(a)] for a in operands(n)] for n in self.order]
         self.steps = [None if n.op is Op.VAR else STEPS[n.op](n, sizes) for n in self.order]
         self.needed = self._needed()
         self.largest = max((k for k in range(len(self.order)) if self.needed[k]),
@@ -497,12 +507,12 @@ class Plan:
             for s, (node, step) in enumerate(zip(self.order, self.steps, strict=True)):
                 if not self.needed[s]:
                     continue
-                operands = [results[k] for k in self.inputs[s]]
-                results[s] = values[node.params.name] if step is None else self._step(node, step, operands)
+                given = [results[k] for k in self.inputs[s]]
+                results[s] = values[node.params.name] if step is None else self._step(node, step, given)
                 if checked:
                     _assert_shape(node, results[s], self.shapes[s])
                 if visit is not None:
-                    visit(node, results[s], operands)
+                    visit(node, results[s], given[:len(node.args)])
                 for k in set(self.inputs[s]):
                     if self.last_use[k] == s:
                         results[k] = None
@@ -541,8 +551,9 @@ def _fetch(inputs: list[int]) -> Callable[[list], Sequence]:
 
 
 def _singular(node: Node, error: Exception) -> EvaluationError:
-    return EvaluationError(f"cannot compute {node.op} of a matrix at these values ({error})",
-                           hint="inv needs an invertible matrix.")
+    # a product fails here only where it solves with the matrix of one of its inv(A) operands
+    what = "inv(A) times a value (solved with A)" if node.op is Op.CONTRACT else f"{node.op} of a matrix"
+    return EvaluationError(f"cannot compute {what} at these values ({error})", hint="inv needs an invertible matrix.")
 
 
 _FLOAT64 = np.dtype(np.float64)

@@ -373,6 +373,9 @@ def add(*terms: Node) -> Node:
     written through f(u) where that makes the sum smaller (_reflected)."""
     if len(terms) == 1 and terms[0].op not in (Op.ADD, Op.CONST, Op.CONTRACT):
         return terms[0]     # nothing to flatten, collect or fold (the one cotangent of most reverse-mode steps)
+    column = _column_of_scalars(terms)
+    if column is not None:
+        return column
     shape = _elementwise_shape(*terms)
     flat = _flatten(terms)
     parts = _sum_parts(flat)
@@ -393,6 +396,42 @@ def add(*terms: Node) -> Node:
     node = make(Op.ADD, tuple(sorted(parts, key=_digest)), (), () if scalar else shape)
     stable = stable_forms.sum_of(node, CONSTRUCTORS)        # 1 - sigmoid(u) = sigmoid(-u)
     return broadcast_to(node if stable is None else stable, shape)
+
+
+def _column_of_scalars(terms: Sequence[Node]) -> Node | None:
+    """sum_k f_k e_k, how a column of scalars [f1; f2; ...] is stored, for three or more terms each at its own k,
+    built without the sum's normal form, which leaves such a sum as it is: nothing to flatten, collect (the e_k
+    differ), merge (a scalar times a unit vector is never merged), fold or reflect (no f_k is a number, a product or
+    f(-u) of a function with a reflection), and a sum of three or more terms has no factored reflection. None where
+    a term is not such an entry: then the full normal form decides."""
+    if len(terms) < 3:
+        return None
+    shape, seen = terms[0].shape, set()
+    for term in terms:
+        k = _entry_slot(term)
+        if k is None or k in seen or term.shape != shape:
+            return None
+        seen.add(k)
+    node = make(Op.ADD, tuple(sorted(terms, key=_digest)), (), shape)
+    stable = stable_forms.sum_of(node, CONSTRUCTORS)
+    return node if stable is None else stable
+
+
+def _entry_slot(term: Node) -> int | None:
+    """k for e_k, and for f*e_k as _scalar_times_basis builds it (f not a number, a product or f(-u) for a function
+    with a reflection)."""
+    if term.op is Op.BASIS:
+        return term.params.k
+    if term.op is not Op.CONTRACT or len(term.args) != 2 or term.params.out != (0,):
+        return None
+    by_labels = dict(zip(term.params.specs, term.args, strict=True))
+    unit, scalar = by_labels.get((0,)), by_labels.get(())
+    if unit is None or scalar is None or unit.op is not Op.BASIS:
+        return None
+    # f(-u) might reflect onto an f(u) of another entry (_reflected); f(u) alone never moves
+    reflects = scalar.op is Op.MAP and scalar.params.fn in stable_forms.REFLECTIONS and \
+        stable_forms.is_negated(scalar.args[0])
+    return None if reflects or scalar.op in (Op.CONST, Op.CONTRACT) else unit.params.k
 
 
 def _sum_parts(flat: list[Node], common: frozenset[int] = frozenset()) -> list[Node]:
