@@ -9,6 +9,7 @@ from . import boundary
 from . import codegen as generated
 from .calculus.layout import LAYOUTS, arrange
 from .calculus.reverse import jacobian
+from .collector import fewer_collections
 from .errors import DerivativeError, EvaluationError, ParseError, UsageError
 from .expr import Expr
 from .ir.intern import nodes_made
@@ -42,8 +43,9 @@ def parse(text: str, declarations: Mapping[str, object] | None = None, /, **kind
         raise ParseError("parse reads text; this is already an Expr", hint="Use the Expr itself.")
     if not isinstance(text, str):
         raise ParseError(f"an expression must be text, not {type(text).__name__}", hint="Write it as text: \"x'*A*x\".")
-    compiled = compile_text(text, boundary.declarations(declarations, kinds))
-    return Expr(compiled.node, compiled.stype.orient, compiled.variables, compiled.origins, compiled.notes)
+    with fewer_collections():
+        compiled = compile_text(text, boundary.declarations(declarations, kinds))
+        return Expr(compiled.node, compiled.stype.orient, compiled.variables, compiled.origins, compiled.notes)
 
 
 def _as_expr(f: Expr | str, function: str = "derivative") -> Expr:
@@ -75,10 +77,11 @@ def derivative(f: Expr | str, wrt: str | Expr | Sequence, order: int = 1, layout
     current_limits().check("order", order, "the derivative order")
     x = _variable(f, wrt)
     node, start = f.node, nodes_made()
-    for _ in range(order):
-        node = jacobian(node, x, since=start)      # Limits.nodes bounds all k orders together
-    node, orient = arrange(node, f.node.rank, x.rank, order, layout)
-    return Expr(node, orient, f.variables, f.origins)
+    with fewer_collections():
+        for _ in range(order):
+            node = jacobian(node, x, since=start)      # Limits.nodes bounds all k orders together
+        node, orient = arrange(node, f.node.rank, x.rank, order, layout)
+        return Expr(node, orient, f.variables, f.origins)
 
 
 def hessian(f: Expr | str, wrt: str | Expr, layout: str = "numerator") -> Expr:

@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import gc
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -24,6 +22,7 @@ from .arguments import (
     values_for,
 )
 from .codegen.command import register as register_codegen
+from .collector import fewer_collections
 from .errors import ChainruleError
 from .explain.command import register as register_explain
 from .limits import limits
@@ -151,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if getattr(args, "expression", None) == "-":
             args.expression = sys.stdin.read().strip()
-        with limits(**limit_changes(args.limit, os.environ)), _fewer_collections():
+        with limits(**limit_changes(args.limit, os.environ)), fewer_collections():
             return args.func(args)
     except ChainruleError as error:
         print(f"chainrule: {in_cli_words(error)}", file=sys.stderr)
@@ -165,19 +164,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # a bug of ours: still a message, never a traceback
         print(f"chainrule: internal error ({type(error).__name__}: {error}); please report it", file=sys.stderr)
         return 3
-
-
-@contextlib.contextmanager
-def _fewer_collections() -> Iterator[None]:
-    """A request builds a graph of long-lived nodes and almost no cyclic garbage, and Python's cyclic collector,
-    run every 700 new objects, rescans that growing graph: a third of the time of a 100,000-character input. While
-    the command runs (it owns its process), collect every 20,000 (benchmarks/limits.py, the CLI rows)."""
-    before = gc.get_threshold()
-    gc.set_threshold(20_000, 50, 50)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
 
 
 def _expression_last(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .boundary import mapping
+from .collector import fewer_collections
 from .errors import ShapeError, UsageError
 from .ir import Node, VarInfo
 from .ir import variables as ir_variables
@@ -96,13 +97,17 @@ class Expr:
 
     # ---- printing ----
     def text(self, cse: bool = False) -> str:
-        return render(self, "text", cse)
+        return self._render("text", cse)
 
     def unicode(self, cse: bool = False) -> str:
-        return render(self, "unicode", cse)
+        return self._render("unicode", cse)
 
     def latex(self, cse: bool = False) -> str:
-        return render(self, "latex", cse)
+        return self._render("latex", cse)
+
+    def _render(self, style: str, cse: bool) -> str:
+        with fewer_collections():
+            return render(self, style, cse)
 
     def __str__(self) -> str:
         return self.text()
