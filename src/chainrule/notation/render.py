@@ -255,8 +255,11 @@ class Renderer:
     def _printed(self, node: M) -> Printed:
         if id(node) in self.names:
             return self.names[id(node)], ATOM
-        self._ensure(node)
-        return self.done[id(node)]
+        printed = self.done.get(id(node))       # operands are printed before the node: almost always here
+        if printed is None:
+            self._ensure(node)
+            printed = self.done[id(node)]
+        return printed
 
     # ---- one method per kind of node ----
 
