@@ -106,3 +106,14 @@ def test_jax_vmap(generated):
     batched = jax.vmap(jax.grad(m.f, argnums=1), in_axes=(None, 0))(jnp.asarray(at["A"]), jnp.asarray(xs))
     for k in range(4):
         close(batched[k], cr.derivative(f, "x").evaluate({**at, "x": xs[k]}))
+
+
+def test_torch_and_jax_shape_checks_name_the_dimensions(generated):
+    for target, array in (("torch", torch.zeros), ("jax", jnp.zeros)):
+        m = generated("sum(log(1+exp(-y.*(X*w))))", ("w",), {}, target)
+        with pytest.raises(ValueError, match=r"y is 4, so X must have 4 rows \(dimension n\), not shape \(5, 3\)"):
+            m.f(array(4), array((5, 3)), array(3))
+        with pytest.raises(ValueError, match=r"X is 5×3, so w must have 3 entries \(dimension m\), not shape \(2,\)"):
+            m.grad(array(5), array((5, 3)), array(2))
+        with pytest.raises(ValueError, match=r"X must be a matrix, not an array of shape \(5,\)"):
+            m.f(array(5), array(5), array(3))

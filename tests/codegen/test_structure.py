@@ -144,3 +144,28 @@ def test_the_torch_function_stores_its_forward_signature():
     x, a = torch.randn(3, dtype=torch.float64, requires_grad=True), torch.randn(3, 3, dtype=torch.float64)
     (g,) = torch.autograd.grad(m.f(x, a), [x])
     assert torch.allclose(g, (a + a.T) @ x.detach())
+
+
+def test_the_torch_backward_reads_the_partial_product_its_forward_saved():
+    # x'*A*x: the forward computes A*x as a statement of its own and returns it; the backward's (A+A')*x then needs
+    # one matrix-vector product, A'*x, as torch.autograd's does
+    src = cr.codegen("x'*A*x", ["x"], "torch", sizes={"n": 1000})
+    klass = src[src.index("class Expression"):src.index("# computed once")]
+    forward = klass[klass.index("def forward"):klass.index("def setup_context")]
+    backward = klass[klass.index("def backward"):]
+    assert forward.count(" @ ") == 2 and "return t1, t0" in forward
+    gradient = backward[backward.index("needs_input_grad[0]:"):backward.index("needs_input_grad[1]:")]
+    assert gradient.count("@ A") + gradient.count("A @") == 1
+
+
+def test_value_and_grad_computes_a_shared_partial_product_once():
+    for target in ("numpy", "jax"):
+        code = body(cr.codegen("x'*A*x", "x", target), "value_and_grad" if target == "numpy" else "_f_jvp")
+        assert code.count("A @ x") == 1 and code.count(" @ ") == 3      # A*x, x'*(A*x), x'*A
+
+
+def test_a_negation_that_only_sums_read_is_a_subtraction():
+    code = body(cr.codegen("sum((W2*tanh(W1*x) - y).^2)", "W1"), "grad")
+    assert "- y" in code and "= -y" not in code and "1.0 - t" in code
+    lse = body(cr.codegen("log(sum(exp(A*x)))", "x", "torch"), "grad")
+    assert " - t" in lse and "= -t" not in lse

@@ -29,6 +29,7 @@ from ..ir import Node, Op, topological
 from ..numeric.evaluate import node_text
 from ..plan.contract import entries
 from ..plan.rewrite import distribute
+from ..plan.share import share
 from .code import ADD, ATOM, MUL, POW, UNARY, Code, atom, number, wrap
 from .contract import Ref, contract_code
 from .targets import Writer
@@ -49,8 +50,13 @@ def _const(w: Writer, node: Node, ref: Ref, sizes) -> Code:
 
 def _add(w: Writer, node: Node, ref: Ref, sizes) -> Code:
     text = ""
-    for k, arg in enumerate(node.args):
-        code = ref(arg)
+    codes = [ref(arg) for arg in node.args]
+    negative = [c.prec == UNARY and c.text.startswith("-") for c in codes]
+    if negative[0] and not all(negative):
+        # -a + b is written b - a: one operation, where -a, then + b, are two (a sum's terms have no set order)
+        first = negative.index(False)
+        codes.insert(0, codes.pop(first))
+    for k, code in enumerate(codes):
         if k and code.prec == UNARY and code.text.startswith("-"):
             text += f" - {code.text[1:]}"     # a + -b is written a - b (-b binds tighter than -, so b needs nothing)
         else:
@@ -144,18 +150,29 @@ class Program:
     backward pass the temporaries its forward pass saved).
 
     `guards[k]` is the condition under which root k is wanted (None: always): a statement runs under the union of its
-    roots' conditions (torch's ctx.needs_input_grad, JAX's non-zero tangents). `prefix` starts temporary names."""
+    roots' conditions (torch's ctx.needs_input_grad, JAX's non-zero tangents). `prefix` starts temporary names.
+
+    A product reads a partial product that the program computes anyway, or that is among `reusable` (known nodes: the
+    temporaries a forward pass saved), where that saves work; with `split`, every product of three or more arrays is
+    a tree of statements of two, so that its partial products are values a backward pass can reuse (plan/share.py).
+    A statement's `node` is the node whose value it computes, as the derivatives are written (before these
+    rewrites)."""
 
     def __init__(self, roots: Sequence[Node], w: Writer, known: Mapping[str, str] | Mapping[int, str],
                  sizes: Mapping[str, int] | None = None, guards: Sequence[str | None] | None = None,
-                 prefix: str = "t", taken: set[str] | frozenset[str] = frozenset(), release: bool = False):
+                 prefix: str = "t", taken: set[str] | frozenset[str] = frozenset(), release: bool = False,
+                 reusable: Sequence[Node] = (), split: bool = False):
         self.w, self.sizes, self.release = w, dict(sizes or {}), release
         self.known = {k: v for k, v in known.items() if isinstance(k, int)}
         self.known_vars = {k: v for k, v in known.items() if isinstance(k, str)}
         guards = list(guards) if guards is not None else [None] * len(roots)
         roots, applied = distribute(roots, self.sizes)
         w.notes |= applied
+        known_nodes = [*reusable, *(n for n in topological(list(roots)) if id(n) in self.known)]
+        roots, origin, shared = share(roots, known_nodes, self.sizes, split)
+        w.notes |= shared
         order = topological(list(roots))
+        self._negations = _negations(order, roots, self.known)
         self._codes: dict[int, Code] = {}
         self._wanted: dict[int, set[int]] = {}
         for k, root in enumerate(roots):
@@ -172,16 +189,20 @@ class Program:
         for node in order:
             if id(node) in self._codes:
                 guard = _guard([guards[r] for r in sorted(self._wanted[id(node)])])
+                source = origin.get(id(node), node)
                 self.statements.append(Statement(self._name[id(node)], self._resolve(self._codes[id(node)].text),
-                                                 _comment(node), guard, node))
+                                                 _comment(source), guard, source))
         self.roots = [self.root_code(root) for root in roots]
 
     def _computed(self, node: Node) -> bool:
-        return id(node) not in self.known and node.op is not Op.VAR and not _inline(node)
+        return (id(node) not in self.known and node.op is not Op.VAR and not _inline(node)
+                and id(node) not in self._negations)
 
     def _ref(self, user: Node) -> Ref:
         def ref(node: Node) -> Code:
             self._wanted.setdefault(id(node), set()).update(self._wanted[id(user)])
+            if id(node) in self._negations:         # written into its sums as a subtraction (see _negations)
+                return Code(f"-{wrap(ref(self._negations[id(node)]), UNARY)}", UNARY)
             return self._code_of(node, placeholder=True)
         return ref
 
@@ -271,6 +292,25 @@ def fit(line: str, indent: str, width: int = LINE_WIDTH) -> list[str]:
             out.append(indent + piece)
     return out
 
+
+
+def _negations(order: Sequence[Node], roots: Sequence[Node], known: Mapping[int, str]) -> dict[int, Node]:
+    """The negations -x (x an array) that only sums read, each mapped to its x: a sum writes `a - x` in one
+    operation, where a statement `t = -x` and then `a + t` would take two."""
+    candidates = {id(n): n.args[1 - k] for n in order if n.op is Op.CONTRACT and len(n.args) == 2
+                  and id(n) not in known
+                  for k in (0, 1) if _is_minus_one(n.args[k]) and n.params.specs[1 - k] == n.params.out}
+    for node in order:
+        if node.op is not Op.ADD:
+            for arg in node.args:
+                candidates.pop(id(arg), None)
+    for root in roots:
+        candidates.pop(id(root), None)
+    return candidates
+
+
+def _is_minus_one(node: Node) -> bool:
+    return node.op is Op.CONST and not node.shape and node.params.value == -1.0
 
 
 def _inline(node: Node) -> bool:

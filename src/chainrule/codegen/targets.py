@@ -80,6 +80,13 @@ _NUMPY_HELPERS = {
     return np.where(x >= 0, 1.0, e) / (1.0 + e)''',
     "_logsumexp": '''def _logsumexp(x, axis=None):
     # log(sum(exp(x))) = m + log(sum(exp(x - m))) with m = max(x) along axis: no overflow (m not finite: unshifted)
+    if axis is None:
+        # over every entry m is a number, tested in Python; where it is finite, sum(exp(x - m)) >= 1, so math.log
+        # (much cheaper than np.log on a number) is defined
+        m = x.max()
+        if math.isfinite(m):
+            return m + math.log(np.exp(x - m).sum())
+        return np.log(np.exp(x).sum())
     m = np.max(x, axis=axis, keepdims=True)
     m = np.where(np.isfinite(m), m, 0.0)
     return np.squeeze(m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)), axis=axis)''',
@@ -135,6 +142,9 @@ _NUMPY_HELPERS = {
     "_embed": _embed_helper("np.zeros(shape)", "np.ndim(value)", "np.arange(shape[k])",
                             "result[tuple(index)] = value\n    return result"),
 }
+
+# the standard-library modules a NumPy helper uses, imported at the top of a module that uses it
+HELPER_IMPORTS = {"_logsumexp": "math"}
 
 _TORCH_HELPERS = {
     "_det_derivative": _jacobi_helper("torch", "torch.linalg.inv(a).mT"),

@@ -358,6 +358,14 @@ def pairing(node: Node, plan_sizes: Mapping[str, int]):
     return _order(specs, set(node.params.out), _sizes_of(node, plan_sizes))[1]
 
 
+def pairing_of(specs: Sequence[tuple], out: Sequence, dims: Mapping, plan_sizes: Mapping[str, int]):
+    """The order of fewest multiply-adds (a binary tree of positions) of operands with these labels, `dims` giving
+    each label's dimension: the pairing of a product that is not a node (yet)."""
+    def entries(labels: tuple) -> int:
+        return math.prod(d if isinstance(d := dims[r], int) else plan_sizes.get(d, DEFAULT_SIZE) for r in labels)
+    return _order([tuple(s) for s in specs], set(out), entries)[1]
+
+
 def product_flops(node: Node, plan_sizes: Mapping[str, int]) -> int:
     """The multiply-adds of a contract node's product in its best order (deltas and unit vectors counted as the
     operands they are: an estimate for choosing between rewrites)."""

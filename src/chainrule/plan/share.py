@@ -1,0 +1,200 @@
+"""Partial products shared between products, chosen by the flop model at the given sizes.
+
+A product that contains, as a partial product, a node computed anyway (elsewhere in the same program, or known: a
+temporary that a forward pass saved) reads that node instead of recomputing it, where that saves multiply-adds:
+`x'*A*x` and its gradient `(A+A')*x` share `A*x`, so value_and_grad computes it once and a torch backward reads the
+`A*x` that its forward saved.
+
+With `split`, every product of three or more arrays is written as a tree of products of two, in the planned order,
+each partial product a node of its own (a statement of the generated code): what a forward pass computes on its way
+becomes a value that its backward can reuse.
+
+Rewritten nodes are built as they are (ir.make), not through the normal form, which would flatten the nested products
+again; `origin` maps each to the node whose value it is.
+
+>>> import chainrule as cr
+>>> f, g = cr.parse("x'*A*x"), cr.derivative("x'*A*x", "x")
+>>> [value, grad], origin, applied = share([f.node, g.node], [], {"n": 100})
+>>> value is f.node, origin[id(value)] is f.node, [a.op.value for a in value.args]    # x . (A*x), A*x shared
+(False, True, ['contract', 'var'])
+"""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import permutations, product
+
+from ..errors import InternalError
+from ..ir import Node, Op, make
+from ..ir.ops import ContractParams
+from ..simplify import build as b
+from .contract import _postorder, label_dims, pairing_of, product_flops
+
+Operand = tuple[Node, tuple]
+MAX_KEPT = 3        # a partial product is looked for in every order of its indices: up to 3! = 6 orders
+NOTE = "partial products computed once and reused by the products that contain them"
+
+
+def share(roots: Sequence[Node], known: Iterable[Node], plan_sizes: Mapping[str, int],
+          split: bool = False) -> tuple[list[Node], dict[int, Node], set[str]]:
+    """(the roots with products reading the partial products they share with the program or with `known`, and with
+    `split` as trees of products of two; origin: id of each rewritten node -> the node whose value it is; the
+    rewrites applied, for a docstring). Known nodes are values already, never rewritten."""
+    known = list(known)
+    fixed = {id(n) for n in known}
+    order = _order(roots, {}, fixed)            # what the program computes: nothing inside a known node
+    pool = _Pool([*order, *known])
+    reads: dict[int, list[Operand]] = {}
+    applied: set[str] = set()
+    for node in order:
+        if _plain_product(node) and id(node) not in fixed:
+            operands = _reused(node, pool, plan_sizes)
+            if operands is not None:
+                applied.add(NOTE)
+            if operands is not None or (split and _arrays(list(_operands(node))) >= 3):
+                reads[id(node)] = operands if operands is not None else list(_operands(node))
+    new: dict[int, Node] = {}
+    origin: dict[int, Node] = {}
+    for node in _order(roots, reads, fixed):
+        if id(node) in reads:
+            built = _built(node, reads[id(node)], new, plan_sizes, split, origin)
+        elif id(node) not in fixed and any(new.get(id(a), a) is not a for a in node.args):
+            built = make(node.op, tuple(new.get(id(a), a) for a in node.args), node.params, node.shape)
+        else:
+            built = node
+        new[id(node)] = built
+        if built is not node:
+            origin[id(built)] = node
+    return [new[id(r)] for r in roots], origin, applied
+
+
+def _operands(node: Node) -> Iterable[Operand]:
+    return zip(node.args, node.params.specs, strict=True)
+
+
+def _arrays(operands: Sequence[Operand]) -> int:
+    return sum(1 for _, spec in operands if spec)
+
+
+def _plain_product(node: Node) -> bool:
+    """A product of arrays and numbers, no identity or unit vector among them, no index repeated (no diagonal)."""
+    if node.op is not Op.CONTRACT or len(set(node.params.out)) < len(node.params.out):
+        return False
+    return all(a.op not in (Op.DELTA, Op.BASIS) and len(set(s)) == len(s) for a, s in _operands(node))
+
+
+class _Pool:
+    """The products a product may read: plain products of two or more arrays (no numeric factor), found by operand."""
+
+    def __init__(self, nodes: Iterable[Node]):
+        self.by_arg: dict[int, list[Node]] = {}
+        seen: set[int] = set()
+        for node in nodes:
+            if id(node) in seen or not _plain_product(node) or len(node.shape) > MAX_KEPT:
+                continue
+            seen.add(id(node))
+            if len(node.args) >= 2 and all(s for _, s in _operands(node)):
+                for arg in dict.fromkeys(node.args):
+                    self.by_arg.setdefault(id(arg), []).append(node)
+
+    def within(self, operands: Sequence[Operand]) -> list[Node]:
+        """The products whose operands are some of these arrays, short of all the operands (numbers included)."""
+        have = Counter(id(n) for n, s in operands if s)
+        found = dict.fromkeys(c for n, s in operands if s for c in self.by_arg.get(id(n), ()))
+        return [c for c in found if len(c.args) < len(operands) and not Counter(map(id, c.args)) - have]
+
+
+def _reused(node: Node, pool: _Pool, plan_sizes: Mapping[str, int]) -> list[Operand] | None:
+    """The node's operands with partial products replaced by the pool's nodes, one after the other while that saves
+    multiply-adds; None when none does."""
+    operands, best = list(_operands(node)), product_flops(node, plan_sizes)
+    changed = False
+    while True:
+        choice = None
+        for c in pool.within(operands):
+            for trial in _matches(c, operands, node.params.out):
+                flops = product_flops(_product(trial, node.params.out, node.shape), plan_sizes)
+                if flops < best:
+                    best, choice = flops, trial
+        if choice is None:
+            break
+        operands, changed = choice, True
+    return operands if changed else None
+
+
+def _matches(c: Node, operands: list[Operand], out: tuple) -> Iterable[list[Operand]]:
+    """The operand lists in which some of `operands` are replaced by c, where their product is c's value."""
+    places = [[k for k, (n, s) in enumerate(operands) if n is arg and s] for arg in c.args]
+    for chosen in product(*places):
+        if len(set(chosen)) < len(chosen):
+            continue
+        inside = [operands[k] for k in sorted(chosen)]
+        outside = [op for k, op in enumerate(operands) if k not in chosen]
+        for labels in permutations(_kept(inside, outside, out)):
+            if b.contract(inside, labels) is c:
+                yield [(c, labels), *outside]
+
+
+def _kept(inside: Sequence[Operand], outside: Sequence[Operand], out: tuple) -> tuple:
+    """The labels of a partial product: those of its operands that the output or another operand carries."""
+    needed = set(out).union(*(s for _, s in outside))
+    return tuple(dict.fromkeys(r for _, s in inside for r in s if r in needed))
+
+
+def _product(operands: Sequence[Operand], out: tuple, shape: tuple) -> Node:
+    return make(Op.CONTRACT, tuple(n for n, _ in operands), ContractParams(tuple(s for _, s in operands), out), shape)
+
+
+def _order(roots: Sequence[Node], reads: dict[int, list[Operand]], fixed: set[int]) -> list[Node]:
+    """Every node reachable from roots, each after what it reads (a rewritten product: its new operands; a known
+    node: nothing)."""
+    order: list[Node] = []
+    state: dict[int, bool] = {}          # False: being visited, True: done
+    for root in roots:
+        stack = [(root, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if expanded:
+                state[id(node)] = True
+                order.append(node)
+                continue
+            if state.get(id(node)) is not None:
+                if state[id(node)] is False:
+                    raise InternalError("a shared partial product reads the product it is part of: a bug of chainrule")
+                continue
+            state[id(node)] = False
+            stack.append((node, True))
+            inputs = [n for n, _ in reads[id(node)]] if id(node) in reads else [] if id(node) in fixed else node.args
+            stack += [(a, False) for a in reversed(inputs) if state.get(id(a)) is not True]
+    return order
+
+
+def _built(node: Node, reads: list[Operand], new: dict[int, Node], plan_sizes: Mapping[str, int], split: bool,
+           origin: dict[int, Node]) -> Node:
+    """The product reading its new operands; with split, as a tree of products of two."""
+    current = [(new.get(id(n), n), s) for n, s in reads]
+    if not split or _arrays(reads) < 3:
+        return _product(current, node.params.out, node.shape)
+    dims = label_dims(_product(reads, node.params.out, node.shape))
+    arrays = [k for k, (_, s) in enumerate(reads) if s]
+    tree = pairing_of([reads[k][1] for k in arrays], node.params.out, dims, plan_sizes)
+    parts: dict = {}         # subtree of the pairing -> (its value, its canonical node, its operands' positions)
+    for sub in _postorder(tree):
+        if isinstance(sub, int):
+            parts[sub] = (current[arrays[sub]], reads[arrays[sub]], [arrays[sub]])
+            continue
+        (left, left_canonical, a), (right, right_canonical, c) = parts[sub[0]], parts[sub[1]]
+        leaves = a + c
+        if sub is tree:
+            scalars = [current[k] for k, (_, s) in enumerate(reads) if not s]
+            return _product([*scalars, left, right], node.params.out, node.shape)
+        labels = _kept([reads[k] for k in leaves], [op for k, op in enumerate(reads) if k not in leaves],
+                       node.params.out)
+        canonical = b.contract([reads[k] for k in leaves], labels)
+        shape = tuple(dims[r] for r in labels)
+        value = canonical
+        if canonical.op is Op.CONTRACT and (left[0] is not left_canonical[0] or right[0] is not right_canonical[0]):
+            value = _product([left, right], labels, shape)
+            origin[id(value)] = canonical
+        parts[sub] = ((value, labels), (canonical, labels), leaves)
+    raise AssertionError("a pairing tree ends at its root")

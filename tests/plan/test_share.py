@@ -1,0 +1,84 @@
+"""Shared partial products (plan/share.py): the rewritten roots keep their values, every rewritten node has the value
+of the node `origin` says it stands for, and a partial product is read only where that saves work."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from codegen.corpus import CORPUS, SECOND_ORDER
+
+import chainrule as cr
+from chainrule.ir import Node, Op, topological
+from chainrule.plan.share import NOTE, share
+from chainrule.simplify import build as b
+
+
+def _values(f: cr.Expr, rng) -> tuple[dict, dict]:
+    dims = sorted({d for info in f.variables.values() for d in info.shape if isinstance(d, str)})
+    sizes = {d: int(rng.integers(2, 6)) for d in dims}
+    values = {}
+    for name, info in f.variables.items():
+        shape = [sizes.get(d, d) for d in info.shape]
+        v = rng.uniform(0.5, 1.5, shape)
+        if len(shape) == 2 and shape[0] == shape[1]:
+            v = v + 3 * np.eye(shape[0])
+        values[name] = (v + v.T) / 2 if info.symmetric else v
+    return values, dict.fromkeys(dims, 50)
+
+
+def _value(node: Node, f: cr.Expr, values: dict) -> np.ndarray:
+    return np.asarray(cr.Expr(node, None, f.variables).evaluate(values))
+
+
+@pytest.mark.parametrize("split", [False, True])
+@pytest.mark.parametrize("row", CORPUS + SECOND_ORDER, ids=lambda row: f"{row[0]} by {','.join(row[1])}")
+def test_shared_and_split_products_keep_every_value(row, split):
+    text, wrt, decls = row
+    f = cr.parse(text, **decls)
+    values, plan_sizes = _values(f, np.random.default_rng(3))
+    roots = [f.node, *(cr.derivative(f, w).node for w in wrt)]
+    new, origin, _ = share(roots, [], plan_sizes, split)
+    for old, rewritten in zip(roots, new, strict=True):
+        np.testing.assert_allclose(_value(rewritten, f, values), _value(old, f, values), rtol=1e-9, atol=1e-9)
+    for node in topological(new):
+        if id(node) in origin:       # what a generated statement's comment and a torch backward rely on
+            np.testing.assert_allclose(_value(node, f, values), _value(origin[id(node)], f, values), rtol=1e-9,
+                                       atol=1e-9)
+        if split and node.op is Op.CONTRACT and id(node) in origin:
+            assert sum(1 for s in node.params.specs if s) <= 2
+
+
+def test_the_value_reads_the_product_its_gradient_computes():
+    f = cr.parse("x'*A*x")
+    g = cr.derivative(f, "x")
+    (value, grad), origin, applied = share([f.node, g.node], [], {"n": 100})
+    assert grad is g.node and origin[id(value)] is f.node and applied == {NOTE}
+    shared = [a for a in value.args if a.op is Op.CONTRACT]
+    assert len(shared) == 1 and shared[0] in topological([g.node])     # A*x, computed once for both
+
+
+def test_a_known_partial_product_is_read_and_a_known_node_is_left_alone():
+    x, A = b.var("x", ("n",)), b.var("A", ("n", "n"))
+    g = b.var("g", ())
+    ax = b.contract([(A, (0, 1)), (x, (1,))], (0,))                     # A*x, saved by a forward pass
+    term = b.contract([(g, ()), (A, (0, 1)), (x, (1,))], (0,))          # g*A*x in its backward
+    (new,), _, _ = share([term], [ax], {"n": 100})
+    assert ax in new.args and A not in new.args
+    (same,), origin, applied = share([term], [term, ax], {"n": 100})
+    assert same is term and not origin and not applied
+
+
+def test_a_partial_product_that_costs_more_is_not_read():
+    x, y, z = (b.var(name, ("n",)) for name in "xyz")
+    outer = b.contract([(x, (0,)), (y, (1,))], (0, 1))                  # x*y': n^2 entries
+    chain = b.contract([(x, (0,)), (y, (1,)), (z, (1,))], (0,))         # x*(y'*z): 2n multiply-adds
+    (new,), _, applied = share([chain], [outer], {"n": 100})
+    assert new is chain and not applied
+
+
+def test_split_writes_a_chain_as_products_of_two_in_the_planned_order():
+    f = cr.parse("sum(A*B*C*x)")
+    (new,), _, _ = share([f.node], [], {"n": 100}, split=True)
+    products = [n for n in topological([new]) if n.op is Op.CONTRACT]
+    assert all(sum(1 for s in n.params.specs if s) <= 2 for n in products)
+    first = next(n for n in products if {a.params.name for a in n.args if a.op is Op.VAR} == {"C", "x"})
+    assert len(first.shape) == 1                                          # C*x first: never a matrix product
