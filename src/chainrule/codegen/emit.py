@@ -173,6 +173,7 @@ class Program:
         w.notes |= shared
         order = topological(list(roots))
         self._negations = _negations(order, roots, self.known)
+        self._expansions = _expansions(order, roots, self.known)
         self._codes: dict[int, Code] = {}
         self._wanted: dict[int, set[int]] = {}
         for k, root in enumerate(roots):
@@ -196,13 +197,18 @@ class Program:
 
     def _computed(self, node: Node) -> bool:
         return (id(node) not in self.known and node.op is not Op.VAR and not _inline(node)
-                and id(node) not in self._negations)
+                and id(node) not in self._negations and id(node) not in self._expansions)
 
     def _ref(self, user: Node) -> Ref:
         def ref(node: Node) -> Code:
             self._wanted.setdefault(id(node), set()).update(self._wanted[id(user)])
             if id(node) in self._negations:         # written into its sums as a subtraction (see _negations)
                 return Code(f"-{wrap(ref(self._negations[id(node)]), UNARY)}", UNARY)
+            if id(node) in self._expansions:        # left to the sum's own broadcasting (see _expansions)
+                inner, items, sign = self._expansions[id(node)]
+                code = ref(inner)
+                text = f"{wrap(code, ATOM)}[{items}]" if items else code.text
+                return Code(f"-{text}", UNARY) if sign < 0 else Code(text, ATOM if items else code.prec)
             return self._code_of(node, placeholder=True)
         return ref
 
@@ -303,6 +309,34 @@ def _negations(order: Sequence[Node], roots: Sequence[Node], known: Mapping[int,
     for node in order:
         if node.op is not Op.ADD:
             for arg in node.args:
+                candidates.pop(id(arg), None)
+    for root in roots:
+        candidates.pop(id(root), None)
+    return candidates
+
+
+def _expansions(order: Sequence[Node], roots: Sequence[Node], known: Mapping[int, str]) -> dict[int, tuple]:
+    """The broadcasts (x or -x repeated along new axes: b' over a matrix's rows) that only sums read, each sum having
+    another operand of its full shape: each maps to (x, the index that gives x its new axes, as in b[None, :], or ''
+    for a scalar x, and the sign). The sum's own broadcasting repeats x, where np.broadcast_to costs a call of
+    several microseconds."""
+    candidates = {}
+    for n in order:
+        if n.op is not Op.CONTRACT or id(n) in known:
+            continue
+        arrays = [(a, s) for a, s in zip(n.args, n.params.specs, strict=True) if not _inline(a)]
+        signs = [a.params.value for a in n.args if _inline(a)]
+        if len(arrays) != 1 or signs not in ([], [-1.0]) or len(set(n.params.out)) < len(n.params.out):
+            continue
+        (inner, spec), out = arrays[0], n.params.out
+        if len(set(spec)) < len(spec) or [r for r in out if r in spec] != list(spec) or len(spec) == len(out):
+            continue
+        items = ", ".join(":" if r in spec else "None" for r in out) if spec else ""
+        candidates[id(n)] = (inner, items, -1 if signs else 1)
+    for node in order:
+        full = node.op is Op.ADD and any(a.shape == node.shape and id(a) not in candidates for a in node.args)
+        for arg in node.args:
+            if not full:
                 candidates.pop(id(arg), None)
     for root in roots:
         candidates.pop(id(root), None)

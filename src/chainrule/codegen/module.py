@@ -21,7 +21,7 @@ from importlib.metadata import PackageNotFoundError, version
 from ..calculus import jacobian
 from ..calculus.layout import arrange
 from ..expr import Expr
-from ..ir import Node, Op, VarInfo
+from ..ir import Node, Op, VarInfo, topological
 from ..plan.contract import DEFAULT_SIZE
 from ..simplify import build as b
 from .code import atom
@@ -464,7 +464,8 @@ def _torch_module(r: Request) -> str:
         backward_roots.append(b.contract([(upstream, ()), (j, labels)], labels))
         owners.append(k)
     guards = [f"ctx.needs_input_grad[{k}]" for k in owners]
-    saveable = {id(s.node): s.name for s in forward_value.statements if not _is_view(s.node)}
+    saveable = {id(s.node): s.name for s in forward_value.statements
+                if not _is_view(s.node) and not _from_sizes(s.node)}
     nodes = {s.name: s.node for s in forward_value.statements}
     backward = _program(r, backward_roots, w, rewrites, guards=guards, prefix="u", release=False,
                         known={**saveable, "grad_output": "grad_output"},
@@ -572,6 +573,12 @@ def _size_line(program: Program, names: str, indent: str, check: bool = False) -
     if any('size["' in s.code for s in program.statements):
         return [f"{indent}size = _sizes({names})"]
     return [f"{indent}_sizes({names})"] if check else []
+
+
+def _from_sizes(node: Node) -> bool:
+    # a value that reads no variable (1/size(X, 1)) is a number made from the sizes: recomputed in backward, where
+    # save_for_backward takes tensors only
+    return not any(n.op is Op.VAR for n in topological([node]))
 
 
 def _is_view(node: Node) -> bool:

@@ -189,7 +189,9 @@ def _operands(node: Node, labels: _Labels, fixed: dict, p: _Product) -> tuple[fl
         if arg.op in (Op.DELTA, Op.BASIS):
             continue
         found = tuple(labels.find(r) for r in spec)
-        if arg.op is Op.CONST and not arg.shape:
+        if arg.op is Op.CONST:
+            # c everywhere: the number c, its axes ones (summed alone: a size, sum(vector(1, "m")) = m; on the
+            # output alone: a broadcast; shared with another operand: nothing), never an array to read
             coefficient *= arg.params.value
         elif not found:
             scalars.append(p.ref(arg))
