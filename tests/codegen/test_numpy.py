@@ -107,3 +107,13 @@ def test_logsumexp_of_every_entry_is_exact_at_the_edges(generated):
     assert m.f(np.array([np.inf, 0.0])) == np.inf
     assert np.isnan(m.f(np.array([np.nan, 0.0])))
     np.testing.assert_allclose(m.grad(np.array([0.0, np.log(3.0)])), [0.25, 0.75])
+
+
+def test_logsumexp_along_an_axis_is_exact_at_the_edges(generated):
+    m = generated("sum(logsumexp(X, 2))", ("X",), {"X": ("m", "n")}, "numpy")
+    assert m.f(np.array([[1000.0, 1000.0], [0.0, np.log(3.0)]])) == pytest.approx(1000 + np.log(8.0))
+    X = np.array([[1000.0, 1000.0], [-np.inf, -np.inf], [np.inf, 0.0], [np.nan, 0.0], [0.0, np.log(3.0)]])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = m._logsumexp(X, axis=(1,))                                    # the helper f uses, row by row
+    np.testing.assert_array_equal(value[1:4], [-np.inf, np.inf, np.nan])      # log(0), inf, NaN: never hidden
+    np.testing.assert_allclose(value[[0, 4]], [1000 + np.log(2), np.log(4.0)])    # no overflow, shifted rows

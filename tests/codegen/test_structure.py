@@ -124,7 +124,7 @@ def test_large_temporaries_are_deleted_after_their_last_use():
     f = cr.parse("norm2(T-U*V')^2", U=("n", "r"), V=("m", "r"))
     code = body(cr.codegen(f, "U", sizes={"r": 10}), "value_and_grad")
     lines = [line.strip() for line in code.splitlines()]
-    residual = next(line.split(" = ")[0] for line in lines if line.endswith("= T + t0"))   # the n×m matrix T-U*V'
+    residual = next(line.split(" = ")[0] for line in lines if line.endswith("= T - U @ V.T"))   # the n×m matrix T-U*V'
     deleted = lines.index(f"del {residual}")
     assert all(residual not in line for line in lines[deleted + 1:])                   # deleted after its last reader
     assert "del" not in " ".join(lines[-1:])                                           # never a returned value
@@ -169,3 +169,22 @@ def test_a_negation_that_only_sums_read_is_a_subtraction():
     assert "- y" in code and "= -y" not in code and "1.0 - t" in code
     lse = body(cr.codegen("log(sum(exp(A*x)))", "x", "torch"), "grad")
     assert " - t" in lse and "= -t" not in lse
+
+
+SOFTMAX_REGRESSION = ("-sum(sum(Y.*logsoftmax(X*W + b', 2)))/size(X, 1)",
+                      {"X": ("m", "n"), "W": ("n", "k"), "b": ("k",), "Y": ("m", "k")})
+
+
+def test_the_log_softmax_reads_the_logits_with_their_bias():
+    text, decls = SOFTMAX_REGRESSION
+    code = body(cr.codegen(cr.parse(text, **decls), ["W", "b"], sizes={"m": 100, "n": 100, "k": 10}), "grad")
+    logits = re.search(r"^\s*(t\d+) = t\d+ \+ b\[None, :\]$", code, re.MULTILINE)
+    assert logits and code.count("b[None, :]") == 1                      # X*W + b' added once
+    assert re.search(rf"= {logits.group(1)} - t\d+\[:, None\]$", code, re.MULTILINE)
+
+
+def test_a_negated_product_read_by_one_sum_is_subtracted_and_a_scalar_scales_the_reduced_operand():
+    text, decls = SOFTMAX_REGRESSION
+    code = body(cr.codegen(cr.parse(text, **decls), ["W", "b"], sizes={"m": 100, "n": 100, "k": 10}), "grad")
+    assert "-(" not in code and re.search(r"= t\d+ - t\d+ \* Y$", code, re.MULTILINE)
+    assert re.search(r"\(t\d+ \* np\.sum\(Y, axis=\(1,\)\)\)", code)      # 1/m times the row sums, not times Y

@@ -8,7 +8,7 @@ from codegen.corpus import CORPUS, SECOND_ORDER
 
 import chainrule as cr
 from chainrule.ir import Node, Op, topological
-from chainrule.plan.share import NOTE, share
+from chainrule.plan.share import NOTE, SUM_NOTE, share
 from chainrule.simplify import build as b
 
 
@@ -82,3 +82,13 @@ def test_split_writes_a_chain_as_products_of_two_in_the_planned_order():
     assert all(sum(1 for s in n.params.specs if s) <= 2 for n in products)
     first = next(n for n in products if {a.params.name for a in n.args if a.op is Op.VAR} == {"C", "x"})
     assert len(first.shape) == 1                                          # C*x first: never a matrix product
+
+
+def test_a_sum_reads_a_sum_of_some_of_its_terms():
+    a, c, d, e = (b.var(name, ("n",)) for name in "acde")
+    small, large = b.add(a, c), b.add(a, c, d, e)
+    (new_small, new_large), origin, applied = share([small, large], [], {"n": 100})
+    assert new_small is small and origin[id(new_large)] is large and applied == {SUM_NOTE}
+    assert small in new_large.args and len(new_large.args) == 3              # (a + c) + d + e
+    (alone,), _, applied = share([large], [], {"n": 100})
+    assert alone is large and not applied                                    # nothing to read: unchanged

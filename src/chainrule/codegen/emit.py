@@ -25,7 +25,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ..errors import UsageError
-from ..ir import Node, Op, topological
+from ..ir import Node, Op, make, topological
+from ..ir.ops import ContractParams
 from ..numeric.evaluate import node_text
 from ..plan.contract import entries
 from ..plan.rewrite import distribute
@@ -172,6 +173,7 @@ class Program:
         roots, origin, shared = share(roots, known_nodes, self.sizes, split)
         w.notes |= shared
         order = topological(list(roots))
+        self._in_order = {id(n) for n in order}
         self._negations = _negations(order, roots, self.known)
         self._expansions = _expansions(order, roots, self.known)
         self._codes: dict[int, Code] = {}
@@ -203,7 +205,10 @@ class Program:
         def ref(node: Node) -> Code:
             self._wanted.setdefault(id(node), set()).update(self._wanted[id(user)])
             if id(node) in self._negations:         # written into its sums as a subtraction (see _negations)
-                return Code(f"-{wrap(ref(self._negations[id(node)]), UNARY)}", UNARY)
+                x = self._negations[id(node)]
+                code = ref(x) if id(x) in self._in_order else EMIT[x.op](self.w, x, ref, self.sizes)
+                # -(a @ b) written -a @ b: the same number, and a sum's `- a @ b` needs no brackets
+                return Code(f"-{wrap(code, MUL)}", UNARY)
             if id(node) in self._expansions:        # left to the sum's own broadcasting (see _expansions)
                 inner, items, sign = self._expansions[id(node)]
                 code = ref(inner)
@@ -301,18 +306,30 @@ def fit(line: str, indent: str, width: int = LINE_WIDTH) -> list[str]:
 
 
 def _negations(order: Sequence[Node], roots: Sequence[Node], known: Mapping[int, str]) -> dict[int, Node]:
-    """The negations -x (x an array) that only sums read, each mapped to its x: a sum writes `a - x` in one
-    operation, where a statement `t = -x` and then `a + t` would take two."""
-    candidates = {id(n): n.args[1 - k] for n in order if n.op is Op.CONTRACT and len(n.args) == 2
-                  and id(n) not in known
-                  for k in (0, 1) if _is_minus_one(n.args[k]) and n.params.specs[1 - k] == n.params.out}
+    """The negations -x that only sums read, each mapped to x: a sum writes `a - x` in one operation, where a
+    statement `t = -x` and then `a + t` would take two. x is an array, or a product (-c*Y: x is c*Y, a node of its
+    own that no statement computes, written into the one sum that reads -c*Y)."""
+    candidates: dict[int, Node] = {}
+    readers: dict[int, int] = {}
+    for n in order:
+        minus = [k for k, a in enumerate(n.args) if _is_minus_one(a)] if n.op is Op.CONTRACT else []
+        if len(minus) != 1 or id(n) in known:
+            continue
+        rest = [k for k in range(len(n.args)) if k != minus[0]]
+        if len(rest) == 1 and n.params.specs[rest[0]] == n.params.out:
+            candidates[id(n)] = n.args[rest[0]]
+        elif len(rest) > 1:
+            candidates[id(n)] = make(Op.CONTRACT, tuple(n.args[k] for k in rest),
+                                     ContractParams(tuple(n.params.specs[k] for k in rest), n.params.out), n.shape)
     for node in order:
-        if node.op is not Op.ADD:
-            for arg in node.args:
+        for arg in node.args:
+            readers[id(arg)] = readers.get(id(arg), 0) + 1
+            if node.op is not Op.ADD:
                 candidates.pop(id(arg), None)
     for root in roots:
         candidates.pop(id(root), None)
-    return candidates
+    ids = {id(n) for n in order}
+    return {k: x for k, x in candidates.items() if id(x) in ids or readers[k] == 1}
 
 
 def _expansions(order: Sequence[Node], roots: Sequence[Node], known: Mapping[int, str]) -> dict[int, tuple]:

@@ -87,9 +87,13 @@ _NUMPY_HELPERS = {
         if math.isfinite(m):
             return m + math.log(np.exp(x - m).sum())
         return np.log(np.exp(x).sum())
-    m = np.max(x, axis=axis, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0.0)
-    return np.squeeze(m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)), axis=axis)''',
+    # along axes, one test of the maxima's sum (finite when every maximum is) skips the where in the usual case;
+    # array methods, not np.max/np.sum, spare the wrappers' cost on small arrays
+    m = x.max(axis=axis, keepdims=True)
+    if not math.isfinite(m.sum()):
+        m = np.where(np.isfinite(m), m, 0.0)
+    s = np.exp(x - m).sum(axis=axis)
+    return np.log(s) + m.reshape(s.shape)''',
     "_norm2": '''def _norm2(x):
     # sqrt(sum(x.^2)) computed as s*sqrt(sum((x/s).^2)) with s = max|x|: finite wherever the result is
     s = np.max(np.abs(x)) if np.size(x) else 0.0

@@ -223,9 +223,11 @@ def _value(terms: list[_Term], coefficient: float, scalars: list[Value], compact
             return p.e.number(float(coefficient)), (), float(coefficient)
         return p.e.scaled(coefficient, _times(scalars, p.e)), (), None
     if coefficient != 1.0 or scalars:
-        # scale the smallest operand, not the (possibly much larger) result
-        k = min(range(len(terms)), key=lambda j: p.entries(terms[j].labels))
-        t = terms[k]
+        # scale the smallest operand once summed over the indices that only it carries (c*sum(Y, 2), not
+        # sum(c*Y, 2)), not the (possibly much larger) result
+        needed = [set(compact).union(*(o.labels for j, o in enumerate(terms) if j != k)) for k in range(len(terms))]
+        k = min(range(len(terms)), key=lambda j: p.entries(tuple(r for r in terms[j].labels if r in needed[j])))
+        t = _sum_alone(terms[k], needed[k], p)
         terms[k] = p.made(t.labels, p.e.scaled(coefficient, _times(scalars + [t.value(p.ref)], p.e)))
     result = _chain(terms, set(compact), p)
     return result.value(p.ref), result.labels, None

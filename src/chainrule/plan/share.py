@@ -5,6 +5,10 @@ temporary that a forward pass saved) reads that node instead of recomputing it, 
 `x'*A*x` and its gradient `(A+A')*x` share `A*x`, so value_and_grad computes it once and a torch backward reads the
 `A*x` that its forward saved.
 
+Sums likewise: a sum whose terms include all the terms of another sum computed anyway reads that sum (`t1 = a + b`,
+then `a + b + c` is written `t1 + c`: the logits with their bias, and the log-softmax that subtracts their
+log-sum-exp).
+
 With `split`, every product of three or more arrays is written as a tree of products of two, in the planned order,
 each partial product a node of its own (a statement of the generated code): what a forward pass computes on its way
 becomes a value that its backward can reuse.
@@ -33,6 +37,7 @@ from .contract import _postorder, label_dims, pairing_of, product_flops
 Operand = tuple[Node, tuple]
 MAX_KEPT = 3        # a partial product is looked for in every order of its indices: up to 3! = 6 orders
 NOTE = "partial products computed once and reused by the products that contain them"
+SUM_NOTE = "partial sums computed once and reused by the sums that contain them"
 
 
 def share(roots: Sequence[Node], known: Iterable[Node], plan_sizes: Mapping[str, int],
@@ -42,21 +47,13 @@ def share(roots: Sequence[Node], known: Iterable[Node], plan_sizes: Mapping[str,
     rewrites applied, for a docstring). Known nodes are values already, never rewritten."""
     known = list(known)
     fixed = {id(n) for n in known}
-    order = _order(roots, {}, fixed)            # what the program computes: nothing inside a known node
-    pool = _Pool([*order, *known])
-    reads: dict[int, list[Operand]] = {}
-    applied: set[str] = set()
-    for node in order:
-        if _plain_product(node) and id(node) not in fixed:
-            operands = _reused(node, pool, plan_sizes)
-            if operands is not None:
-                applied.add(NOTE)
-            if operands is not None or (split and _arrays(list(_operands(node))) >= 3):
-                reads[id(node)] = operands if operands is not None else list(_operands(node))
+    reads, applied = _reads(_order(roots, {}, fixed), known, fixed, plan_sizes, split)
     new: dict[int, Node] = {}
     origin: dict[int, Node] = {}
     for node in _order(roots, reads, fixed):
-        if id(node) in reads:
+        if id(node) in reads and node.op is Op.ADD:
+            built = make(Op.ADD, tuple(new.get(id(t), t) for t, _ in reads[id(node)]), node.params, node.shape)
+        elif id(node) in reads:
             built = _built(node, reads[id(node)], new, plan_sizes, split, origin)
         elif id(node) not in fixed and any(new.get(id(a), a) is not a for a in node.args):
             built = make(node.op, tuple(new.get(id(a), a) for a in node.args), node.params, node.shape)
@@ -66,6 +63,29 @@ def share(roots: Sequence[Node], known: Iterable[Node], plan_sizes: Mapping[str,
         if built is not node:
             origin[id(built)] = node
     return [new[id(r)] for r in roots], origin, applied
+
+
+def _reads(order: list[Node], known: list[Node], fixed: set[int], plan_sizes: Mapping[str, int],
+           split: bool) -> tuple[dict[int, list[Operand]], set[str]]:
+    """(id of each node to rewrite -> the operands it reads, the rewrites applied), for the nodes of the program
+    (`order`: nothing inside a known node); a sum's terms are listed as operands with no labels."""
+    pool = _Pool([*order, *known])
+    sums = _SumPool([*order, *known])
+    reads: dict[int, list[Operand]] = {}
+    applied: set[str] = set()
+    for node in order:
+        if node.op is Op.ADD and id(node) not in fixed:
+            terms = sums.reused(node)
+            if terms is not None:
+                reads[id(node)] = [(t, ()) for t in terms]
+                applied.add(SUM_NOTE)
+        elif _plain_product(node) and id(node) not in fixed:
+            operands = _reused(node, pool, plan_sizes)
+            if operands is not None:
+                applied.add(NOTE)
+            if operands is not None or (split and _arrays(list(_operands(node))) >= 3):
+                reads[id(node)] = operands if operands is not None else list(_operands(node))
+    return reads, applied
 
 
 def _operands(node: Node) -> Iterable[Operand]:
@@ -102,6 +122,38 @@ class _Pool:
         have = Counter(id(n) for n, s in operands if s)
         found = dict.fromkeys(c for n, s in operands if s for c in self.by_arg.get(id(n), ()))
         return [c for c in found if len(c.args) < len(operands) and not Counter(map(id, c.args)) - have]
+
+
+class _SumPool:
+    """The sums a sum may read, found by term."""
+
+    def __init__(self, nodes: Iterable[Node]):
+        self.by_term: dict[int, list[Node]] = {}
+        for node in dict.fromkeys(n for n in nodes if n.op is Op.ADD):
+            for term in dict.fromkeys(node.args):
+                self.by_term.setdefault(id(term), []).append(node)
+
+    def reused(self, node: Node) -> list[Node] | None:
+        """The sum's terms with those of other sums replaced by these sums, the sum with most terms first, while some
+        sum's terms are all among those left; None when none is. Each sum read has fewer terms than the one reading
+        it, so no sum reads itself, however the sums nest."""
+        left, read = Counter(map(id, node.args)), []
+        while True:
+            fits = [c for t in node.args if left[id(t)] for c in self.by_term.get(id(t), ())
+                    if len(c.args) < len(node.args) and c.shape == node.shape and not Counter(map(id, c.args)) - left]
+            if not fits:
+                break
+            chosen = max(fits, key=lambda c: len(c.args))
+            left -= Counter(map(id, chosen.args))
+            read.append(chosen)
+        if not read:
+            return None
+        rest = []
+        for t in node.args:
+            if left[id(t)] > 0:
+                left[id(t)] -= 1
+                rest.append(t)
+        return [*read, *rest]
 
 
 def _reused(node: Node, pool: _Pool, plan_sizes: Mapping[str, int]) -> list[Operand] | None:
