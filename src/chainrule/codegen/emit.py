@@ -174,6 +174,7 @@ class Program:
         w.notes |= shared
         order = topological(list(roots))
         self._in_order = {id(n) for n in order}
+        self._numbers = _numbers(order)
         self._negations = _negations(order, roots, self.known)
         self._expansions = _expansions(order, roots, self.known)
         self._codes: dict[int, Code] = {}
@@ -214,7 +215,8 @@ class Program:
                 code = ref(inner)
                 text = f"{wrap(code, ATOM)}[{items}]" if items else code.text
                 return Code(f"-{text}", UNARY) if sign < 0 else Code(text, ATOM if items else code.prec)
-            return self._code_of(node, placeholder=True)
+            code = self._code_of(node, placeholder=True)
+            return self.w.array(code) if _needs_array(user, node, self._numbers) else code
         return ref
 
     def _code_of(self, node: Node, placeholder: bool) -> Code:
@@ -233,7 +235,8 @@ class Program:
         """The name (or literal) of a root's value; a scalar constant root becomes a 0-d array of the target."""
         if _inline(root) and id(root) not in self.known:
             return self.w.full((), root.params.value).text
-        return self._code_of(root, placeholder=False).text
+        code = self._code_of(root, placeholder=False)
+        return self.w.array(code).text if id(root) in self._numbers else code.text
 
     def used(self) -> set[str]:
         """The known names the statements read."""
@@ -364,6 +367,26 @@ def _is_minus_one(node: Node) -> bool:
     return node.op is Op.CONST and not node.shape and node.params.value == -1.0
 
 
+def _numbers(order: Sequence[Node]) -> set[int]:
+    """The scalars that read no variable (1/size(X, 1)): computed as Python numbers, the sizes being numbers."""
+    reads: dict[int, bool] = {}
+    for node in order:
+        reads[id(node)] = node.op is Op.VAR or any(reads.get(id(a), True) for a in node.args)
+    return {id(n) for n in order if not n.shape and not reads[id(n)]}
+
+
+def _needs_array(user: Node, node: Node, numbers: set[int]) -> bool:
+    """Whether `user` must read the Python number `node` as an array: arithmetic takes numbers (a sum, a power, a
+    product with an operand that reads a variable), a library function (sin, torch.broadcast_to, ...) may not. A
+    constant read by anything but a product is a literal that the writers place themselves (torch.clamp(x, min=0.0)).
+    """
+    if id(node) not in numbers or user.op in (Op.ADD, Op.POW) or (node.op is Op.CONST and user.op is not Op.CONTRACT):
+        return False
+    if user.op is Op.CONTRACT:
+        return bool(user.shape) and all(id(a) in numbers or a.op is Op.CONST for a in user.args)
+    return True
+
+
 def _inline(node: Node) -> bool:
     return node.op is Op.CONST and not node.shape
 
@@ -384,6 +407,10 @@ def _names(prefix: str, taken: set[str] | frozenset[str]):
 
 
 def _comment(node: Node) -> str:
+    # Every node prints as a character or more: a node of more nodes than the width would be cut anyway, and
+    # printing every partial product of a long chain in full would cost time quadratic in its length.
+    if len(topological([node])) > COMMENT_WIDTH:
+        return f"{node.op.value}, {'×'.join(map(str, node.shape)) or 'scalar'} (its formula is longer than a line)"
     try:
         text = node_text(node)
     except Exception:

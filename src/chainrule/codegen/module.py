@@ -480,7 +480,10 @@ def _torch_module(r: Request) -> str:
                         known={**{k: v for k, v in saveable.items() if v in saved + kept},
                                "grad_output": "grad_output"}, reusable=[nodes[name] for name in saved + kept])
     cls = _class_name(r)
-    outputs = ", ".join([value, *saved]) + ("," if not saved else "")   # always a tuple
+    # an input returned as it is would be saved as an output too, which a setup_context function may not do: the
+    # value is then a view of it
+    returned = f"{value}.view_as({value})" if value in variables else value
+    outputs = ", ".join([returned, *saved]) + ("," if not saved else "")   # always a tuple
     forward = ["    @staticmethod", f"    def forward({names}):", *_size_line(forward_value, names, "        "),
                *forward_value.lines("        "), f"        return {outputs}"]
     setup = ["    @staticmethod", "    def setup_context(ctx, inputs, output):",

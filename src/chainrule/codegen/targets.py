@@ -34,9 +34,9 @@ def _method(suffix: str) -> Unary:
 
 # ---- helpers written into a generated module when used ----
 
-def _embed_helper(zeros: str, ndim: str, arange: str, place: str) -> str:
-    """The source of one library's `_embed`: the same algorithm, written with that library's zeros, rank, arange and
-    indexed assignment."""
+def _embed_helper(zeros: str, ndim: str, arange: str, place: str, fixed: str = "-1 - w") -> str:
+    """The source of one library's `_embed`: the same algorithm, written with that library's zeros, rank, arange,
+    fixed index (torch's index_put takes tensors only) and indexed assignment."""
     return f'''def _embed(value, shape, where):
     # zeros of `shape` with `value` placed where output axis k runs along value's axis where[k] (several output axes
     # on one value axis: a diagonal), or sits at the fixed index -1 - where[k] (a unit vector's entry)
@@ -44,7 +44,7 @@ def _embed_helper(zeros: str, ndim: str, arange: str, place: str) -> str:
     index = []
     for k, w in enumerate(where):
         if w < 0:
-            index.append(-1 - w)
+            index.append({fixed})
         else:
             axes = [1] * {ndim}
             axes[w] = shape[k]
@@ -156,7 +156,8 @@ _TORCH_HELPERS = {
     # x/norm2(x), and 0 at x = 0
     return x / torch.clamp(torch.linalg.vector_norm(x), min=torch.finfo(x.dtype).tiny)''',
     "_embed": _embed_helper("value.new_zeros(shape)", "value.dim()", "torch.arange(shape[k], device=value.device)",
-                            "return result.index_put(tuple(index), value)"),
+                            "return result.index_put(tuple(index), value)",
+                            "torch.tensor(-1 - w, device=value.device)"),
 }
 
 _JAX_HELPERS = {
@@ -281,6 +282,14 @@ class Writer:
 
     def zeros(self, dims: Sequence[object]) -> Code:
         return self._new("zeros", dims)
+
+    def array(self, x: Code) -> Code:
+        """A Python number (a value made of sizes and constants alone) as a 0-d array of the target."""
+        if self.target.name == "numpy":
+            return call("np.float64", x)
+        if self.target.name == "torch":
+            return call("torch.as_tensor", x, f"dtype={self.like}.dtype", f"device={self.like}.device")
+        return call("jnp.asarray", x, f"dtype={self.like}.dtype")
 
     def full(self, dims: Sequence[object], value: float) -> Code:
         return self._new("full", dims, number(value))

@@ -500,8 +500,9 @@ def _arrange(value: Value, present: tuple, filled: float | None, compact: tuple,
         order = tuple(r for r in compact if r in present)
         value = p.e.transpose(value, [present.index(r) for r in order])
         present = order
-    if filled is not None and compact:
-        value = p.e.full([p.dims[r] for r in compact], filled)    # a filled array, not a broadcast number
+    if filled is not None and (compact or compact != out):
+        # a filled array, not a broadcast number; a number placed in zeros is a 0-d array first (it needs a shape)
+        value = p.e.full([p.dims[r] for r in compact], filled)
     elif present != compact:
         if present:
             value = _align(_Term(present, None, value), compact, p)

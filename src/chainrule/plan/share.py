@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from itertools import permutations, product
+from itertools import islice, permutations, product
 
 from ..errors import InternalError
 from ..ir import Node, Op, make
@@ -36,6 +36,7 @@ from .contract import _postorder, label_dims, pairing_of, product_flops
 
 Operand = tuple[Node, tuple]
 MAX_KEPT = 3        # a partial product is looked for in every order of its indices: up to 3! = 6 orders
+MAX_CHOICES = 1000  # ways to pick a partial product's operands among a product's, tried per partial product
 NOTE = "partial products computed once and reused by the products that contain them"
 SUM_NOTE = "partial sums computed once and reused by the sums that contain them"
 
@@ -177,12 +178,21 @@ def _reused(node: Node, pool: _Pool, plan_sizes: Mapping[str, int]) -> list[Oper
 def _matches(c: Node, operands: list[Operand], out: tuple) -> Iterable[list[Operand]]:
     """The operand lists in which some of `operands` are replaced by c, where their product is c's value."""
     places = [[k for k, (n, s) in enumerate(operands) if n is arg and s] for arg in c.args]
-    for chosen in product(*places):
-        if len(set(chosen)) < len(chosen):
+    # The same operands chosen in another order are the same partial product; a partial product keeping more or
+    # fewer labels than c has indices is not c (this bounds the orders tried to MAX_KEPT!). A product that repeats
+    # an operand many times has many choices: the first MAX_CHOICES are tried, a sharing missed at worst.
+    tried: set[tuple[int, ...]] = set()
+    for chosen in islice(product(*places), MAX_CHOICES):
+        key = tuple(sorted(chosen))
+        if len(set(key)) < len(key) or key in tried:
             continue
-        inside = [operands[k] for k in sorted(chosen)]
-        outside = [op for k, op in enumerate(operands) if k not in chosen]
-        for labels in permutations(_kept(inside, outside, out)):
+        tried.add(key)
+        inside = [operands[k] for k in key]
+        outside = [op for k, op in enumerate(operands) if k not in key]
+        kept = _kept(inside, outside, out)
+        if len(kept) != len(c.shape):
+            continue
+        for labels in permutations(kept):
             if b.contract(inside, labels) is c:
                 yield [(c, labels), *outside]
 

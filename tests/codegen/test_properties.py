@@ -1,0 +1,118 @@
+"""Generated code over random expressions (the strategies of tests/strategies.py, scalar ones): every rewrite the
+planner and the emitter apply (chain order, distribution, shared partial products and sums, inline broadcasts,
+folded negations, coefficients) must compute what chainrule's evaluator computes, whatever sizes it was planned for.
+
+The dimensions are declared by name (3 is n, 4 is m) and the module is planned for sizes drawn independently of the
+values it is then called with, so that the choices the flop model makes at n = 1 or 1000 are checked at n = 3 (an
+expression that indexes needs numeric sizes: it is declared with them).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from strategies import DECLARATIONS, Gen, S, expressions, kinks_ok, random_values, reference
+
+import chainrule as cr
+
+SETTINGS = {"deadline": None, "derandomize": True, "database": None,
+            "suppress_health_check": [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large]}
+SEEDS = st.integers(0, 2**32 - 1)
+LARGEST = 1e4
+NAMED = {3: "n", 4: "m"}
+PLANNING = st.sampled_from((1, 2, 3, 10, 1000, 100_000))
+
+
+def _named(shape: tuple) -> tuple:
+    return tuple(NAMED[d] for d in shape) if shape else "scalar"
+
+
+def _prepare(e: Gen, seed: int) -> tuple[cr.Expr, dict, list[str]]:
+    values = random_values(seed)
+    _, largest = reference(e, values)
+    assume(largest < LARGEST and kinks_ok(e, values))
+    try:
+        f = cr.parse(e.text, **{v: _named(DECLARATIONS[v]) for v in e.variables})
+    except cr.ShapeError:   # indexing needs numbers: the declared sizes, which the planner then uses
+        f = cr.parse(e.text, **{v: DECLARATIONS[v] for v in e.variables})
+    wrt = sorted(e.variables)
+    return f, {v: values[v] for v in f.variables}, wrt
+
+
+def _close(got, expected, what: str, rtol: float = 1e-8) -> None:
+    got, expected = np.asarray(got, dtype=float), np.asarray(expected, dtype=float)
+    assert got.shape == expected.shape, f"{what}: shape {got.shape}, expected {expected.shape}"
+    scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
+    error = float(np.max(np.abs(got - expected), initial=0.0))
+    assert error <= rtol * scale, \
+        f"{what}: max abs error {error:.3e} (scale {scale:.3e})\ngot\n{got}\nexpected\n{expected}"
+
+
+def _as_tuple(result, k: int) -> tuple:
+    return tuple(result) if k > 1 else (result,)
+
+
+@settings(max_examples=120, **SETTINGS)
+@given(e=expressions(types=(S,)), seed=SEEDS, n=PLANNING, m=PLANNING)
+def test_generated_numpy_computes_what_evaluate_computes(e: Gen, seed: int, n: int, m: int):
+    f, at, wrt = _prepare(e, seed)
+    source = cr.codegen(f, wrt, "numpy", hessian=True, hvp=True, sizes={"n": n, "m": m})
+    module = cr.compile(f, wrt, "numpy", hessian=True, hvp=True, sizes={"n": n, "m": m})
+    what = f"{e.text!r} planned for n={n}, m={m} (seed {seed})\n{source}"
+    _close(module.f(**at), f.evaluate(at), f"value of {what}")
+    grads = _as_tuple(module.grad(**at), len(wrt))
+    value, both = module.value_and_grad(**at)
+    _close(value, f.evaluate(at), f"value_and_grad's value of {what}")
+    rng = np.random.default_rng(seed)
+    for var, g, g2 in zip(wrt, grads, _as_tuple(both, len(wrt)), strict=True):
+        _close(g, cr.derivative(f, var).evaluate(at), f"gradient by {var} of {what}")
+        _close(g2, g, f"value_and_grad's gradient by {var} of {what}")
+    hessians = module.hessian(**at)
+    hessians = hessians if len(wrt) > 1 else ((hessians,),)
+    directions = tuple(rng.standard_normal(np.shape(at[v])) for v in wrt)
+    products = _as_tuple(module.hvp(**at, v=directions if len(wrt) > 1 else directions[0]), len(wrt))
+    for i, vi in enumerate(wrt):
+        expected_product = 0.0
+        for j, vj in enumerate(wrt):
+            h = cr.derivative(cr.derivative(f, vi), vj).evaluate(at)
+            _close(hessians[i][j], h, f"Hessian block ({vi}, {vj}) of {what}")
+            k = np.ndim(at[vj])
+            expected_product = expected_product + np.tensordot(h, directions[j], axes=k)
+        _close(products[i], expected_product, f"HVP block {vi} of {what}")
+
+
+@settings(max_examples=120, **SETTINGS)
+@given(e=expressions(types=(S,)), seed=SEEDS, n=PLANNING, m=PLANNING)
+def test_generated_torch_backward_computes_what_evaluate_computes(e: Gen, seed: int, n: int, m: int):
+    torch = pytest.importorskip("torch")
+    f, at, wrt = _prepare(e, seed)
+    module = cr.compile(f, wrt, "torch", sizes={"n": n, "m": m})
+    what = f"{e.text!r} planned for n={n}, m={m} (seed {seed})"
+    tensors = {k: torch.tensor(v, dtype=torch.float64, requires_grad=k in wrt) for k, v in at.items()}
+    value = module.f(**tensors)
+    _close(value.detach().numpy(), f.evaluate(at), f"value of {what}")
+    backward = torch.autograd.grad(value, [tensors[v] for v in wrt], allow_unused=True)
+    plain = _as_tuple(module.grad(**{k: t.detach() for k, t in tensors.items()}), len(wrt))
+    for var, g, g2 in zip(wrt, backward, plain, strict=True):
+        expected = cr.derivative(f, var).evaluate(at)
+        _close(torch.zeros_like(tensors[var]) if g is None else g, expected, f"backward by {var} of {what}")
+        _close(g2, expected, f"grad by {var} of {what}")
+
+
+@settings(max_examples=40, **SETTINGS)
+@given(e=expressions(types=(S,)), seed=SEEDS, n=PLANNING, m=PLANNING)
+def test_generated_jax_computes_what_evaluate_computes(e: Gen, seed: int, n: int, m: int):
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    f, at, wrt = _prepare(e, seed)
+    module = cr.compile(f, wrt, "jax", sizes={"n": n, "m": m})
+    what = f"{e.text!r} planned for n={n}, m={m} (seed {seed})"
+    _close(module.f(**at), f.evaluate(at), f"value of {what}")
+    grads = _as_tuple(module.grad(**at), len(wrt))
+    # the generated function is a JAX function too: jax.grad differentiates it through the same code
+    traced = jax.grad(lambda *xs: module.f(**dict(zip(wrt, xs, strict=True))), argnums=tuple(range(len(wrt))))
+    for var, g, t in zip(wrt, grads, traced(*(at[v] for v in wrt)), strict=True):
+        expected = cr.derivative(f, var).evaluate(at)
+        _close(g, expected, f"grad by {var} of {what}")
+        _close(t, expected, f"jax.grad by {var} of {what}", rtol=1e-6)
