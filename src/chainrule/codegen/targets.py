@@ -143,8 +143,19 @@ _NUMPY_HELPERS = {
         frame = u if axis % 2 == 0 else vt.T
         result = np.moveaxis(np.tensordot(frame, result, axes=(1, axis)), 0, axis)
     return np.sign(np.linalg.det(u) * np.linalg.det(vt)) * result''',
-    "_embed": _embed_helper("np.zeros(shape)", "np.ndim(value)", "np.arange(shape[k])",
-                            "result[tuple(index)] = value\n    return result"),
+    "_embed": '''def _embed(value, shape, where):
+    # zeros of `shape` with `value` placed where output axis k runs along value's axis where[k] (several output axes
+    # on one value axis: a diagonal), or sits at the fixed index -1 - where[k] (a unit vector's entry)
+    result = np.zeros(shape)
+    fixed = tuple(-1 - w if w < 0 else slice(None) for w in where)
+    if all(w < 0 for w in where):
+        result[fixed] = value
+        return result
+    # einsum of one operand that sums nothing returns a writable view ("aba->ab": the entries [i, j, i]): the value is
+    # written there with no index arrays
+    letters = "".join("abcdefghijklmnopqrstuvwxyz"[w] for w in where if w >= 0)
+    np.einsum(letters + "->" + "abcdefghijklmnopqrstuvwxyz"[:np.ndim(value)], result[fixed])[...] = value
+    return result''',
 }
 
 # the standard-library modules a NumPy helper uses, imported at the top of a module that uses it
