@@ -23,6 +23,7 @@ from ..calculus.layout import arrange
 from ..expr import Expr
 from ..ir import Node, Op, VarInfo, topological
 from ..plan.contract import DEFAULT_SIZE
+from ..plan.rewrite import distribute
 from ..simplify import build as b
 from .code import atom
 from .emit import LINE_WIDTH, CodegenError, Program
@@ -664,7 +665,15 @@ def _jax_module(r: Request) -> str:
     variables = list(r.variables)
     w = Writer(TARGETS["jax"], like=variables[0], dim=lambda d: repr(d) if isinstance(d, int) else f'size["{d}"]')
     value = _program(r, [r.f.node], w, rewrites)
-    all_grads = [jacobian(r.f.node, r.var(name)) for name in variables]
+    # Under jit, jax.grad drops the value that it does not return, computes only the gradients whose variables it
+    # differentiates (`active`), and XLA merges the operations that these share: each gradient is planned as if it
+    # were computed alone, so a sum that it reads is distributed where that is cheaper even though the value reads it
+    # too ((T-U*V')*V is T*V - U*(V'*V)).
+    all_grads = []
+    for name in variables:
+        [alone], applied = distribute([jacobian(r.f.node, r.var(name))], r.plan_sizes())
+        all_grads.append(alone)
+        rewrites |= applied
     guards = [None] + [f"active[{k}]" for k in range(len(variables))]
     jvp = _program(r, [r.f.node, *all_grads], w, rewrites, guards=guards)
     unpack = f"{names}{',' if len(variables) == 1 else ''}"
