@@ -56,6 +56,15 @@ def test_torch_gradcheck_and_gradgradcheck(generated, row):
     assert torch.autograd.gradgradcheck(m.f, inputs)
 
 
+def test_torch_arguments_that_are_not_tensors_keep_numpys_float64(generated):
+    # torch.as_tensor keeps a float64 array float64; only numbers and lists get torch's default dtype
+    m = generated("sum(exp(z))", ("z",), {}, "torch", hessian=True)
+    z = np.array([0.1, 0.2, 0.3])
+    assert m.f(z).dtype == m.grad(z).dtype == m.hessian(z).dtype == torch.float64
+    close(m.hessian(z), np.diag(np.exp(z)))
+    assert m.grad([0.1, 0.2]).dtype == torch.get_default_dtype()
+
+
 def test_torch_only_the_gradients_asked_for_and_vmap(generated):
     text, wrt, decls = "sum(log(1+exp(-y.*(X*w))))", ("w",), {}
     f, at, grads = _expected(text, wrt, decls)

@@ -1,6 +1,7 @@
 """Generated code over random expressions (the strategies of tests/strategies.py, scalar ones): every rewrite the
 planner and the emitter apply (chain order, distribution, shared partial products and sums, inline broadcasts,
 folded negations, coefficients) must compute what chainrule's evaluator computes, whatever sizes it was planned for.
+Every target: the value, the gradients (through torch's backward and jax.grad too), every Hessian block and the HVP.
 
 The dimensions are declared by name (3 is n, 4 is m) and the module is planned for sizes drawn independently of the
 values it is then called with, so that the choices the flop model makes at n = 1 or 1000 are checked at n = 3 (an
@@ -64,10 +65,14 @@ def test_generated_numpy_computes_what_evaluate_computes(e: Gen, seed: int, n: i
     grads = _as_tuple(module.grad(**at), len(wrt))
     value, both = module.value_and_grad(**at)
     _close(value, f.evaluate(at), f"value_and_grad's value of {what}")
-    rng = np.random.default_rng(seed)
     for var, g, g2 in zip(wrt, grads, _as_tuple(both, len(wrt)), strict=True):
         _close(g, cr.derivative(f, var).evaluate(at), f"gradient by {var} of {what}")
         _close(g2, g, f"value_and_grad's gradient by {var} of {what}")
+    _check_second_order(module, f, at, wrt, np.random.default_rng(seed), what)
+
+
+def _check_second_order(module, f: cr.Expr, at: dict, wrt: list[str], rng, what: str) -> None:
+    """The module's hessian blocks and hvp against chainrule's second derivatives, evaluated."""
     hessians = module.hessian(**at)
     hessians = hessians if len(wrt) > 1 else ((hessians,),)
     directions = tuple(rng.standard_normal(np.shape(at[v])) for v in wrt)
@@ -77,17 +82,16 @@ def test_generated_numpy_computes_what_evaluate_computes(e: Gen, seed: int, n: i
         for j, vj in enumerate(wrt):
             h = cr.derivative(cr.derivative(f, vi), vj).evaluate(at)
             _close(hessians[i][j], h, f"Hessian block ({vi}, {vj}) of {what}")
-            k = np.ndim(at[vj])
-            expected_product = expected_product + np.tensordot(h, directions[j], axes=k)
+            expected_product = expected_product + np.tensordot(h, directions[j], axes=np.ndim(at[vj]))
         _close(products[i], expected_product, f"HVP block {vi} of {what}")
 
 
 @settings(max_examples=120, **SETTINGS)
 @given(e=expressions(types=(S,)), seed=SEEDS, n=PLANNING, m=PLANNING)
-def test_generated_torch_backward_computes_what_evaluate_computes(e: Gen, seed: int, n: int, m: int):
+def test_generated_torch_computes_what_evaluate_computes(e: Gen, seed: int, n: int, m: int):
     torch = pytest.importorskip("torch")
     f, at, wrt = _prepare(e, seed)
-    module = cr.compile(f, wrt, "torch", sizes={"n": n, "m": m})
+    module = cr.compile(f, wrt, "torch", hessian=True, hvp=True, sizes={"n": n, "m": m})
     what = f"{e.text!r} planned for n={n}, m={m} (seed {seed})"
     tensors = {k: torch.tensor(v, dtype=torch.float64, requires_grad=k in wrt) for k, v in at.items()}
     value = module.f(**tensors)
@@ -98,6 +102,7 @@ def test_generated_torch_backward_computes_what_evaluate_computes(e: Gen, seed: 
         expected = cr.derivative(f, var).evaluate(at)
         _close(torch.zeros_like(tensors[var]) if g is None else g, expected, f"backward by {var} of {what}")
         _close(g2, expected, f"grad by {var} of {what}")
+    _check_second_order(module, f, at, wrt, np.random.default_rng(seed), what)
 
 
 @settings(max_examples=40, **SETTINGS)
@@ -106,7 +111,7 @@ def test_generated_jax_computes_what_evaluate_computes(e: Gen, seed: int, n: int
     jax = pytest.importorskip("jax")
     jax.config.update("jax_enable_x64", True)
     f, at, wrt = _prepare(e, seed)
-    module = cr.compile(f, wrt, "jax", sizes={"n": n, "m": m})
+    module = cr.compile(f, wrt, "jax", hessian=True, hvp=True, sizes={"n": n, "m": m})
     what = f"{e.text!r} planned for n={n}, m={m} (seed {seed})"
     _close(module.f(**at), f.evaluate(at), f"value of {what}")
     grads = _as_tuple(module.grad(**at), len(wrt))
@@ -116,3 +121,4 @@ def test_generated_jax_computes_what_evaluate_computes(e: Gen, seed: int, n: int
         expected = cr.derivative(f, var).evaluate(at)
         _close(g, expected, f"grad by {var} of {what}")
         _close(t, expected, f"jax.grad by {var} of {what}", rtol=1e-6)
+    _check_second_order(module, f, at, wrt, np.random.default_rng(seed), what)

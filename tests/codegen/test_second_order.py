@@ -20,6 +20,8 @@ SEVERAL = [
     ("max(0, w'*x+b)^2 + b^2*sum(exp(w))", ("w", "b"), {}),
     ("-sum(sum(Y.*logsoftmax(X*W + b', 2)))/size(X, 1)", ("W", "b"),
      {"X": ("m", "n"), "W": ("n", "k"), "b": ("k",), "Y": ("m", "k")}),
+    # found by tests/codegen/test_generated_properties.py: a sum subtracting a product computed later in the program
+    ("norm2(a ./ sigmoid(z))", ("a", "z"), {"a": "scalar", "z": ("m",)}),
 ]
 ROWS = [*SECOND_ORDER, ("det(A)", ("A",), {}), *SEVERAL]
 

@@ -331,8 +331,11 @@ def _negations(order: Sequence[Node], roots: Sequence[Node], known: Mapping[int,
                 candidates.pop(id(arg), None)
     for root in roots:
         candidates.pop(id(root), None)
-    ids = {id(n) for n in order}
-    return {k: x for k, x in candidates.items() if id(x) in ids or readers[k] == 1}
+    # x is read where the sum reads -x: a node that the program computes is read from its statement, which must
+    # come before (a product c*Y built here is another node than -c*Y's operands, and may come later in the order)
+    position = {id(n): k for k, n in enumerate(order)}
+    return {k: x for k, x in candidates.items()
+            if (position[id(x)] < position[k] if id(x) in position else readers[k] == 1)}
 
 
 def _expansions(order: Sequence[Node], roots: Sequence[Node], known: Mapping[int, str]) -> dict[int, tuple]:

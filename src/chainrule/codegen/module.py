@@ -647,10 +647,13 @@ def _sizes_function(r: Request) -> str:
 
 
 _TORCH_TENSORS = '''def _tensors(*values):
-    """The arguments as tensors: numbers become tensors of the first tensor argument's dtype and device."""
+    """The arguments as tensors of the first tensor argument's dtype and device; without one, of the first floating
+    NumPy array's dtype (torch.as_tensor keeps it: float64 stays float64), else of torch's default dtype."""
     like = next((v for v in values if isinstance(v, torch.Tensor)), None)
     if like is None:
-        return tuple(torch.as_tensor(v, dtype=torch.get_default_dtype()) for v in values)
+        floating = next((v for v in values if getattr(getattr(v, "dtype", None), "kind", "") == "f"), None)
+        dtype = torch.get_default_dtype() if floating is None else torch.as_tensor(floating).dtype
+        return tuple(torch.as_tensor(v, dtype=dtype) for v in values)
     return tuple(v if isinstance(v, torch.Tensor) else torch.as_tensor(v, dtype=like.dtype, device=like.device)
                  for v in values)'''
 

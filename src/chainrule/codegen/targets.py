@@ -52,24 +52,6 @@ def _embed_helper(zeros: str, ndim: str, arange: str, place: str, fixed: str = "
     {place}'''
 
 
-def _jacobi_helper(lib: str, inverse_transposed: str) -> str:
-    """The torch / JAX `_det_derivative`: Jacobi's formula for the complementary minors, from inv(a) (defined where a
-    is invertible, and differentiable by the framework)."""
-    return f'''def _det_derivative(a, k):
-    # the k-th derivative tensor of det (k >= 2), shape (n, n) * k: entry [i1, j1, ..., ik, jk] is
-    # det(a) * sum over permutations p of sign(p) * prod_m inv(a)'[i_p(m), j_m] (Jacobi's complementary minors)
-    import itertools
-    b = {inverse_transposed}
-    rows, cols = "abcdefghijklm"[:k], "nopqrstuvwxyz"[:k]
-    out = "".join(r + c for r, c in zip(rows, cols, strict=True))
-    total = 0.0
-    for p in itertools.permutations(range(k)):
-        sign = (-1) ** sum(p[x] > p[y] for x in range(k) for y in range(x + 1, k))
-        equation = ",".join(rows[p[m]] + cols[m] for m in range(k)) + "->" + out
-        total = total + sign * {lib}.einsum(equation, *([b] * k))
-    return {lib}.linalg.det(a) * total'''
-
-
 _NUMPY_HELPERS = {
     "_erf": '''def _erf(x):
     from scipy.special import erf   # SciPy only in a module that uses erf
@@ -162,7 +144,6 @@ _NUMPY_HELPERS = {
 HELPER_IMPORTS = {"_logsumexp": "math"}
 
 _TORCH_HELPERS = {
-    "_det_derivative": _jacobi_helper("torch", "torch.linalg.inv(a).mT"),
     "_unit": '''def _unit(x):
     # x/norm2(x), and 0 at x = 0
     return x / torch.clamp(torch.linalg.vector_norm(x), min=torch.finfo(x.dtype).tiny)''',
@@ -172,7 +153,6 @@ _TORCH_HELPERS = {
 }
 
 _JAX_HELPERS = {
-    "_det_derivative": _jacobi_helper("jnp", "jnp.linalg.inv(a).T"),
     "_unit": '''def _unit(x):
     # x/norm2(x), and 0 at x = 0
     return x / jnp.maximum(jnp.linalg.norm(x), jnp.finfo(x.dtype).tiny)''',
@@ -379,14 +359,24 @@ class Writer:
     def cofactor(self, a: Code) -> Code:
         if self.target.name == "numpy":
             return call(self.use("_cofactor"), a)
-        # det(A) inv(A)': differentiable by the framework, but not defined at a singular matrix
-        det = self.det(a)
-        return times(attribute(det, "[..., None, None]") if self.target.name == "torch" else det,
-                     attribute(self.inv(a), ".mT" if self.target.name == "torch" else ".T"))
+        return call(self._det_derivatives(1), a)
 
     def det_derivative(self, a: Code, order: int) -> Code:
         """The order-th derivative tensor of det (order >= 2; order 1 is `cofactor`)."""
-        return call(self.use("_det_derivative"), a, str(order))
+        if self.target.name == "numpy":
+            return call(self.use("_det_derivative"), a, str(order))
+        return call(self._det_derivatives(order), a)
+
+    def _det_derivatives(self, order: int) -> str:
+        # torch and JAX: the framework's own derivatives of det, defined at a singular matrix (where det(A) inv(A)'
+        # is not), themselves differentiable, and traced by vmap, jit and torch.compile; entry [i1, j1, ..., ik, jk]
+        torch = self.target.name == "torch"
+        grad, jacobian, det = (("torch.func.grad", "torch.func.jacfwd", "torch.linalg.det") if torch
+                               else ("jax.grad", "jax.jacfwd", "jnp.linalg.det"))
+        function = f"{grad}({det})"
+        for _ in range(order - 1):
+            function = f"{jacobian}({function})"
+        return function
 
     def logsumexp(self, x: Code, axes: tuple[int, ...] | None = None) -> Code:
         """Over every entry, or over `axes`."""
