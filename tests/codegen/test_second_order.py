@@ -72,6 +72,21 @@ def test_hessian_and_hvp_blocks_match_evaluate(generated, row, target):
         assert m.check_grad() <= 1e-5          # hvp against finite differences of the generated gradient
 
 
+@pytest.mark.parametrize("target", ["numpy", "torch", "jax"])
+def test_det_derivatives_at_a_singular_matrix(generated, target):
+    # det(A)*inv(A)' is not defined there; the cofactor and its derivative are (found by the property tests)
+    A = np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [0.5, -1.0, 2.0]])      # rank 2
+    f = cr.parse("det(A)", A=(3, 3))
+    m = generated("det(A)", ("A",), {"A": (3, 3)}, target, hessian=True, hvp=True)
+    convert = {"numpy": np.asarray, "torch": torch.tensor, "jax": jnp.asarray}[target]
+    gradient, hessian = cr.derivative(f, "A").evaluate(A=A), cr.hessian(f, "A").evaluate(A=A)
+    assert np.abs(gradient).max() > 1 and np.abs(hessian).max() > 1      # not zero: the values say something
+    close(m.grad(convert(A)), gradient)
+    close(m.hessian(convert(A)), hessian)
+    v = np.arange(9.0).reshape(3, 3)
+    close(m.hvp(convert(A), v=convert(v)), np.tensordot(hessian, v, axes=2))
+
+
 @pytest.mark.parametrize("row", SEVERAL[:3], ids=[ident(r) for r in SEVERAL[:3]])
 def test_second_order_agrees_with_the_frameworks_own(generated, row):
     text, wrt, decls = row
