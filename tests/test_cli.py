@@ -319,8 +319,15 @@ def _reading_standard_input(pid: int) -> bool:
 def test_ctrl_c_on_a_real_process_exits_130():
     import signal
     import time
-    process = subprocess.Popen([sys.executable, "-m", "chainrule.cli", "diff", "-", "--wrt", "x"], text=True,
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # a run started in the background (`pytest &`) ignores SIGINT, a child inherits that, and Python keeps an
+    # ignored SIGINT ignored: while the child starts, SIGINT is handled here (a handler is not inherited, so the
+    # child gets the default, as a program started from a terminal has)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        process = subprocess.Popen([sys.executable, "-m", "chainrule.cli", "diff", "-", "--wrt", "x"], text=True,
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    finally:
+        signal.signal(signal.SIGINT, before)
     deadline = time.monotonic() + 60
     while not _reading_standard_input(process.pid) and time.monotonic() < deadline:
         time.sleep(0.05)    # importing chainrule first: an interrupt there is Python's own

@@ -402,6 +402,7 @@ def _lower(syntax: Syntax, order: list[Syntax], inference: _Inference, decls: di
     lowered: dict[int, tuple] = {}
     inner = set() if every_node else _inner_chain_nodes(order)
     resolved: dict[int, SType | None] = {id(None): None}  # by id: every use of x shares x's type object
+    leaves: dict[str, Node] = {}
     for node in order:
         t = types[id(node)]
         stype = resolved.get(id(t), t)
@@ -415,9 +416,13 @@ def _lower(syntax: Syntax, order: list[Syntax], inference: _Inference, decls: di
             lowered[id(node)] = (_lower_products(node, lowered, _typed(stype)), stype)
         elif node.op in _INVOLUTIONS and node.args[0].op == node.op:
             lowered[id(node)] = (lowered[id(node.args[0].args[0])][0], stype)
+        elif node.op == "name" and node.value in leaves:      # a variable's every use is one node (and one type)
+            lowered[id(node)] = (leaves[node.value], stype)
         else:
             args = [lowered[id(a)] for a in node.args]
             lowered[id(node)] = (_lower_node(node, args, stype, variables), stype)
+            if node.op == "name" and node.value in variables:
+                leaves[node.value] = lowered[id(node)][0]
     root, stype = lowered[id(syntax)]
     return Compiled(root, stype, variables, syntax, lowered)
 

@@ -528,7 +528,8 @@ class _Graph:
         groups: dict[frozenset, list[int]] = {}
         for k, (_, ix) in enumerate(self.ops):
             groups.setdefault(frozenset(ix), []).append(k)
-        merging = [members for members in map(self._mergeable, groups.values()) if len(members) >= 2]
+        merging = [members for members in (self._mergeable(g) for g in groups.values() if len(g) >= 2)
+                   if len(members) >= 2]
         drop = set(itertools.chain(*merging))
         self.ops = [op for k, op in enumerate(self.ops) if k not in drop] + [self._merged(ms) for ms in merging]
 

@@ -6,7 +6,7 @@ where that removes transposes, numeric coefficients gather in front, and sums pu
 from __future__ import annotations
 
 import weakref
-from collections.abc import Container
+from collections.abc import Container, Iterator
 from typing import Any
 
 # orientation: "s" scalar, "c" column, "r" row, "m" matrix, "t" tensor (index notation)
@@ -16,7 +16,7 @@ _FLATTEN_LIMIT = 16   # longer products stay nested, so a chain of n products is
 
 
 class M:
-    __slots__ = ("__weakref__", "args", "data", "kind", "orient", "size", "tcount")
+    __slots__ = ("__weakref__", "args", "data", "kind", "orient", "size", "tcount", "transposed")
 
     kind: str                 # sym, num, fill, eye, T, func, stack, blocks, pick, einsum, pow, mm, had, add
     args: tuple[M, ...]
@@ -24,38 +24,45 @@ class M:
     orient: str               # s, c, r, m or t (above)
     size: int                 # the number of nodes of the tree, shared ones counted each time
     tcount: int               # the reading cost of its transposes (a transpose of a parenthesised group costs 2)
+    # what transpose() made of it, while that lives (a weak reference: the two would otherwise keep each other):
+    # transposing a long chain transposes its parts again, each of them at most once
+    transposed: weakref.ref[M] | None
 
     def __repr__(self) -> str:
         return f"M({self.kind}, {self.data!r}, {self.orient}, {len(self.args)} args)"
 
 
 def mk(kind: str, args: tuple = (), data: Any = None, orient: str = "s") -> M:
-    key = (kind, data, orient, tuple(id(a) for a in args))
+    args = tuple(args)
+    key = (kind, data, orient, tuple(map(id, args)))
     node = _interned.get(key)
     if node is None:
         node = M()
-        node.kind, node.args, node.data, node.orient = kind, tuple(args), data, orient
+        node.kind, node.args, node.data, node.orient, node.transposed = kind, args, data, orient, None
         own = (1 + (args[0].size > 1)) if kind == "T" else 0
-        node.tcount = own + sum(a.tcount for a in args)
-        node.size = 1 + sum(a.size for a in args)
+        node.tcount = own + sum([a.tcount for a in args])
+        node.size = 1 + sum([a.size for a in args])
         _interned[key] = node
     return node
 
 
 def postorder(root: M, known: Container[int] = frozenset()) -> list[M]:
-    """The nodes of root's tree whose id is not in known, each once and after its operands, left to right (the order
-    of ir.topological); the operands of a known node are not visited."""
+    """root, and the nodes of its tree whose id is not in known, each once and after its operands, left to right (the
+    order of ir.topological); the operands of a known node below the root are not visited."""
     order: list[M] = []
-    seen: set[int] = set()
-    stack: list[tuple[M, bool]] = [(root, False)]
+    seen: set[int] = {id(root)}
+    # a frame per level: a node and the iterator over its operands not yet entered (as ir.topological)
+    stack: list[tuple[M, Iterator[M]]] = [(root, iter(root.args))]
     while stack:
-        node, expanded = stack.pop()
-        if expanded:
+        node, pending = stack[-1]
+        for arg in pending:
+            if id(arg) not in seen and id(arg) not in known:
+                seen.add(id(arg))
+                stack.append((arg, iter(arg.args)))
+                break
+        else:
+            stack.pop()
             order.append(node)
-        elif id(node) not in seen and id(node) not in known:
-            seen.add(id(node))
-            stack.append((node, True))
-            stack.extend((a, False) for a in reversed(node.args) if id(a) not in seen)
     return order
 
 
@@ -129,6 +136,14 @@ _FLIP = {"c": "r", "r": "c"}
 
 
 def transpose(x: M) -> M:
+    known = x.transposed() if x.transposed is not None else None
+    if known is None:
+        known = _transpose(x)
+        x.transposed = weakref.ref(known)
+    return known
+
+
+def _transpose(x: M) -> M:
     if _is_own_transpose(x):
         return x
     if x.kind == "fill" and x.orient == "m":
@@ -273,7 +288,8 @@ def _join_diagonals(terms: list[M]) -> list[M]:
     if len(diagonals) < 2:
         return terms
     inner = [mm(num(c), d.args[0]) for c, d in map(split_coefficient, diagonals)]
-    return [t for t in terms if t not in diagonals] + [func("diag", add(*inner), orient="m")]
+    joined = set(map(id, diagonals))
+    return [t for t in terms if id(t) not in joined] + [func("diag", add(*inner), orient="m")]
 
 
 def _collect(terms: list[M]) -> list[M]:
@@ -301,7 +317,8 @@ def _factor_once(terms: list[M]) -> list[M] | None:
         for members in _sharing(split, side):
             joined = _joined(split, members, side)
             if joined is not None:
-                return [t for k, t in enumerate(terms) if k not in members] + [joined]
+                gone = set(members)
+                return [t for k, t in enumerate(terms) if k not in gone] + [joined]
     return None
 
 

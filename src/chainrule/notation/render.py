@@ -416,7 +416,7 @@ def _written_twice(shared: list[M], tree: M) -> list[M]:
         named = {id(n) for n in shared}
         count: dict[int, int] = {}
         for top in [tree, *shared]:
-            for node in m.postorder(top, named - {id(top)}):
+            for node in m.postorder(top, named):      # top itself is walked, though named
                 for child in node.args:
                     count[id(child)] = count.get(id(child), 0) + 1
         kept = [n for n in shared if count.get(id(n), 0) >= 2]

@@ -603,10 +603,14 @@ def _buckets(terms: list[tuple[Node, float]]) -> dict:
         if x.op != "contract":
             continue
         operands = list(zip(x.args, x.params.specs, strict=True))
+        # the operands sorted once; leaving one out of a sorted list keeps it sorted
+        ranked = sorted(range(len(operands)), key=lambda j: (id(operands[j][0]), operands[j][1]))
+        keys = [(id(operands[j][0]), operands[j][1]) for j in ranked]
+        position = {k: p for p, k in enumerate(ranked)}
         for k, (arg, spec) in enumerate(operands):
             if arg.op is Op.BASIS and len(operands) == 2 and not operands[1 - k][1]:
                 continue
-            rest = tuple(sorted((id(a), s) for j, (a, s) in enumerate(operands) if j != k))
+            rest = tuple(keys[:position[k]] + keys[position[k] + 1:])
             members = buckets.setdefault((x.params.out, x.shape, spec, arg.shape, rest), {})
             members.setdefault(index, k)      # a term with two equal operands joins a bucket once
     return buckets
