@@ -132,6 +132,12 @@ def check(f: Expr | str, wrt: str, at: Mapping[str, object] | None = None, order
     return _check_at(f, wrt, lower, upper, _check_values(f, wrt, at), seed)
 
 
+def check_gradient(f: Expr, wrt: str, d: Expr, at: Mapping[str, object], seed: int = 0) -> CheckResult:
+    """check(f, wrt, at, seed=seed) for a caller that holds d = derivative(f, wrt) already (trace: a deep
+    expression's derivative is built once, not once per use)."""
+    return _check_at(f, wrt, f, d, _check_values(f, wrt, at), valid_seed(seed))
+
+
 def _check_values(f: Expr, wrt: str, at: object) -> dict:
     if not isinstance(at, Mapping):
         raise EvaluationError(f"check needs values as a mapping from names to numbers, not {type(at).__name__}",

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from .. import boundary
-from ..api import check, derivative, diagnose, parse
+from ..api import check_gradient, derivative, diagnose, parse
 from ..calculus import jacobian
 from ..errors import DerivativeError, EvaluationError
 from ..expr import Expr
@@ -83,17 +83,19 @@ def _trace(f, wrt, at, mode: str, direction, declarations, seed: int) -> Trace:
     env = {**values, **{s.name: s.value for s in forward}}
     value = np.asarray(env[steps.output] if steps.output in env else expr.evaluate(values), dtype=float)
     locals_ = _locals(steps, env, _needed(steps, wrt))
+    derivatives = {w: derivative(expr, w) for w in wrt}     # each built once: the check and the tables share it
     common = {"expression": text, "mode": mode, "wrt": wrt, "values": values, "output": steps.output,
               "forward": forward, "value": value, "variables": {n: s for n, (s, _) in steps.variables.items()},
               "name": steps.free_name("f"), "limit": current_limits().explain_steps,
-              "not_finite": _not_finite(steps, env, expr, wrt, values)}
+              "not_finite": _not_finite(steps, env, derivatives, values)}
     if mode == "reverse":
         backward, sums, grads = _backward(steps, locals_, env, value.shape, wrt)
-        return Trace(**common, gradients=_gradients(expr, wrt, values, grads, seed), backward=backward, sums=sums)
+        return Trace(**common, gradients=_gradients(expr, derivatives, values, grads, seed), backward=backward,
+                     sums=sums)
     v = _direction(direction, wrt, values)
     tangents, out = _tangents(steps, locals_, v, value.shape)
-    return Trace(**common, gradients=_gradients(expr, wrt, values, None, seed), direction=v, tangents=tangents,
-                 directional=_directional(expr, wrt, values, v, out))
+    return Trace(**common, gradients=_gradients(expr, derivatives, values, None, seed), direction=v,
+                 tangents=tangents, directional=_directional(expr, derivatives, values, v, out))
 
 
 # ---- inputs ----
@@ -164,7 +166,7 @@ def _value_of(u: Intermediate, env: dict, steps: Steps) -> np.ndarray:
         return np.asarray(Expr(u.local, None, scope).evaluate({n: env[n] for n in scope}), dtype=float)
 
 
-def _not_finite(steps: Steps, env: dict, f: Expr, wrt: tuple[str, ...], values: dict) -> str | None:
+def _not_finite(steps: Steps, env: dict, derivatives: dict[str, Expr], values: dict) -> str | None:
     """Where NaN or infinity first appears: the first intermediate whose value is not finite (diagnosed from its
     operands' values), else the first derivative by a wrt variable that is not; None when all are finite."""
     for u in steps.intermediates:
@@ -172,7 +174,7 @@ def _not_finite(steps: Steps, env: dict, f: Expr, wrt: tuple[str, ...], values: 
             local = Expr(u.local)
             report = diagnose(local, {n: env[n] for n in local.variables})
             return f"{u.name} = {report}" if report is not None else None
-    report = first_nonfinite([derivative(f, w) for w in wrt], values)
+    report = first_nonfinite(list(derivatives.values()), values)
     return None if report is None else f"in the derivative, {report}"
 
 
@@ -258,20 +260,21 @@ def _tangents(steps: Steps, locals_: dict, direction: dict, out_shape: tuple):
 
 # ---- the checks ----
 
-def _gradients(f: Expr, wrt: tuple[str, ...], values: dict, grads: dict | None, seed: int) -> tuple[Gradient, ...]:
+def _gradients(f: Expr, derivatives: dict[str, Expr], values: dict, grads: dict | None,
+               seed: int) -> tuple[Gradient, ...]:
     rows = []
-    for w in wrt:
-        d = derivative(f, w)
+    for w, d in derivatives.items():
         symbolic = np.asarray(d.evaluate(values), dtype=float)
         mine = None if grads is None else grads[w]
         diff = None if mine is None else _max_abs(mine - symbolic)
-        rows.append(Gradient(w, d.text(), symbolic, mine, diff, check(f, w, at=values, seed=seed)))
+        rows.append(Gradient(w, d.text(), symbolic, mine, diff, check_gradient(f, w, d, values, seed)))
     return tuple(rows)
 
 
-def _directional(f: Expr, wrt: tuple[str, ...], values: dict, v: dict, tangent: np.ndarray) -> Directional:
+def _directional(f: Expr, derivatives: dict[str, Expr], values: dict, v: dict, tangent: np.ndarray) -> Directional:
     # J·v = Σ_w (df/dw) · v_w, contracting w's indices
-    symbolic = sum(np.tensordot(np.asarray(derivative(f, w).evaluate(values)), v[w], axes=v[w].ndim) for w in wrt)
+    wrt = tuple(derivatives)
+    symbolic = sum(np.tensordot(np.asarray(d.evaluate(values)), v[w], axes=v[w].ndim) for w, d in derivatives.items())
     h = 1e-6 * max(1.0, *(float(np.max(np.abs(values[w]), initial=0.0)) for w in wrt))
     plus = f.evaluate({**values, **{w: values[w] + h * v[w] for w in wrt}})
     minus = f.evaluate({**values, **{w: values[w] - h * v[w] for w in wrt}})
