@@ -93,6 +93,19 @@ def test_cse_names_shared_subexpressions(rng):
     assert lines == ["t0 = softmax(x)", "diag(t0)-t0*t0'"]      # p = softmax(x) named once, no name left unused
 
 
+@pytest.mark.parametrize("factors", [11, 12, 13, 40])
+def test_long_chains_print_as_written(factors, rng):
+    # a chain longer than one product normal form (12 factors) is several nested products; each scalar product reads
+    # in the direction with fewer transposes, so the text is the chain, not x'*(x'*A*...*A)'
+    text = "x'*" + "*".join(["A"] * factors) + "*x"
+    f = cr.parse(text)
+    assert f.text() == text
+    if factors <= 16:      # longer products than this print nested: A*...*(A*...*x)
+        chain = "*".join(["A"] * factors)
+        assert cr.derivative(f, "x").text() == f"x'*{chain}+({chain}*x)'"
+    assert_derivatives_reparse(f, values_for(f, rng, n=2), "x")
+
+
 def test_very_deep_results_name_their_shared_parts():
     d = cr.derivative("sin(" * 3000 + "x" + ")" * 3000, "x")
     text = d.text()

@@ -15,10 +15,11 @@ from .ops import PARAMS, Op
 from .shapes import check
 
 
-class _Table:
-    """The interning table: key -> a weak reference to the live node with those fields. An entry goes when its node
-    is freed (the reference's callback); a plain dict of KeyedRefs, read without WeakValueDictionary's Python-level
-    get, since `make` is the innermost call of every constructor."""
+class InternTable:
+    """An interning table: key -> a weak reference to the live node with those fields. An entry goes when its node
+    is freed (the reference's callback); a plain dict of KeyedRefs, read and written without WeakValueDictionary's
+    Python-level get and set, since interning is the innermost call of every constructor (of IR nodes here, of
+    notation trees in notation/mast.py)."""
     __slots__ = ("refs",)
 
     def __init__(self) -> None:
@@ -30,7 +31,7 @@ class _Table:
             del self.refs[ref.key]
 
 
-_table = _Table()
+_table = InternTable()
 
 
 class _Tally:

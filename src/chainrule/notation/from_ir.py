@@ -656,7 +656,11 @@ class _Graph:
         end = next(item for item in att[end_label] if item[0] != "edge" and item not in used)
         used.add(end)
         tail = [self.ops[end[1]][0]] if end[0] == "cap" else []
-        return m.mm(*head, *chain, *tail), end
+        shown = m.mm(*head, *chain, *tail)
+        if start[0] == "cap" and end[0] == "cap":   # a scalar: it reads the same backwards, maybe with fewer '
+            backwards = m.mm(*[m.transpose(f) for f in reversed([*head, *chain, *tail])])
+            shown = backwards if backwards.tcount < shown.tcount else shown
+        return shown, end
 
     def _main(self, ends: dict[tuple[int, ...], M]) -> M:
         """The factor that carries the output indices: one path between both slots (A*B), one per slot (u*v'),

@@ -9,8 +9,10 @@ import weakref
 from collections.abc import Container, Iterator
 from typing import Any
 
+from ..ir.intern import InternTable
+
 # orientation: "s" scalar, "c" column, "r" row, "m" matrix, "t" tensor (index notation)
-_interned: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+_interned = InternTable()
 _PUSH_LIMIT = 400
 _FLATTEN_LIMIT = 16   # longer products stay nested, so a chain of n products is built in linear time
 
@@ -35,14 +37,17 @@ class M:
 def mk(kind: str, args: tuple = (), data: Any = None, orient: str = "s") -> M:
     args = tuple(args)
     key = (kind, data, orient, tuple(map(id, args)))
-    node = _interned.get(key)
-    if node is None:
-        node = M()
-        node.kind, node.args, node.data, node.orient, node.transposed = kind, args, data, orient, None
-        own = (1 + (args[0].size > 1)) if kind == "T" else 0
-        node.tcount = own + sum([a.tcount for a in args])
-        node.size = 1 + sum([a.size for a in args])
-        _interned[key] = node
+    ref = _interned.refs.get(key)
+    if ref is not None:
+        node = ref()
+        if node is not None:
+            return node
+    node = M()
+    node.kind, node.args, node.data, node.orient, node.transposed = kind, args, data, orient, None
+    own = (1 + (args[0].size > 1)) if kind == "T" else 0
+    node.tcount = own + sum([a.tcount for a in args])
+    node.size = 1 + sum([a.size for a in args])
+    _interned.refs[key] = weakref.KeyedRef(node, _interned.forget, key)
     return node
 
 
