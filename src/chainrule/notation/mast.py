@@ -189,10 +189,21 @@ def _product_orient(factors: list[M]) -> str:
 
 def mm(*factors: M) -> M:
     """Matrix product (scalars scale); numeric coefficients gather in front."""
-    coefficient, rest = _numbers_apart(_flattened(factors))
+    coefficient, rest = 1.0, []
+    kinds = set()       # the passes below run only where their kind of factor is present
+    for f in factors:
+        for g in f.args if _inlined(f) else (f,):
+            if g.kind == "num":
+                coefficient *= g.data
+            else:
+                rest.append(g)
+                kinds.add(g.kind)
     if coefficient == 0.0:
         return num(0.0)
-    rest = _merge_diagonals(_without_identities(rest))
+    if "eye" in kinds:
+        rest = _without_identities(rest)
+    if "func" in kinds:
+        rest = _merge_diagonals(rest)
     if coefficient != 1.0:
         rest.insert(0, num(coefficient))
     if len(rest) <= 1:
@@ -200,29 +211,10 @@ def mm(*factors: M) -> M:
     return mk("mm", tuple(rest), None, _product_orient(rest))
 
 
-def _flattened(factors: tuple[M, ...]) -> list[M]:
-    flat: list[M] = []
-    for f in factors:
-        flat.extend(f.args if _inlined(f) else [f])
-    return flat
-
-
 def _inlined(f: M) -> bool:
     # a scalar sub-product such as x'*a stays one factor: it is not part of the matrix chain around it
     return f.kind == "mm" and (f.orient != "s" or all(a.orient == "s" for a in f.args)) and \
         len(f.args) <= _FLATTEN_LIMIT
-
-
-def _numbers_apart(factors: list[M]) -> tuple[float, list[M]]:
-    """(the product of the numbers, the other factors in order)."""
-    coefficient = 1.0
-    rest = []
-    for f in factors:
-        if f.kind == "num":
-            coefficient *= f.data
-        else:
-            rest.append(f)
-    return coefficient, rest
 
 
 def _without_identities(factors: list[M]) -> list[M]:
@@ -303,7 +295,8 @@ def _collect(terms: list[M]) -> list[M]:
     for t in terms:
         c, rest = split_coefficient(t)
         total.setdefault(id(rest), [rest, 0.0])[1] += c
-    return [mm(num(c), rest) for rest, c in total.values() if c != 0.0] or [num(0.0)]
+    # mm(num(1.0), rest) is rest itself (rest was built by mm): not built again
+    return [rest if c == 1.0 else mm(num(c), rest) for rest, c in total.values() if c != 0.0] or [num(0.0)]
 
 
 def _factor_common(terms: list[M]) -> list[M]:
