@@ -88,6 +88,8 @@ CASES = [
      "t = \"x'*\" + '*'.join(['A'] * 50000) + '*x'; report['chars'] = len(t); cr.derivative(t, 'x').text()"),
     ("long input", "`x'*A*A*...*A*x`, 5,000 factors (10,000 chars), by `A`, printed",
      "t = \"x'*\" + '*'.join(['A'] * 5000) + '*x'; report['chars'] = len(cr.derivative(t, 'A').text())"),
+    ("long input", "`x'*A*A*...*A*x`, 7,500 factors (15,000 chars, near the node limit), by `A`, printed",
+     "t = \"x'*\" + '*'.join(['A'] * 7500) + '*x'; report['chars'] = len(cr.derivative(t, 'A').text())"),
     ("long input", "`x'*A*A*...*A*x`, 20,000 factors (40,000 chars), by `A`, printed",
      "t = \"x'*\" + '*'.join(['A'] * 20000) + '*x'; report['chars'] = len(cr.derivative(t, 'A').text())"),
     ("long input", "`x.*x.*...` (33,000 factors, 99,000 chars), by `x`",

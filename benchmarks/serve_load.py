@@ -6,6 +6,9 @@ server error (5xx, or a worker lost); the script reports throughput and latency 
     .venv/bin/python benchmarks/serve_load.py                    # 20 clients, 1,000 requests, its own server
     .venv/bin/python benchmarks/serve_load.py --url http://127.0.0.1:8000/ --requests 300
 
+The runaway would stop at chainrule's node limit before the time limit, so the server started here raises that limit
+(RUNAWAY_LIMITS); a server given with --url needs the same (`chainrule serve --limit nodes=100000000`).
+
 Exit status 0 when every request was answered without a server error, 1 otherwise.
 """
 from __future__ import annotations
@@ -20,6 +23,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit
+
+# the node limit raised, so that the runaway of the mix runs until the server's time limit stops it
+RUNAWAY_LIMITS = {"nodes": 10**8}
 
 # (weight, kind, query): the mix; "limit" entries are expected to come back as errors of the given kind
 MIX = (
@@ -121,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     server = None
     if args.url is None:
         from chainrule.web.server import Settings, start
-        server, _ = start(Settings(port=0, workers=args.workers, timeout=args.timeout))
+        server, _ = start(Settings(port=0, workers=args.workers, timeout=args.timeout, limit_changes=RUNAWAY_LIMITS))
         args.url = server.url
     try:
         report = run_load(args.url, args.clients, args.requests, args.seed)

@@ -123,6 +123,18 @@ def test_the_node_limit_counts_every_order_together():
         names_limit(limit_error(lambda: cr.derivative(f, "x", order=6)), "nodes")
 
 
+def test_the_node_limit_counts_operands():
+    # x'*A*...*A*x by A is a sum of one outer product per factor, each a product of up to 12 operands: as many nodes
+    # as factors, but about 15 times the work of one, in the derivative and in the printing; by x it is one product
+    # per 12 factors. Counted in nodes alone, the first ran for 8 s at 20,000 factors under the default limit.
+    f = cr.parse("x'*" + "*".join(["A"] * 2000) + "*x")
+    by_x, by_a = _nodes_built(lambda: cr.derivative(f, "x")), _nodes_built(lambda: cr.derivative(f, "A"))
+    assert by_a > 10 * 2000 and by_x < 3 * 2000
+    with cr.limits(nodes=10_000):
+        assert cr.derivative(f, "x").shape == ("n",)
+        names_limit(limit_error(lambda: cr.derivative(f, "A")), "nodes")
+
+
 def _nodes_built(call) -> int:
     from chainrule.ir.intern import nodes_made
     start = nodes_made()

@@ -16,7 +16,7 @@ def test_twenty_clients_lose_nothing():
     load = importlib.util.module_from_spec(spec)
     sys.modules["serve_load"] = load          # its dataclasses look their module up
     spec.loader.exec_module(load)
-    server, _ = start(Settings(port=0, workers=2, timeout=2.0))
+    server, _ = start(Settings(port=0, workers=2, timeout=2.0, limit_changes=load.RUNAWAY_LIMITS))
     try:
         report = load.run_load(server.url, clients=20, requests=200, seed=1)
     finally:

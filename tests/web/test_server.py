@@ -129,8 +129,10 @@ def test_static_files_and_security_headers(server):
 
 @pytest.fixture(scope="module")
 def quick():
-    """A server whose time limit is short, with two workers, both started (their start-up does not count)."""
-    srv, _ = start(Settings(port=0, workers=2, timeout=1.5))
+    """A server whose time limit is short, with two workers, both started (their start-up does not count). Its node
+    limit is raised: the runaway below would stop at the node limit within the time limit, and the time limit is what
+    these tests are about."""
+    srv, _ = start(Settings(port=0, workers=2, timeout=1.5, limit_changes={"nodes": 10**8}))
     warm = [threading.Thread(target=api, args=(srv, "derive"), kwargs={"expr": "a*b", "wrt": "a"}) for _ in range(2)]
     for t in warm:
         t.start()

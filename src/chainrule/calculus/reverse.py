@@ -28,7 +28,8 @@ def jacobian(f: Node, x: Node, since: int | None = None) -> Node:
         if parts is None:
             continue
         if nodes_made() - start > limits.nodes:
-            raise limits.exceeded("nodes", nodes_made() - start, "nodes built for this derivative")
+            raise limits.exceeded("nodes", nodes_made() - start,
+                                  "expression nodes built for this derivative (each counted with its operands)")
         g = b.add(*parts)
         if node is x:
             return g
