@@ -496,6 +496,8 @@ class _Graph:
         return counts
 
     def to_matrix(self) -> M | None:
+        if self._paths_already():
+            return self._paths()
         self._diagonals()
         self._broadcasts()
         self._hadamard()
@@ -503,6 +505,19 @@ class _Graph:
         if not self._split_high_degree():
             return None
         return self._paths()
+
+    def _paths_already(self) -> bool:
+        """Whether the graph is paths and cycles as it is, so that the passes before _paths would change nothing:
+        every label twice (output slots counted), on two different operands or an operand and a slot, no two operands
+        on the same labels (the chains of long products: one test instead of five passes)."""
+        counts = self.counts()
+        seen: set[frozenset] = set()
+        for _, ix in self.ops:
+            labels = frozenset(ix)
+            if len(labels) != len(ix) or labels in seen:
+                return False
+            seen.add(labels)
+        return all(n == 2 for n in counts.values()) and len(set(self.out)) == len(self.out)
 
     def _diagonals(self) -> None:
         # A_ii is diag(A)_i where i is shared, and tr(A) where it is not; built into a new list, since count()
