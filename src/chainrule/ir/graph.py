@@ -34,10 +34,11 @@ def topological(roots: Iterable[Node]) -> list[Node]:
     return order
 
 
-def fold(root: Node, combine: Callable[[Node, list[T]], T]) -> T:
-    """Bottom-up evaluation: combine(node, results of its operands), each node once."""
+def fold(root: Node, combine: Callable[[Node, list[T]], T], order: list[Node] | None = None) -> T:
+    """Bottom-up evaluation: combine(node, results of its operands), each node once (`order`: topological([root])
+    if the caller has it already)."""
     results: dict[int, T] = {}
-    for node in topological([root]):
+    for node in topological([root]) if order is None else order:
         results[id(node)] = combine(node, [results[id(a)] for a in node.args])
     return results[id(root)]
 

@@ -18,10 +18,11 @@ _LETTERS = "ijklmnopqrstuvwxyzabcdefgh"
 def to_mast(node: Node, variables: Mapping | None = None) -> M:
     """node in matrix notation (in index notation where it has none); the sizes it holds are written after its
     variables, or those of `variables` (name -> (shape, symmetric)): size(X, 2), numel(x)."""
-    hidden = _stack_terms(node)
-    shown = fold(node, lambda n, args: None if id(n) in hidden else _convert(n, args))
+    order = topological([node])         # one walk for the three passes over the graph
+    hidden = _stack_terms(order)
+    shown = fold(node, lambda n, args: None if id(n) in hidden else _convert(n, args), order)
     assert shown is not None, "the root is always shown"
-    return _with_axis_sums(_with_sizes(shown, _dimension_owners(node, variables or {})))
+    return _with_axis_sums(_with_sizes(shown, _dimension_owners(order, variables or {})))
 
 
 def _with_axis_sums(shown: M) -> M:
@@ -71,10 +72,11 @@ def _is_ones(x: M, orient: str) -> bool:
     return x.kind == "fill" and x.data[0] == 1.0 and len(x.data[1]) == 1 and x.orient == "c"
 
 
-def _dimension_owners(root: Node, variables: Mapping) -> dict:
-    """Each dimension's first variable with it, and the axis (from 1): the size of dimension d is size(X, k)."""
+def _dimension_owners(order: list[Node], variables: Mapping) -> dict:
+    """Each dimension's first variable with it (in `order`, the graph's topological order), and the axis (from 1):
+    the size of dimension d is size(X, k)."""
     owners: dict = {}
-    found = [(n.params.name, n.shape) for n in topological([root]) if n.op is Op.VAR]
+    found = [(n.params.name, n.shape) for n in order if n.op is Op.VAR]
     for name, shape in found + [(name, tuple(info[0])) for name, info in variables.items()]:
         for k, d in enumerate(shape):
             owners.setdefault(d, (name, len(shape), k + 1))
@@ -112,10 +114,10 @@ def _size_of(x: M, owners: dict) -> M | None:
     return None
 
 
-def _stack_terms(root: Node) -> set[int]:
+def _stack_terms(order: list[Node]) -> set[int]:
     """The terms f_k e_k of stacks [f1; f2; ...] (and their e_k) that appear nowhere else: they are shown only as
-    entries, so their own notation (a column as long as the stack, for each entry) is never built."""
-    order = topological([root])
+    entries, so their own notation (a column as long as the stack, for each entry) is never built. `order`: the
+    graph in topological order, its root last."""
     parents = _parents(order)
     stacks = {id(n) for n in order if n.op == "add" and _is_stack(n)}
     hidden: set[int] = set()
