@@ -33,7 +33,7 @@ from ..ir import Dim, Node, Op, VarInfo, linalg, make, topological
 from ..ir.elementwise import ELEMENTWISE
 from ..ir.ops import ContractParams
 from ..ir.validate import checking_on
-from ..limits import current_limits
+from ..limits import Limits, current_limits
 from ..notation import render
 from ..plan.contract import ALL, LETTERS, plan_product
 from ..plan.rewrite import distribute
@@ -425,6 +425,7 @@ class Plan:
         self.variables, self.program = self._program()
         self.blank: list = [None] * len(self.order)
         self.largest_entries = math.prod(self.shapes[self.largest])
+        self.within: Limits | None = None      # the last limits this plan was found within (the estimates are fixed)
 
     def _reads(self, s: int) -> list[int]:
         step = self.steps[s]
@@ -468,12 +469,15 @@ class Plan:
         """LimitError when an array would have more entries than `current_limits().size`, or the evaluation would
         need more memory than `eval_bytes`."""
         limit = current_limits()
+        if limit is self.within:        # Limits are immutable: the same object, the same answer (a call at n = 10
+            return                      # is a few µs, and this check a tenth of it)
         entries = self.largest_entries
         if entries > limit.size:
             limit.check("size", entries, f"entries of {describe(self.order[self.largest], self.shapes[self.largest])}")
         if self.peak_bytes > limit.eval_bytes:
             node, shape = self.order[self.peak_step], self.shapes[self.peak_step]
             limit.check("eval_bytes", self.peak_bytes, f"bytes of memory to evaluate {describe(node, shape)}")
+        self.within = limit
 
     def _program(self) -> tuple[list[tuple[int, str]], list[tuple[int, Step, Callable, tuple[int, ...]]]]:
         """(the variables read: step, name), and the steps to run in order: (step, function, the function that picks
