@@ -25,6 +25,16 @@ class InternTable:
     def __init__(self) -> None:
         self.refs: dict[tuple, weakref.KeyedRef] = {}
 
+    def get(self, key: tuple) -> Any:
+        """The live node with these fields, or None."""
+        ref = self.refs.get(key)
+        return None if ref is None else ref()
+
+    def put(self, key: tuple, node: Any) -> Any:
+        """node, now the one with these fields."""
+        self.refs[key] = weakref.KeyedRef(node, self.forget, key)
+        return node
+
     def forget(self, ref: weakref.KeyedRef) -> None:
         # a node was freed: drop its entry, unless a new node with the same fields has taken the key since
         if self.refs.get(ref.key) is ref:
@@ -61,14 +71,8 @@ def make(op: Op | str, args: tuple[Node, ...], params: tuple, shape: Shape) -> N
     if kind is not None and type(params) is not kind:
         params = _named(op, kind, params)
     key = (op, params, shape, tuple(map(id, args)))
-    ref = _table.refs.get(key)
-    if ref is not None:
-        node = ref()
-        if node is not None:
-            return node
-    node = _new_node(op, args, params, shape)
-    _table.refs[key] = weakref.KeyedRef(node, _table.forget, key)
-    return node
+    node = _table.get(key)
+    return node if node is not None else _table.put(key, _new_node(op, args, params, shape))
 
 
 def _new_node(op: Op, args: tuple[Node, ...], params: tuple, shape: Shape) -> Node:

@@ -37,18 +37,15 @@ class M:
 def mk(kind: str, args: tuple = (), data: Any = None, orient: str = "s") -> M:
     args = tuple(args)
     key = (kind, data, orient, tuple(map(id, args)))
-    ref = _interned.refs.get(key)
-    if ref is not None:
-        node = ref()
-        if node is not None:
-            return node
+    node = _interned.get(key)
+    if node is not None:
+        return node
     node = M()
     node.kind, node.args, node.data, node.orient, node.transposed = kind, args, data, orient, None
     own = (1 + (args[0].size > 1)) if kind == "T" else 0
     node.tcount = own + sum([a.tcount for a in args])
     node.size = 1 + sum([a.size for a in args])
-    _interned.refs[key] = weakref.KeyedRef(node, _interned.forget, key)
-    return node
+    return _interned.put(key, node)
 
 
 def postorder(root: M, known: Container[int] = frozenset()) -> list[M]:

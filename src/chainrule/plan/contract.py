@@ -500,7 +500,7 @@ def _arrange(value: Value, present: tuple, filled: float | None, compact: tuple,
         order = tuple(r for r in compact if r in present)
         value = p.e.transpose(value, [present.index(r) for r in order])
         present = order
-    if filled is not None and (compact or compact != out):
+    if filled is not None and (compact or out):
         # a filled array, not a broadcast number; a number placed in zeros is a 0-d array first (it needs a shape)
         value = p.e.full([p.dims[r] for r in compact], filled)
     elif present != compact:
