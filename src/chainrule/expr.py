@@ -46,7 +46,7 @@ class Expr:
     'abs(x)'
     """
 
-    __slots__ = ("_evaluator", "_needed", "node", "notes", "orient", "origins", "variables")
+    __slots__ = ("_evaluator", "node", "notes", "orient", "origins", "variables")
 
     def __init__(self, node: Node, orient: str | None = None, variables: Mapping[str, tuple] | None = None,
                  origins: Mapping[str, str] | None = None, notes: tuple[str, ...] = ()):
@@ -57,11 +57,10 @@ class Expr:
             validate(node)
         self.node = node
         self.orient = orient if node.rank == 1 else None
-        used = ir_variables(node)
-        own = {name: VarInfo(v.shape, v.params.symmetric) for name, v in used.items()}
-        self.variables = {n: VarInfo(*info) for n, info in (variables if variables is not None else own).items()}
-        self._needed = set(used)
-        self._evaluator = Evaluator(node, self.variables, self._needed)
+        if variables is None:
+            variables = {name: VarInfo(v.shape, v.params.symmetric) for name, v in ir_variables(node).items()}
+        self.variables = {n: VarInfo(*info) for n, info in variables.items()}
+        self._evaluator = Evaluator(node, self.variables)
         self.origins = {name: (origins or {}).get(name, "declared") for name in self.variables}
         self.notes = tuple(notes)
 

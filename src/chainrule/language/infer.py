@@ -300,6 +300,8 @@ def check_arguments(node: Syntax, rule: Rule, args: list) -> None:
     if rule.arity is not None and len(args) != rule.arity:
         what = node.value if node.op == "call" else node.op
         raise TypeFailure(f"{what} takes {rule.arity} argument(s), but {len(args)} are given", node)
+    if all(t is not None for t in args):      # no quoted text and no []: nothing below applies
+        return
     empty = [k for k, a in enumerate(node.args) if a.op == "empty"]
     if empty and not (node.value in ("max", "min") and empty == [1] and len(args) == 3):
         raise TypeFailure("[] is only an argument of max(X, [], d) and min(X, [], d) (along dimension d)",

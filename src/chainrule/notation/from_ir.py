@@ -321,7 +321,7 @@ def _slots(terms: tuple[Node, ...]) -> list[int] | None:
 def _basis_slot(term: Node) -> int | None:
     if term.op == "basis":
         return term.params.k
-    if term.op == "contract":
+    if term.op == "contract" and any(a.op is Op.BASIS for a in term.args):
         # f e_k: one unit vector carries the output index, and every other operand is summed to a scalar f
         out = term.params.out
         bases = [a for a, spec in zip(term.args, term.params.specs, strict=True) if a.op == "basis" and spec == out]
@@ -608,18 +608,24 @@ class _Graph:
         a, ix = self.ops[k]
         self.ops[k] = (a, tuple(new if i == label else i for i in ix))
 
-    def _attachments(self) -> dict:
-        att: dict = {}
+    def _attachments(self) -> dict[object, tuple[list[int], list[_End]]]:
+        """label -> (the matrices on it, by operand; its ends: vectors ("cap", operand), then output slots
+        ("out", slot)), labels in order of first use."""
+        att: dict[object, tuple[list[int], list[_End]]] = {}
         for k, (_, ix) in enumerate(self.ops):
             for label in ix:
-                att.setdefault(label, []).append(("edge" if len(ix) == 2 else "cap", k))
+                edges, ends = att.setdefault(label, ([], []))
+                if len(ix) == 2:
+                    edges.append(k)
+                else:
+                    ends.append(("cap", k))
         for p, label in enumerate(self.out):
-            att.setdefault(label, []).append(("out", p))
+            att.setdefault(label, ([], []))[1].append(("out", p))
         return att
 
     def _paths(self) -> M:
         att = self._attachments()
-        used: set = set()
+        used = _Used(set(), set())
         factors = list(self.scalars)
         ends: dict[tuple[int, ...], M] = {}
         for shown, start, end in self._open_paths(att, used):
@@ -631,47 +637,44 @@ class _Graph:
         factors.extend(self._cycles(att, used))
         return m.mm(*factors, self._main(ends))
 
-    def _open_paths(self, att: dict, used: set) -> list[tuple[M, _End, _End]]:
+    def _open_paths(self, att: dict, used: _Used) -> list[tuple[M, _End, _End]]:
         """Every path between two ends (vectors, output slots): its matrix product, its start and its end."""
         paths = []
-        for label, items in att.items():
-            for item in items:
-                if item[0] != "edge" and item not in used:
+        for label, (_, ends) in att.items():
+            for item in ends:
+                if item not in used.ends:
                     shown, end = self._walk(label, item, att, used)
                     paths.append((shown, item, end))
         return paths
 
-    def _cycles(self, att: dict, used: set) -> list[M]:
+    def _cycles(self, att: dict, used: _Used) -> list[M]:
         """The edges left over after the paths form cycles: each is the trace of its product."""
         traces = []
         for k, (_, ix) in enumerate(self.ops):
-            if len(ix) == 2 and ("edge", k) not in used:
+            if len(ix) == 2 and k not in used.edges:
                 chain, _ = self._chain(ix[0], att, used, start_edge=k)
                 traces.append(m.func("tr", m.mm(*chain), orient="s"))
         return traces
 
-    def _chain(self, label, att: dict, used: set, start_edge: int | None = None) -> tuple[list[M], object]:
+    def _chain(self, label, att: dict, used: _Used, start_edge: int | None = None) -> tuple[list[M], object]:
         """The matrices along the path from label (each as A or A', the way the path runs), and its last label."""
         chain: list[M] = []
         current = label
-        edge = start_edge if start_edge is not None else self._next_edge(current, att, used)
+        edge = start_edge if start_edge is not None else _next_edge(att[current][0], used.edges)
         while edge is not None:
-            used.add(("edge", edge))
+            used.edges.add(edge)
             a, (i, j) = self.ops[edge]
             chain.append(a if current == i else m.transpose(a))
             current = j if current == i else i
-            edge = self._next_edge(current, att, used)
+            edge = _next_edge(att[current][0], used.edges)
         return chain, current
 
-    def _next_edge(self, label, att: dict, used: set) -> int | None:
-        return next((k for kind, k in att[label] if kind == "edge" and ("edge", k) not in used), None)
-
-    def _walk(self, label, start: _End, att: dict, used: set) -> tuple[M, _End]:
-        used.add(start)
+    def _walk(self, label, start: _End, att: dict, used: _Used) -> tuple[M, _End]:
+        used.ends.add(start)
         head = [m.transpose(self.ops[start[1]][0])] if start[0] == "cap" else []
         chain, end_label = self._chain(label, att, used)
-        end = next(item for item in att[end_label] if item[0] != "edge" and item not in used)
-        used.add(end)
+        end = next(item for item in att[end_label][1] if item not in used.ends)
+        used.ends.add(end)
         tail = [self.ops[end[1]][0]] if end[0] == "cap" else []
         shown = m.mm(*head, *chain, *tail)
         if start[0] == "cap" and end[0] == "cap":   # a scalar: it reads the same backwards, maybe with fewer '
@@ -690,6 +693,20 @@ class _Graph:
 
 
 _End = tuple[str, int]     # where a path ends: ("cap", operand) for a vector, ("out", slot) for an output index
+
+
+class _Used(NamedTuple):
+    """What the path walk has taken: matrices by operand, and ends."""
+    edges: set[int]
+    ends: set[_End]
+
+
+def _next_edge(edges: list[int], used: set[int]) -> int | None:
+    """The first matrix on a label not taken yet (a label has at most two)."""
+    for k in edges:
+        if k not in used:
+            return k
+    return None
 
 
 def _carried(shown: M, start: _End, end: _End) -> tuple[tuple[int, ...], M]:

@@ -570,15 +570,15 @@ class Evaluator:
 
     >>> import chainrule as cr
     >>> f = cr.parse("x'*A*x")
-    >>> evaluate = Evaluator(f.node, f.variables, {"x", "A"})
+    >>> evaluate = Evaluator(f.node, f.variables)
     >>> float(evaluate({"x": np.ones(2), "A": np.eye(2)}))
     2.0
     """
 
-    def __init__(self, node: Node, variables: Mapping[str, VarInfo], needed: set[str]):
+    def __init__(self, node: Node, variables: Mapping[str, VarInfo]):
         self.node = node
         self.variables = variables
-        self.needed = needed
+        self._needed: set[str] | None = None
         self.plans: dict[tuple, Plan] = {}
         self.checks_values = any(info.symmetric for info in variables.values())   # symmetry: checked every call
         self.last: tuple[tuple[tuple[str, tuple[int, ...]], ...], Plan] | None = None   # ((name, shape), ...), plan
@@ -596,11 +596,18 @@ class Evaluator:
                     return value if type(value) is np.ndarray else np.asarray(value)
             except KeyError:
                 pass
-        sizes, arrays = bind(self.variables, given, self.needed)
+        sizes, arrays = bind(self.variables, given, self.needed())
         plan = self.plan(sizes)
         if not self.checks_values and all(arrays[name] is value for name, value in given.items()):
             self.last = (tuple((name, arrays[name].shape) for name in given), plan)
         return np.asarray(plan.run(arrays))
+
+    def needed(self) -> set[str]:
+        """The variables the expression uses (a declared one may be unused), found on the first evaluation: building
+        an expression does not walk its graph for them."""
+        if self._needed is None:
+            self._needed = {n.params.name for n in topological([self.node]) if n.op is Op.VAR}
+        return self._needed
 
     def plan(self, sizes: Mapping[str, int]) -> Plan:
         key = tuple(sorted(sizes.items()))

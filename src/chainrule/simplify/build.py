@@ -242,9 +242,13 @@ def _scalar_times_basis(a: Node, b: Node) -> Node | None:
     scalar, unit = (a, b) if b.op is Op.BASIS else (b, a)
     if unit.op is not Op.BASIS or scalar.shape != () or scalar.op in (Op.CONST, Op.CONTRACT) or unit.shape[0] == 1:
         return None
-    ops = sorted([(unit, (0,)), (scalar, ())], key=lambda op: op[0].digest)   # _canonical's order
-    params = ContractParams(tuple(spec for _, spec in ops), (0,))
-    return make(Op.CONTRACT, tuple(node for node, _ in ops), params, unit.shape)
+    if unit.digest < scalar.digest:        # _canonical's order
+        return make(Op.CONTRACT, (unit, scalar), _UNIT_FIRST, unit.shape)
+    return make(Op.CONTRACT, (scalar, unit), _SCALAR_FIRST, unit.shape)
+
+
+_UNIT_FIRST = ContractParams(((0,), ()), (0,))      # e_k * x
+_SCALAR_FIRST = ContractParams(((), (0,)), (0,))    # x * e_k
 
 
 def scale(c: float, x: Node) -> Node:

@@ -265,7 +265,7 @@ def _canonical(ops: list[Operand], out: tuple, coeff: float, sizes: dict) -> Nod
         ops = sorted(ops, key=lambda op: op[0].digest)    # distinct digests: the pattern never breaks a tie
     else:
         position = _positions(out)
-        ops = sorted(ops, key=lambda op: (op[0].digest, tuple(position.get(label, -1) for label in op[1])))
+        ops = sorted(ops, key=lambda op: (op[0].digest, tuple([position.get(label, -1) for label in op[1]])))
     names: dict = {}
     for label in out:
         names.setdefault(label, len(names))
@@ -273,8 +273,8 @@ def _canonical(ops: list[Operand], out: tuple, coeff: float, sizes: dict) -> Nod
         for label in ix:
             if label not in names:
                 names[label] = len(names)
-    in_specs = tuple(_symmetric_order(node, tuple([names[label] for label in ix])) for node, ix in ops)
-    params = ContractParams(in_specs, tuple([names[label] for label in out]))
+    in_specs = tuple([_symmetric_order(node, tuple(map(names.__getitem__, ix))) for node, ix in ops])
+    params = ContractParams(in_specs, tuple(map(names.__getitem__, out)))
     return make(Op.CONTRACT, tuple([n for n, _ in ops]), params, shape)
 
 
