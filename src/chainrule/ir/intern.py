@@ -16,14 +16,22 @@ from .shapes import check
 
 
 class InternTable:
-    """An interning table: key -> a weak reference to the live node with those fields. An entry goes when its node
-    is freed (the reference's callback); a plain dict of KeyedRefs, read and written without WeakValueDictionary's
-    Python-level get and set, since interning is the innermost call of every constructor (of IR nodes here, of
-    notation trees in notation/mast.py)."""
-    __slots__ = ("refs",)
+    """An interning table: key -> a weak reference to the live node with those fields (IR nodes here, notation trees
+    in notation/mast.py). A plain dict read and written directly, since interning is the innermost call of every
+    constructor.
+
+    A freed node's entry is not removed when it goes (a callback per freed node made freeing a large graph twice as
+    slow): the table is swept of dead entries when it has doubled since the last sweep, so it stays within twice
+    the live nodes (and a first SWEEP_FROM entries), at a constant cost per entry. A dead entry is harmless until
+    then: a look-up that finds one is a miss, and the key cannot name a live node's operands, since a live node
+    keeps its operands alive and so their ids unused."""
+    __slots__ = ("refs", "sweep_at")
+
+    SWEEP_FROM = 4096
 
     def __init__(self) -> None:
-        self.refs: dict[tuple, weakref.KeyedRef] = {}
+        self.refs: dict[tuple, weakref.ref] = {}
+        self.sweep_at = self.SWEEP_FROM
 
     def get(self, key: tuple) -> Any:
         """The live node with these fields, or None."""
@@ -32,13 +40,18 @@ class InternTable:
 
     def put(self, key: tuple, node: Any) -> Any:
         """node, now the one with these fields."""
-        self.refs[key] = weakref.KeyedRef(node, self.forget, key)
+        refs = self.refs
+        refs[key] = weakref.ref(node)
+        if len(refs) > self.sweep_at:
+            self.sweep()
         return node
 
-    def forget(self, ref: weakref.KeyedRef) -> None:
-        # a node was freed: drop its entry, unless a new node with the same fields has taken the key since
-        if self.refs.get(ref.key) is ref:
-            del self.refs[ref.key]
+    def sweep(self) -> None:
+        """Drop the entries of freed nodes."""
+        refs = self.refs
+        for key in [key for key, ref in refs.items() if ref() is None]:
+            del refs[key]
+        self.sweep_at = max(self.SWEEP_FROM, 2 * len(refs))
 
 
 _table = InternTable()

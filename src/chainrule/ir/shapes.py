@@ -114,20 +114,20 @@ def _binary(node: Node) -> Shape:
 def _contract(node: Node) -> Shape:
     # every label has one size: the operands' dimensions it names, and the node's where the output carries it; an
     # output label no operand carries broadcasts and takes the node's size
-    specs, out = node.params.specs, node.params.out
-    if len(specs) != len(node.args):
-        raise _Malformed(f"{len(specs)} index lists for {len(node.args)} operands")
-    if len(out) != node.rank:
+    (specs, out), args = node.params, node.args
+    if len(specs) != len(args):
+        raise _Malformed(f"{len(specs)} index lists for {len(args)} operands")
+    if len(out) != len(node.shape):
         raise _Malformed(f"{len(out)} output labels for a rank-{node.rank} result")
     sizes: dict[int, Dim] = {}
-    for k, (arg, spec) in enumerate(zip(node.args, specs, strict=True)):
-        if len(spec) != arg.rank:
-            raise _Malformed(f"operand {k} of shape {arg.shape} has the labels {spec}")
-        for label, dim in zip(spec, arg.shape, strict=True):
-            if type(label) is not int:
-                raise _Malformed(f"label {label!r} is not an integer")
-            if sizes.setdefault(label, dim) != dim:
-                raise _Malformed(f"label {label} has sizes {sizes[label]} and {dim}")
+    for arg, spec in zip(args, specs, strict=True):
+        shape = arg.shape
+        if len(spec) != len(shape):
+            raise _Malformed(f"operand {args.index(arg)} of shape {shape} has the labels {spec}")
+        for label, dim in zip(spec, shape, strict=True):
+            if sizes.setdefault(label, dim) != dim or type(label) is not int:
+                raise _Malformed(f"label {label!r} has sizes {sizes[label]} and {dim}" if type(label) is int else
+                                 f"label {label!r} is not an integer")
     return tuple([sizes.setdefault(label, dim) for label, dim in zip(out, node.shape, strict=True)])
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import itertools
+import operator
 from collections.abc import Callable, Mapping
 from typing import NamedTuple, cast
 
@@ -30,15 +31,23 @@ def _with_axis_sums(shown: M) -> M:
     each column) and sum(A, 2) (a column: along each row)."""
     new: dict[int, M] = {}
     for x in m.postorder(shown):
-        args = tuple(new.get(id(a), a) for a in x.args)
+        args = _new_args(x, new)
         summed = _axis_summed(args) if x.kind == "mm" else None
         if summed is not None:
             new[id(x)] = summed
         elif x.kind == "T" and args[0] is not x.args[0]:
             new[id(x)] = m.transpose(args[0])          # sum(A', 2)' is sum(A, 1)
-        elif any(a is not b for a, b in zip(args, x.args, strict=True)):
+        elif args is not x.args:
             new[id(x)] = m.mk(x.kind, args, x.data, x.orient)
     return new.get(id(shown), shown)
+
+
+def _new_args(x: M, new: dict[int, M]) -> tuple[M, ...]:
+    """x's operands, each replaced by its new tree where it has one: x.args itself where none has."""
+    if not new:
+        return x.args
+    args = tuple([new.get(id(a), a) for a in x.args])
+    return x.args if args == x.args else args       # trees compare by identity
 
 
 def _axis_sum(a: M, axis: int) -> M:
@@ -90,11 +99,11 @@ def _with_sizes(shown: M, owners: dict) -> M:
         return shown
     new: dict[int, M] = {}
     for x in m.postorder(shown):
-        args = tuple(new.get(id(a), a) for a in x.args)
+        args = _new_args(x, new)
         size = _size_of(x, owners)
         if size is not None:
             new[id(x)] = size
-        elif any(a is not b for a, b in zip(args, x.args, strict=True)):
+        elif args is not x.args:
             new[id(x)] = m.mk(x.kind, args, x.data, x.orient)
     return new.get(id(shown), shown)
 
@@ -321,7 +330,7 @@ def _slots(terms: tuple[Node, ...]) -> list[int] | None:
 def _basis_slot(term: Node) -> int | None:
     if term.op == "basis":
         return term.params.k
-    if term.op == "contract" and any(a.op is Op.BASIS for a in term.args):
+    if term.op == "contract" and Op.BASIS in map(_op_of, term.args):
         # f e_k: one unit vector carries the output index, and every other operand is summed to a scalar f
         out = term.params.out
         bases = [a for a, spec in zip(term.args, term.params.specs, strict=True) if a.op == "basis" and spec == out]
@@ -329,6 +338,9 @@ def _basis_slot(term: Node) -> int | None:
         if len(bases) == 1 and len(others) == len(term.args) - 1 and not any(set(out) & set(s) for s in others):
             return bases[0].params.k
     return None
+
+
+_op_of = operator.attrgetter("op")
 
 
 def _without_basis(term: Node) -> M:

@@ -383,7 +383,7 @@ class Renderer:
     def _product(self, factors: list[M], sign: str) -> str | _Joined:
         """Factors joined by sign; only the first may be a product itself: a*b*c, a*(b*c)."""
         first, *others = factors
-        rest = []
+        rest: list[str] = []
         for f in others:
             rest += (sign, self.parenthesize(f, MUL + 1))
         return _Joined(self._first_factor(first), rest)
