@@ -55,6 +55,8 @@ def declarations(items: Sequence[str], text: str) -> dict[str, object]:
         if name in decls and decls[name] != kind:
             raise UsageError(f"--var declares {name} twice, as {decls[name]!r} and as {kind!r}")
         decls[name] = kind
+    if not decls:
+        return decls        # nothing to check: reading a long expression twice would double the parse
     used = _names_in(text)
     for name in decls:
         if name not in used:

@@ -88,8 +88,9 @@ def _sizes(ops: list[Operand], dims: dict | None) -> dict:
 
 
 def _fresh(ops: list[Operand], out: tuple) -> Iterator[Label]:
+    # the labels in use are gathered when the first fresh one is asked for (only inlining asks)
     used = set(out).union(*(ix for _, ix in ops))
-    return (("_", k) for k in itertools.count() if ("_", k) not in used)
+    yield from (("_", k) for k in itertools.count() if ("_", k) not in used)
 
 
 def _occurrences(ops: list[Operand], out: tuple, skip: int = -1) -> dict:
@@ -187,8 +188,8 @@ def _eliminate_deltas(ops: list[Operand], product: Product) -> list[Operand]:
 
 def _merge_powers(ops: list[Operand], product: Product) -> list[Operand]:
     # x^a .* x^b = x^(a+b) for factors on the same indices (a true Hadamard product, not a final dot product)
-    if len(ops) < 2:
-        return ops
+    if len(ops) < 2 or (len(set(ops)) == len(ops) and not any(node.op is Op.POW for node, _ in ops)):
+        return ops          # no two factors on the same indices with the same base (the links of long chains)
     groups: dict = {}
     for k, (node, ix) in enumerate(ops):
         if node.op is Op.CONST or node.op is Op.DELTA:
