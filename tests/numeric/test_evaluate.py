@@ -91,3 +91,33 @@ def test_solving_is_backward_stable_at_an_ill_conditioned_matrix(rng):
     np.testing.assert_allclose(y, np.linalg.solve(A, b), rtol=1e-12)
     with_inverse = np.linalg.inv(A) @ b
     assert np.linalg.norm(A @ with_inverse - b) > 10 * np.linalg.norm(A @ y - b)    # the test can tell them apart
+
+
+def _computed(expr, sizes, op):
+    from chainrule.numeric.evaluate import Plan
+    plan = Plan(expr.node, sizes)
+    return [node for node, need in zip(plan.order, plan.needed, strict=True) if need and node.op == op]
+
+
+@pytest.mark.parametrize("text, closed", [
+    ("A+A'", lambda A, B, C, X, Y: A + A.T),
+    ("A'+B'", lambda A, B, C, X, Y: A.T + B.T),
+    ("A'+B", lambda A, B, C, X, Y: A.T + B),
+    ("A'+B+C'", lambda A, B, C, X, Y: A.T + B + C.T),
+    ("A'+B'+C'", lambda A, B, C, X, Y: A.T + B.T + C.T),
+    ("X+Y'", lambda A, B, C, X, Y: X + Y.T),
+    ("A'+1", lambda A, B, C, X, Y: A.T + 1),
+    ("A'-3*A", lambda A, B, C, X, Y: A.T - 3 * A),
+])
+def test_a_sum_reads_its_transposed_terms_as_views(rng, text, closed):
+    values = {"A": rng.standard_normal((4, 4)), "B": rng.standard_normal((4, 4)), "C": rng.standard_normal((4, 4)),
+              "X": rng.standard_normal((3, 5)), "Y": rng.standard_normal((5, 3))}
+    f = cr.parse(text, X=("m", "p"), Y=("p", "m"))
+    used = {name: values[name] for name in f.variables}
+    np.testing.assert_allclose(f.evaluate(**used), closed(**values), rtol=1e-14, atol=1e-14)   # terms in any order
+
+
+def test_a_transpose_read_only_by_a_sum_is_no_step_of_its_own():
+    H = cr.hessian("x'*A*x", "x")
+    assert not _computed(H, {"n": 4}, "contract")       # A+A': one step, A' read as A.T
+    assert len(_computed(cr.parse("A+A' + exp(A')"), {"n": 4}, "contract")) == 1    # A' read by exp too: a step

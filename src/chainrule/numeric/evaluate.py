@@ -109,10 +109,50 @@ def _sum(args: Sequence[np.ndarray]) -> np.ndarray:
 
 
 def _add_step(node: Node, sizes) -> Compiled:
-    # operands have the node's shape or are scalars (broadcast); each partial sum is freed as the next is made
-    if len(node.args) == 2:     # the usual sum, without the loop
-        return _reading_all(node, sizes, lambda xs: xs[0] + xs[1], _entries(node, sizes))
-    return _reading_all(node, sizes, _sum, _entries(node, sizes))
+    # operands have the node's shape or are scalars (broadcast); each partial sum is freed as the next is made. A
+    # term A' is read as the view A.T of its matrix (operands() passes A too), so A' is no step of its own: A+A' is
+    # one step, not two (the Hessian of x'*A*x at n = 10 is a few µs, and a step is a tenth of it)
+    reads, flips = _terms(node)
+    entries = _entries(node, sizes)
+    if len(reads) == 2:         # the usual sum, without the loop
+        return Compiled(_sum_of_two(reads, flips), tuple(sorted(set(reads))), entries, entries)
+    if not any(flips):
+        return _reading_all(node, sizes, _sum, entries)
+    return Compiled(lambda xs: _sum([xs[k].T if flip else xs[k] for k, flip in zip(reads, flips, strict=True)]),
+                    tuple(sorted(set(reads))), entries, entries)
+
+
+def _terms(node: Node) -> tuple[tuple[int, ...], tuple[bool, ...]]:
+    """Where an add step finds each term among its operands (a transposed matrix: its matrix, after node.args), and
+    whether it reads it transposed."""
+    reads, flips, extra = [], [], len(node.args)
+    for k, a in enumerate(node.args):
+        if _is_matrix_transpose(a):
+            reads.append(extra)
+            extra += 1
+        else:
+            reads.append(k)
+        flips.append(reads[-1] != k)
+    return tuple(reads), tuple(flips)
+
+
+def _sum_of_two(reads: tuple[int, ...], flips: tuple[bool, ...]) -> Step:
+    (i, j), (flip_i, flip_j) = reads, flips
+    if flip_i and not flip_j:
+        i, j, flip_i, flip_j = j, i, flip_j, flip_i        # a sum commutes: the transposed term second
+    if not flip_j:
+        return lambda xs: xs[i] + xs[j]
+    if not flip_i:
+        return lambda xs: xs[i] + xs[j].T
+    return lambda xs: (xs[i] + xs[j]).T                     # A' + B' = (A + B)'
+
+
+def _is_matrix_transpose(node: Node) -> bool:
+    """node is A' for a matrix A: a product of one operand whose two labels are the output's, swapped."""
+    if node.op is not Op.CONTRACT or len(node.args) != 1 or node.rank != 2:
+        return False
+    (spec,), out = node.params
+    return out[0] != out[1] and spec == out[::-1]
 
 
 def _const_step(node: Node, sizes) -> Compiled:
@@ -342,7 +382,10 @@ def _embedding(shape: tuple[int, ...], where: Sequence[int]) -> tuple[tuple, tup
 
 def operands(node: Node) -> tuple[Node, ...]:
     """The values a node's step receives: its operands, and for a product also the matrix A of each operand
-    inv(A), so that inv(A)*b can be solve(A, b) (then inv(A) is not computed unless another step reads it)."""
+    inv(A), so that inv(A)*b can be solve(A, b), for a sum the matrix A of each term A', read as the view A.T (then
+    inv(A) and A' are not computed unless another step reads them)."""
+    if node.op is Op.ADD:
+        return node.args + tuple(a.args[0] for a in node.args if _is_matrix_transpose(a))
     if node.op is not Op.CONTRACT:
         return node.args
     return node.args + tuple(a.args[0] for a in node.args if a.op is Op.INV)
@@ -469,8 +512,6 @@ class Plan:
         """LimitError when an array would have more entries than `current_limits().size`, or the evaluation would
         need more memory than `eval_bytes`."""
         limit = current_limits()
-        if limit is self.within:        # Limits are immutable: the same object, the same answer (a call at n = 10
-            return                      # is a few µs, and this check a tenth of it)
         entries = self.largest_entries
         if entries > limit.size:
             limit.check("size", entries, f"entries of {describe(self.order[self.largest], self.shapes[self.largest])}")
@@ -495,7 +536,8 @@ class Plan:
 
     def run(self, values: Mapping[str, np.ndarray], visit: Visit | None = None) -> np.ndarray:
         """The root's value. `visit(node, value, operand values)` is called after each step (read-only)."""
-        self.check_limits()
+        if current_limits() is not self.within:     # else found within them already (Limits are immutable)
+            self.check_limits()
         if visit is not None or checking_on():
             return self._run_watched(values, visit)
         results = self.blank.copy()
@@ -536,6 +578,9 @@ def _execute(program: list, results: list, order: list[Node]) -> np.ndarray:
     here (diagnose.py says where they start), so floating-point warnings are off."""
     s = -1
     try:
+        if len(program) == 1:          # one step (A+A', the Hessian of x'*A*x): its value is the root's
+            s, run, fetch, _ = program[0]
+            return run(fetch(results))
         for s, run, fetch, frees in program:
             results[s] = run(fetch(results))
             for k in frees:
