@@ -375,8 +375,10 @@ def unit(x: Node) -> Node:
 def add(*terms: Node) -> Node:
     """n-ary sum with scalar expansion: flattened, like terms collected, constants folded, zeros dropped, and f(-u)
     written through f(u) where that makes the sum smaller (_reflected)."""
-    if len(terms) == 1 and terms[0].op not in (Op.ADD, Op.CONST, Op.CONTRACT):
-        return terms[0]     # nothing to flatten, collect or fold (the one cotangent of most reverse-mode steps)
+    if len(terms) == 1 and terms[0].op is not Op.ADD and terms[0].op is not Op.CONST:
+        # nothing to flatten, collect or fold (the one cotangent of most reverse-mode steps); a product is never
+        # zero (its normal form makes a zero product the constant 0) and has no other term to collect with
+        return terms[0]
     column = _column_of_scalars(terms)
     if column is not None:
         return column
