@@ -428,11 +428,15 @@ def _entry_slot(term: Node) -> int | None:
     with a reflection)."""
     if term.op is Op.BASIS:
         return term.params.k
-    if term.op is not Op.CONTRACT or len(term.args) != 2 or term.params.out != (0,):
+    if term.op is not Op.CONTRACT or len(term.args) != 2:
         return None
-    by_labels = dict(zip(term.params.specs, term.args, strict=True))
-    unit, scalar = by_labels.get((0,)), by_labels.get(())
-    if unit is None or scalar is None or unit.op is not Op.BASIS:
+    if term.params == _UNIT_FIRST:
+        unit, scalar = term.args
+    elif term.params == _SCALAR_FIRST:
+        scalar, unit = term.args
+    else:
+        return None
+    if unit.op is not Op.BASIS:
         return None
     # f(-u) might reflect onto an f(u) of another entry (_reflected); f(u) alone never moves
     reflects = scalar.op is Op.MAP and scalar.params.fn in stable_forms.REFLECTIONS and \
