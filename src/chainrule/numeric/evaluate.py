@@ -534,8 +534,11 @@ class Plan:
             program.append((s, step.run, _fetch(self.inputs[s]), frees))
         return variables, program
 
+    @np.errstate(all="ignore")       # as a decorator: thread-safe, and half the cost of a `with` block per call
     def run(self, values: Mapping[str, np.ndarray], visit: Visit | None = None) -> np.ndarray:
-        """The root's value. `visit(node, value, operand values)` is called after each step (read-only)."""
+        """The root's value. `visit(node, value, operand values)` is called after each step (read-only). Infinities
+        and NaN are values here (diagnose.py says where they start), so floating-point warnings are off. The steps
+        run in order, each value freed after its last use."""
         if current_limits() is not self.within:     # else found within them already (Limits are immutable)
             self.check_limits()
         if visit is not None or checking_on():
@@ -543,25 +546,37 @@ class Plan:
         results = self.blank.copy()
         for s, name in self.variables:
             results[s] = values[name]
-        return _execute(self.program, results, self.order)
+        program = self.program
+        s = -1
+        try:
+            if len(program) == 1:          # one step (A+A', the Hessian of x'*A*x): its value is the root's
+                s, run, fetch, _ = program[0]
+                return run(fetch(results))
+            for s, run, fetch, frees in program:
+                results[s] = run(fetch(results))
+                for k in frees:
+                    results[k] = None
+        except np.linalg.LinAlgError as error:
+            raise _singular(self.order[s], error) from None
+        return results[-1]
 
     def _run_watched(self, values: Mapping[str, np.ndarray], visit: Visit | None) -> np.ndarray:
-        """run, step by step: each value's shape asserted in checking mode, and shown to visit."""
+        """run, step by step (inside run's errstate): each value's shape asserted in checking mode, and shown to
+        visit."""
         checked = checking_on()
         results: list = [None] * len(self.order)
-        with np.errstate(all="ignore"):
-            for s, (node, step) in enumerate(zip(self.order, self.steps, strict=True)):
-                if not self.needed[s]:
-                    continue
-                given = [results[k] for k in self.inputs[s]]
-                results[s] = values[node.params.name] if step is None else self._step(node, step, given)
-                if checked:
-                    _assert_shape(node, results[s], self.shapes[s])
-                if visit is not None:
-                    visit(node, results[s], given[:len(node.args)])
-                for k in set(self.inputs[s]):
-                    if self.last_use[k] == s:
-                        results[k] = None
+        for s, (node, step) in enumerate(zip(self.order, self.steps, strict=True)):
+            if not self.needed[s]:
+                continue
+            given = [results[k] for k in self.inputs[s]]
+            results[s] = values[node.params.name] if step is None else self._step(node, step, given)
+            if checked:
+                _assert_shape(node, results[s], self.shapes[s])
+            if visit is not None:
+                visit(node, results[s], given[:len(node.args)])
+            for k in set(self.inputs[s]):
+                if self.last_use[k] == s:
+                    results[k] = None
         return results[-1]
 
     @staticmethod
@@ -570,24 +585,6 @@ class Plan:
             return step.run(operands)
         except np.linalg.LinAlgError as error:
             raise _singular(node, error) from None
-
-
-@np.errstate(all="ignore")       # as a decorator: thread-safe, and half the cost of a `with` block per call
-def _execute(program: list, results: list, order: list[Node]) -> np.ndarray:
-    """The steps run in order, each value freed after its last use; the root's value. Infinities and NaN are values
-    here (diagnose.py says where they start), so floating-point warnings are off."""
-    s = -1
-    try:
-        if len(program) == 1:          # one step (A+A', the Hessian of x'*A*x): its value is the root's
-            s, run, fetch, _ = program[0]
-            return run(fetch(results))
-        for s, run, fetch, frees in program:
-            results[s] = run(fetch(results))
-            for k in frees:
-                results[k] = None
-    except np.linalg.LinAlgError as error:
-        raise _singular(order[s], error) from None
-    return results[-1]
 
 
 def _fetch(inputs: list[int]) -> Callable[[list], Sequence]:
