@@ -23,8 +23,8 @@ class InternTable:
     A freed node's entry is not removed when it goes (a callback per freed node made freeing a large graph twice as
     slow): the table is swept of dead entries when it has doubled since the last sweep, so it stays within twice
     the live nodes (and a first SWEEP_FROM entries), at a constant cost per entry. A dead entry is harmless until
-    then: a look-up that finds one is a miss, and the key cannot name a live node's operands, since a live node
-    keeps its operands alive and so their ids unused."""
+    then: a look-up that finds one is a miss, and a new node takes its key. (A key holds its operands' ids, which a
+    freed operand gives up; but an entry whose node lives has live operands, so its key names them and no other.)"""
     __slots__ = ("refs", "sweep_at")
 
     SWEEP_FROM = 4096

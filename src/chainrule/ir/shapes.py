@@ -123,7 +123,8 @@ def _contract(node: Node) -> Shape:
     for arg, spec in zip(args, specs, strict=True):
         shape = arg.shape
         if len(spec) != len(shape):
-            raise _Malformed(f"operand {args.index(arg)} of shape {shape} has the labels {spec}")
+            k = next(k for k, (a, sp) in enumerate(zip(args, specs, strict=True)) if len(sp) != len(a.shape))
+            raise _Malformed(f"operand {k} of shape {shape} has the labels {spec}")
         for label, dim in zip(spec, shape, strict=True):
             if sizes.setdefault(label, dim) != dim or type(label) is not int:
                 raise _Malformed(f"label {label!r} has sizes {sizes[label]} and {dim}" if type(label) is int else
