@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from ..errors import UsageError
 from ..ir import Node, Op, make, topological
-from ..ir.ops import ContractParams
+from ..ir.ops import CONSTANT_LEAVES, ContractParams
 from ..numeric.evaluate import node_text
 from ..plan.contract import entries
 from ..plan.rewrite import distribute
@@ -380,13 +380,15 @@ def _numbers(order: Sequence[Node]) -> set[int]:
 
 def _needs_array(user: Node, node: Node, numbers: set[int]) -> bool:
     """Whether `user` must read the Python number `node` as an array: arithmetic takes numbers (a sum, a power, a
-    product with an operand that reads a variable), a library function (sin, torch.broadcast_to, ...) may not. A
-    constant read by anything but a product is a literal that the writers place themselves (torch.clamp(x, min=0.0)).
-    """
+    product with an operand that is an array), a library function (sin, torch.broadcast_to, ...) may not. A product
+    whose other operands are numbers and constant tensors (a fill, eye, a unit vector: never arrays in the planned
+    code) broadcasts or embeds its numbers with such a function: 2*eye(n)/size(B, 2) is _embed(broadcast_to(2.0*t1,
+    ...)). A constant read by anything but a product is a literal that the writers place themselves
+    (torch.clamp(x, min=0.0))."""
     if id(node) not in numbers or user.op in (Op.ADD, Op.POW) or (node.op is Op.CONST and user.op is not Op.CONTRACT):
         return False
     if user.op is Op.CONTRACT:
-        return bool(user.shape) and all(id(a) in numbers or a.op is Op.CONST for a in user.args)
+        return bool(user.shape) and all(id(a) in numbers or a.op in CONSTANT_LEAVES for a in user.args)
     return True
 
 
