@@ -120,15 +120,15 @@ def _contract(node: Node) -> Shape:
     if len(out) != len(node.shape):
         raise _Malformed(f"{len(out)} output labels for a rank-{node.rank} result")
     sizes: dict[int, Dim] = {}
-    for arg, spec in zip(args, specs, strict=True):
+    for k, (arg, spec) in enumerate(zip(args, specs, strict=True)):
         shape = arg.shape
         if len(spec) != len(shape):
-            k = next(k for k, (a, sp) in enumerate(zip(args, specs, strict=True)) if len(sp) != len(a.shape))
             raise _Malformed(f"operand {k} of shape {shape} has the labels {spec}")
         for label, dim in zip(spec, shape, strict=True):
-            if sizes.setdefault(label, dim) != dim or type(label) is not int:
-                raise _Malformed(f"label {label!r} has sizes {sizes[label]} and {dim}" if type(label) is int else
-                                 f"label {label!r} is not an integer")
+            if type(label) is not int:
+                raise _Malformed(f"label {label!r} is not an integer")
+            if sizes.setdefault(label, dim) != dim:
+                raise _Malformed(f"label {label} has sizes {sizes[label]} and {dim}")
     return tuple([sizes.setdefault(label, dim) for label, dim in zip(out, node.shape, strict=True)])
 
 

@@ -265,7 +265,7 @@ class Renderer:
         self._ensure(root)
         if not define and id(root) in self.names:
             return self.names[id(root)]
-        return self._joined(root)[0]
+        return _text(self.done[id(root)][0])       # what a name stands for, where define asks for it
 
     def _ensure(self, root: M) -> None:
         """Render root and whatever below it is not rendered yet, children first."""
@@ -280,29 +280,26 @@ class Renderer:
         return self.style.paren(text) if prec < min_prec else text
 
     def _printed(self, node: M) -> Printed:
-        if id(node) in self.names:
-            return self.names[id(node)], ATOM
-        if id(node) not in self.done:       # operands are printed before the node: almost always there
-            self._ensure(node)
-        return self._joined(node)
-
-    def _joined(self, node: M) -> Printed:
-        """node's printed text as a str (joined now if it was a product not joined yet, and kept so)."""
-        text, prec = self.done[id(node)]
-        if isinstance(text, _Joined):
+        """node's text as a str, and its precedence."""
+        text, prec = self._lazy(node)
+        if isinstance(text, _Joined):           # joined once, and kept so
             text = text.text()
             self.done[id(node)] = text, prec
         return text, prec
 
-    def _first_factor(self, node: M) -> str | _Joined:
-        """A product's first factor, which needs no parentheses there: as printed, a product not joined yet included
-        (the caller joins it on to its own text)."""
+    def _lazy(self, node: M) -> Lazy:
+        """node's text (maybe a product not joined yet) and its precedence; a named node is an atom."""
         if id(node) in self.names:
-            return self.names[id(node)]
-        if id(node) not in self.done:
+            return self.names[id(node)], ATOM
+        if id(node) not in self.done:       # operands are printed before the node: almost always there
             self._ensure(node)
-        text, prec = self.done[id(node)]
-        return text if prec >= MUL else self.style.paren(self._joined(node)[0])
+        return self.done[id(node)]
+
+    def _first_factor(self, node: M) -> str | _Joined:
+        """A product's first factor, which needs no parentheses there unless it binds less tightly: as printed, a
+        product not joined yet included (the caller joins it on to its own text)."""
+        text, prec = self._lazy(node)
+        return text if prec >= MUL else self.style.paren(self._printed(node)[0])
 
     # ---- one method per kind of node ----
 
