@@ -188,3 +188,55 @@ def test_a_negated_product_read_by_one_sum_is_subtracted_and_a_scalar_scales_the
     code = body(cr.codegen(cr.parse(text, **decls), ["W", "b"], sizes={"m": 100, "n": 100, "k": 10}), "grad")
     assert "-(" not in code and re.search(r"= t\d+ - t\d+ \* Y$", code, re.MULTILINE)
     assert re.search(r"\(t\d+ \* np\.sum\(Y, axis=\(1,\)\)\)", code)      # 1/m times the row sums, not times Y
+
+
+TWO_LAYER_MLP = ("-sum(sum(Y.*logsoftmax(tanh(X*W1 + b1')*W2 + b2', 2)))/size(X, 1)",
+                 {"X": ("m", "n"), "W1": ("n", "h"), "b1": ("h",), "W2": ("h", "k"), "b2": ("k",), "Y": ("m", "k")})
+MLP_SIZES = {"m": 1000, "n": 1000, "h": 1000, "k": 10}
+
+
+def test_a_layers_weights_and_bias_read_one_backpropagated_signal():
+    # G1 = ((softmax - Y)/m*W2').*(1-A.^2) is computed once: the gradient by W1 is X'*G1, the one by b1 its column
+    # sums (before, the bias's gradient contracted (softmax - Y)'*(1-A.^2) with W2 anew)
+    text, decls = TWO_LAYER_MLP
+    code = body(cr.codegen(cr.parse(text, **decls), ["W1", "b1", "W2", "b2"], sizes=MLP_SIZES), "grad")
+    signal = re.search(r"^\s*(t\d+) = \(t\d+ @ W2\.T\) \* t\d+$", code, re.MULTILINE)
+    assert signal, code
+    assert re.search(rf"= X\.T @ {signal.group(1)}$", code, re.MULTILINE)
+    assert re.search(rf"= np\.sum\({signal.group(1)}, axis=\(0,\)\)$", code, re.MULTILINE)
+    assert code.count("W2.T") == 1 and "einsum" not in code
+
+
+def test_the_torch_backward_scales_the_shared_signal_where_it_is_small():
+    # the upstream gradient multiplies the m×k matrix before it meets W2', never an m×h or n×h one
+    text, decls = TWO_LAYER_MLP
+    src = cr.codegen(cr.parse(text, **decls), ["W1", "b1", "W2", "b2"], "torch", sizes=MLP_SIZES)
+    backward = src[src.index("def backward"):src.index("# computed once")]
+    signal = re.search(r"^\s*(u\d+) = \(\(grad_output \* u\d+\) @ W2\.T\) \* u\d+$", backward, re.MULTILINE)
+    assert signal, backward
+    assert re.search(rf"= X\.T @ {signal.group(1)}$", backward, re.MULTILINE)
+    assert re.search(rf"= torch\.sum\({signal.group(1)}, dim=\(0,\)\)$", backward, re.MULTILINE)
+
+
+def test_the_torch_forward_frees_what_it_does_not_return_and_no_zero_gradients_are_filled():
+    text, decls = TWO_LAYER_MLP
+    src = cr.codegen(cr.parse(text, **decls), ["W1", "b1", "W2", "b2"], "torch", sizes=MLP_SIZES)
+    forward = src[src.index("def forward"):src.index("def setup_context")]
+    lines = [line.strip() for line in forward.splitlines()]
+    returned = set(re.findall(r"t\d+", lines[-1]))
+    deleted = {name for line in lines if line.startswith("del ") for name in re.findall(r"t\d+", line)}
+    assert deleted and not deleted & returned                     # X*W1 and X*W1+b1' freed; tanh(...) returned
+    setup = src[src.index("def setup_context"):src.index("def backward")]
+    assert "ctx.set_materialize_grads(False)" in setup and "mark_non_differentiable" in setup
+
+
+def test_a_deep_network_backpropagates_each_signal_once():
+    # four layers: every gradient by a weight matrix or a bias reads its layer's signal, and each signal is the next
+    # one's times that layer's weights, computed once (as a hand-written backward pass does)
+    text = "-sum(sum(Y.*logsoftmax(tanh(tanh(tanh(X*W1 + b1')*W2 + b2')*W3 + b3')*W4 + b4', 2)))/size(X, 1)"
+    decls = {"X": ("m", "n"), "Y": ("m", "k"), "W4": ("h", "k"), "b4": ("k",),
+             **{f"W{k}": ("n" if k == 1 else "h", "h") for k in (1, 2, 3)}, **{f"b{k}": ("h",) for k in (1, 2, 3)}}
+    wrt = [f"{p}{k}" for k in (1, 2, 3, 4) for p in "Wb"]
+    code = body(cr.codegen(cr.parse(text, **decls), wrt, sizes={"m": 1000, "n": 1000, "h": 1000, "k": 10}), "grad")
+    assert [code.count(f"@ W{k}.T") for k in (2, 3, 4)] == [1, 1, 1], code
+    assert code.count(" @ ") == 4 + 3 + 4 and "einsum" not in code   # forward, signals, weight gradients

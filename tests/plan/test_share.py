@@ -92,3 +92,28 @@ def test_a_sum_reads_a_sum_of_some_of_its_terms():
     assert small in new_large.args and len(new_large.args) == 3              # (a + c) + d + e
     (alone,), _, applied = share([large], [], {"n": 100})
     assert alone is large and not applied                                    # nothing to read: unchanged
+
+
+def test_a_partial_product_that_two_products_plan_is_computed_once_for_both():
+    # X'*((G*W').*D) (n×h) and sum((G*W').*D, 1) (h): both plan (G*W').*D, the m×h signal; the second reads it and
+    # sums its rows, the first reads it too, and it becomes a node of its own
+    X, G, W, D = (b.var(name, shape) for name, shape in
+                  [("X", ("m", "n")), ("G", ("m", "k")), ("W", ("h", "k")), ("D", ("m", "h"))])
+    weights = b.contract([(X, (0, 1)), (G, (0, 3)), (W, (2, 3)), (D, (0, 2))], (1, 2))
+    bias = b.contract([(G, (0, 3)), (W, (2, 3)), (D, (0, 2))], (2,))
+    sizes = {"m": 1000, "n": 1000, "h": 1000, "k": 10}
+    (new_weights, new_bias), origin, applied = share([weights, bias], [], sizes)
+    [signal] = new_bias.args                                    # the signal, in either orientation
+    assert signal in new_weights.args and applied == {NOTE}
+    assert signal in (b.contract([(G, (0, 3)), (W, (2, 3)), (D, (0, 2))], labels) for labels in [(0, 2), (2, 0)])
+    assert origin[id(new_bias)] is bias and origin[id(new_weights)] is weights
+    (alone,), _, applied = share([bias], [], sizes)             # nothing else plans it: left as it was
+    assert alone is bias and not applied
+
+
+def test_a_product_and_its_transpose_never_read_each_other():
+    A, B = b.var("A", ("n", "n")), b.var("B", ("n", "n"))
+    ab = b.contract([(A, (0, 1)), (B, (1, 2))], (0, 2))
+    ba = b.contract([(A, (0, 1)), (B, (1, 2))], (2, 0))          # (A*B)'
+    new, _, _ = share([ab, ba], [], {"n": 100})                   # no cycle (share would raise InternalError)
+    assert not (ab in topological([new[1]]) and ba in topological([new[0]]))

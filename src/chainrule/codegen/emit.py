@@ -244,12 +244,13 @@ class Program:
         names = set(self.known.values()) | set(self.known_vars.values())
         return {n for n in names if re.search(rf"\b{re.escape(n)}\b", texts)}
 
-    def lines(self, indent: str = "") -> list[str]:
+    def lines(self, indent: str = "", keep: Sequence[str] = ()) -> list[str]:
         """The statements, those with a guard inside `if guard:` blocks (consecutive ones share a block); with
-        `release`, a large temporary is deleted after its last reader (see dead_after)."""
+        `release`, a large temporary is deleted after its last reader (see dead_after), unless it is a root or in
+        `keep` (what a torch forward returns besides its value)."""
         out: list[str] = []
         current: str | None = None
-        dead = self.dead_after() if self.release else {}
+        dead = self.dead_after(keep) if self.release else {}
         for k, s in enumerate(self.statements):
             if s.guard != current:
                 current = s.guard
@@ -262,12 +263,12 @@ class Program:
                 out.append(f"{inner}del {', '.join(dead[k])}")
         return out
 
-    def dead_after(self) -> dict[int, list[str]]:
+    def dead_after(self, keep: Sequence[str] = ()) -> dict[int, list[str]]:
         """statement index -> the large temporaries (RELEASE_ENTRIES or more at the planning sizes) that it reads
-        last and no root is, so that `del` frees them there rather than at the function's return. A last reader
-        under a guard runs only where the temporary's own guard holds (a reader is wanted by a subset of the roots
-        that want the temporary), so the `del` never meets an undefined name."""
-        kept = set(self.roots)
+        last and that are neither a root nor in `keep`, so that `del` frees them there rather than at the function's
+        return. A last reader under a guard runs only where the temporary's own guard holds (a reader is wanted by a
+        subset of the roots that want the temporary), so the `del` never meets an undefined name."""
+        kept = set(self.roots) | set(keep)
         last: dict[str, int] = {}
         for k, s in enumerate(self.statements):
             for name in set(re.findall(r"\b[A-Za-z_][A-Za-z0-9_]*\b", s.code)):

@@ -199,8 +199,8 @@ def _names(r: Request) -> str:
 
 
 def _program(r: Request, roots: list[Node], w: Writer, rewrites: set[str], **options) -> Program:
-    """The program of `roots`; in a plain NumPy or torch function, large temporaries are deleted after their last use
-    (not in an autograd function, whose forward returns its temporaries, nor under JAX, where XLA plans memory)."""
+    """The program of `roots`; in NumPy and torch code, large temporaries are deleted after their last use (in an
+    autograd function's forward, those it returns for backward excepted), not under JAX, where XLA plans memory."""
     known = {name: name for name in r.variables}
     known.update(options.pop("known", {}))
     options.setdefault("release", _releases(r))
@@ -455,7 +455,7 @@ def _torch_module(r: Request) -> str:
     variables = list(r.variables)
     w = _torch_writer(variables[0])
     # every partial product of the forward is a statement of its own, which backward may read rather than recompute
-    forward_value = _program(r, [r.f.node], w, rewrites, release=False, split=True)
+    forward_value = _program(r, [r.f.node], w, rewrites, split=True)
     upstream = b.var("grad_output", ())
     backward_roots, owners = [], []
     for k, name in enumerate(variables):
@@ -477,7 +477,7 @@ def _torch_module(r: Request) -> str:
     saved = [s.name for s in forward_value.statements
              if s.name in used and id(s.node) in saveable and s.name != value]
     kept = [value] if value in used and value in saveable.values() else []
-    backward = _program(r, backward_roots, w, rewrites, guards=guards, prefix="u", release=False,
+    backward = _program(r, backward_roots, w, rewrites, guards=guards, prefix="u",
                         known={**{k: v for k, v in saveable.items() if v in saved + kept},
                                "grad_output": "grad_output"}, reusable=[nodes[name] for name in saved + kept])
     cls = _class_name(r)
@@ -486,13 +486,17 @@ def _torch_module(r: Request) -> str:
     returned = f"{value}.view_as({value})" if value in variables else value
     outputs = ", ".join([returned, *saved]) + ("," if not saved else "")   # always a tuple
     forward = ["    @staticmethod", f"    def forward({names}):", *_size_line(forward_value, names, "        "),
-               *forward_value.lines("        "), f"        return {outputs}"]
+               *forward_value.lines("        ", keep=saved), f"        return {outputs}"]
     setup = ["    @staticmethod", "    def setup_context(ctx, inputs, output):",
-             *(["        # the saved temporaries are extra outputs, so they need no gradient of their own",
-                "        ctx.mark_non_differentiable(*output[1:])"] if saved else []),
+             *(["        # the saved temporaries are extra outputs: they need no gradient of their own, and autograd",
+                "        # fills no tensor of zeros for them (backward reads grad_output alone)",
+                "        ctx.mark_non_differentiable(*output[1:])",
+                "        ctx.set_materialize_grads(False)"] if saved else []),
              f"        ctx.save_for_backward(*inputs, *output{'' if kept else '[1:]'})"]
     unpack = ", ".join(variables + kept + saved)
     back = ["    @staticmethod", "    def backward(ctx, grad_output, *unused):",
+            *(["        if grad_output is None:     # no gradient reached the value: none reaches the inputs",
+               f"            return {_return(['None'] * len(variables))}"] if saved else []),
             f"        {unpack}{',' if len(variables + kept + saved) == 1 else ''} = ctx.saved_tensors",
             *_size_line(backward, names, "        ")]
     if saved or kept:

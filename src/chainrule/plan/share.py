@@ -5,6 +5,11 @@ temporary that a forward pass saved) reads that node instead of recomputing it, 
 `x'*A*x` and its gradient `(A+A')*x` share `A*x`, so value_and_grad computes it once and a torch backward reads the
 `A*x` that its forward saved.
 
+A partial product that no node computes yet, but that the planned order of one product computes and another product
+can read, becomes a node that both read, where two do: the gradient by a layer's weights, `X'*((G*W').*D)`, and the one
+by its bias, the column sums of the same `(G*W').*D`, compute that backpropagated signal once. A product may read a
+partial product that keeps indices nothing else carries; it then sums them.
+
 Sums likewise: a sum whose terms include all the terms of another sum computed anyway reads that sum (`t1 = a + b`,
 then `a + b + c` is written `t1 + c`: the logits with their bias, and the log-softmax that subtracts their
 log-sum-exp).
@@ -24,15 +29,16 @@ again; `origin` maps each to the node whose value it is.
 """
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from itertools import islice, permutations, product
+from itertools import combinations, islice, permutations, product
 
 from ..errors import InternalError
 from ..ir import Node, Op, make
 from ..ir.ops import ContractParams
 from ..simplify import build as b
-from .contract import _postorder, label_dims, pairing_of, product_flops
+from .contract import _members, _postorder, label_dims, pairing_of, product_flops
 
 Operand = tuple[Node, tuple]
 MAX_KEPT = 3        # a partial product is looked for in every order of its indices: up to 3! = 6 orders
@@ -69,9 +75,26 @@ def share(roots: Sequence[Node], known: Iterable[Node], plan_sizes: Mapping[str,
 def _reads(order: list[Node], known: list[Node], fixed: set[int], plan_sizes: Mapping[str, int],
            split: bool) -> tuple[dict[int, list[Operand]], set[str]]:
     """(id of each node to rewrite -> the operands it reads, the rewrites applied), for the nodes of the program
-    (`order`: nothing inside a known node); a sum's terms are listed as operands with no labels."""
-    pool = _Pool([*order, *known])
-    sums = _SumPool([*order, *known])
+    (`order`: nothing inside a known node); a sum's terms are listed as operands with no labels.
+
+    Besides the nodes there are, products may read the partial products that the planned order of another product
+    computes on its way (see _planned_partials); such a partial product is kept only where two products read it."""
+    flops = _Flops(plan_sizes)
+    partials = [] if split else _planned_partials(order, [*order, *known], fixed, flops)
+    while True:
+        # the partial products read others too: a deeper layer's signal is the next one's times its weights
+        reads, applied = _read_pass([*order, *partials], [*order, *known, *partials], fixed, flops, split)
+        readers = Counter(id(n) for operands in reads.values() for n, _ in operands)
+        shared = [c for c in partials if readers[id(c)] >= 2]
+        if len(shared) == len(partials):
+            return reads, applied
+        partials = shared
+
+
+def _read_pass(order: list[Node], pool_nodes: list[Node], fixed: set[int], flops: _Flops,
+               split: bool) -> tuple[dict[int, list[Operand]], set[str]]:
+    pool = _Pool(pool_nodes)
+    sums = _SumPool(pool_nodes)
     reads: dict[int, list[Operand]] = {}
     applied: set[str] = set()
     for node in order:
@@ -81,12 +104,77 @@ def _reads(order: list[Node], known: list[Node], fixed: set[int], plan_sizes: Ma
                 reads[id(node)] = [(t, ()) for t in terms]
                 applied.add(SUM_NOTE)
         elif _plain_product(node) and id(node) not in fixed:
-            operands = _reused(node, pool, plan_sizes)
+            operands = _reused(node, pool, flops)
             if operands is not None:
                 applied.add(NOTE)
             if operands is not None or (split and _arrays(list(_operands(node))) >= 3):
                 reads[id(node)] = operands if operands is not None else list(_operands(node))
     return reads, applied
+
+
+def _planned_partials(order: list[Node], nodes: list[Node], fixed: set[int],
+                      flops: _Flops) -> list[Node]:
+    """The partial products of the planned orders of the program's products that are no node yet and that another
+    product can read, saving work: the backpropagated signal `(G2*W2').*(1-A.^2)` that the gradient by a layer's
+    weights multiplies by X' and the gradient by its bias sums, computed once for both."""
+    products = [n for n in order if id(n) not in fixed and _plain_product(n)]
+    sources: dict[int, set[int]] = {}       # id of a partial product -> the products whose planned order computes it
+    found: dict[int, Node] = {}
+    existing = {id(n) for n in nodes}
+    for p in products:
+        for c in _partials_of(p, flops.plan_sizes):
+            if id(c) not in existing:
+                found[id(c)] = c
+                sources.setdefault(id(c), set()).add(id(p))
+    if not found:
+        return []
+    pool = _Pool(found.values())
+    adopted: dict[int, Node] = {}
+    for q in products:
+        own = {k for k, owners in sources.items() if owners == {id(q)}}
+        operands = _reused(q, pool, flops, skip=own)
+        for n, _ in operands or ():
+            if id(n) in found:
+                adopted[id(n)] = n
+    return list(adopted.values())
+
+
+def _partials_of(p: Node, plan_sizes: Mapping[str, int]) -> list[Node]:
+    """The partial products (as canonical nodes) that a product of three or more arrays computes in its planned
+    order; each also with the product's numbers, if it has any (the upstream gradient of a torch backward, which
+    every product there has: the partial product then takes it where it costs least)."""
+    operands = list(_operands(p))
+    arrays = [k for k, (_, s) in enumerate(operands) if s]
+    numbers = [op for op in operands if not op[1]]
+    if len(arrays) < 3:
+        return []
+    tree = pairing_of([operands[k][1] for k in arrays], p.params.out, label_dims(p), plan_sizes)
+    found = []
+    for sub in _postorder(tree):
+        if isinstance(sub, int) or sub is tree:
+            continue
+        leaves = {arrays[k] for k in _members(sub)}
+        inside = [operands[k] for k in sorted(leaves)]
+        outside = [op for k, op in enumerate(operands) if k not in leaves]
+        kept = _kept(inside, outside, p.params.out)
+        built = [b.contract(inside, kept), *([b.contract(inside + numbers, kept)] if numbers else [])]
+        found += [c for c in built
+                  if _plain_product(c) and len(c.shape) <= MAX_KEPT and _arrays(list(_operands(c))) >= 2]
+    return found
+
+
+class _Flops:
+    """product_flops at the planning sizes, once per product: the passes of a share weigh the same products again."""
+
+    def __init__(self, plan_sizes: Mapping[str, int]):
+        self.plan_sizes = plan_sizes
+        self.found: dict[int, tuple[Node, int]] = {}     # the node is kept, so that its id stays its own
+
+    def __call__(self, node: Node) -> int:
+        hit = self.found.get(id(node))
+        if hit is None:
+            hit = self.found[id(node)] = (node, product_flops(node, self.plan_sizes))
+        return hit[1]
 
 
 def _operands(node: Node) -> Iterable[Operand]:
@@ -105,7 +193,7 @@ def _plain_product(node: Node) -> bool:
 
 
 class _Pool:
-    """The products a product may read: plain products of two or more arrays (no numeric factor), found by operand."""
+    """The products a product may read: plain products of two or more arrays (and any numbers), found by array."""
 
     def __init__(self, nodes: Iterable[Node]):
         self.by_arg: dict[int, list[Node]] = {}
@@ -114,15 +202,15 @@ class _Pool:
             if id(node) in seen or not _plain_product(node) or len(node.shape) > MAX_KEPT:
                 continue
             seen.add(id(node))
-            if len(node.args) >= 2 and all(s for _, s in _operands(node)):
-                for arg in dict.fromkeys(node.args):
+            if _arrays(list(_operands(node))) >= 2:
+                for arg in dict.fromkeys(a for a, s in _operands(node) if s):
                     self.by_arg.setdefault(id(arg), []).append(node)
 
     def within(self, operands: Sequence[Operand]) -> list[Node]:
-        """The products whose operands are some of these arrays, short of all the operands (numbers included)."""
-        have = Counter(id(n) for n, s in operands if s)
+        """The products whose operands are some (or all) of these."""
+        have = Counter(id(n) for n, _ in operands)
         found = dict.fromkeys(c for n, s in operands if s for c in self.by_arg.get(id(n), ()))
-        return [c for c in found if len(c.args) < len(operands) and not Counter(map(id, c.args)) - have]
+        return [c for c in found if not Counter(map(id, c.args)) - have]
 
 
 class _SumPool:
@@ -157,29 +245,33 @@ class _SumPool:
         return [*read, *rest]
 
 
-def _reused(node: Node, pool: _Pool, plan_sizes: Mapping[str, int]) -> list[Operand] | None:
-    """The node's operands with partial products replaced by the pool's nodes, one after the other while that saves
-    multiply-adds; None when none does."""
-    operands, best = list(_operands(node)), product_flops(node, plan_sizes)
+def _reused(node: Node, pool: _Pool, flops: _Flops,
+            skip: set[int] | frozenset[int] = frozenset()) -> list[Operand] | None:
+    """The node's operands with partial products replaced by the pool's nodes (other than the node itself and those
+    in `skip`), one after the other while that saves multiply-adds; None when none does. Of two that save as much,
+    the one of more operands: it holds more of the product's work (a partial product of it would leave the rest)."""
+    operands, least = list(_operands(node)), flops(node)
     changed = False
     while True:
-        choice = None
+        choice, best = None, (least, -math.inf)
         for c in pool.within(operands):
+            if c is node or id(c) in skip:
+                continue
             for trial in _matches(c, operands, node.params.out):
-                flops = product_flops(_product(trial, node.params.out, node.shape), plan_sizes)
-                if flops < best:
-                    best, choice = flops, trial
+                cost = (flops(_product(trial, node.params.out, node.shape)), -len(c.args))
+                if cost < best:
+                    best, choice = cost, trial
         if choice is None:
             break
-        operands, changed = choice, True
+        operands, least, changed = choice, best[0], True
     return operands if changed else None
 
 
 def _matches(c: Node, operands: list[Operand], out: tuple) -> Iterable[list[Operand]]:
     """The operand lists in which some of `operands` are replaced by c, where their product is c's value."""
-    places = [[k for k, (n, s) in enumerate(operands) if n is arg and s] for arg in c.args]
-    # The same operands chosen in another order are the same partial product; a partial product keeping more or
-    # fewer labels than c has indices is not c (this bounds the orders tried to MAX_KEPT!). A product that repeats
+    places = [[k for k, (n, _) in enumerate(operands) if n is arg] for arg in c.args]
+    # The same operands chosen in another order are the same partial product; c has as many indices as the labels
+    # it keeps (this bounds the orders tried to MAX_KEPT!). A product that repeats
     # an operand many times has many choices: the first MAX_CHOICES are tried, a sharing missed at worst.
     tried: set[tuple[int, ...]] = set()
     for chosen in islice(product(*places), MAX_CHOICES):
@@ -189,12 +281,18 @@ def _matches(c: Node, operands: list[Operand], out: tuple) -> Iterable[list[Oper
         tried.add(key)
         inside = [operands[k] for k in key]
         outside = [op for k, op in enumerate(operands) if k not in key]
+        # c may keep labels that nothing outside it carries: the product then sums them (the bias's gradient, a sum
+        # over the batch of the signal that the weights' gradient multiplies). Of all the operands, c must keep more
+        # labels than the product: otherwise it is the product, or its transpose, which could read it back
         kept = _kept(inside, outside, out)
-        if len(kept) != len(c.shape):
+        free = [r for r in dict.fromkeys(r for _, s in inside for r in s) if r not in kept]
+        extra = len(c.shape) - len(kept)
+        if not 0 <= extra <= len(free) or (not outside and extra == 0):
             continue
-        for labels in permutations(kept):
-            if b.contract(inside, labels) is c:
-                yield [(c, labels), *outside]
+        for more in combinations(free, extra):
+            for labels in permutations(kept + more):
+                if b.contract(inside, labels) is c:
+                    yield [(c, labels), *outside]
 
 
 def _kept(inside: Sequence[Operand], outside: Sequence[Operand], out: tuple) -> tuple:
