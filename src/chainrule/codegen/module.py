@@ -457,13 +457,15 @@ def _torch_module(r: Request) -> str:
     # every partial product of the forward is a statement of its own, which backward may read rather than recompute
     forward_value = _program(r, [r.f.node], w, rewrites, split=True)
     upstream = b.var("grad_output", ())
-    backward_roots, owners = [], []
-    for k, name in enumerate(variables):
-        x = r.var(name)
+    # the gradients in the order autograd reaches the inputs, the one the forward reads last first: what the forward
+    # computed last, still in the caches, is read first (the last layer's weights before the first's)
+    owners = _read_last_first(r)
+    backward_roots = []
+    for k in owners:
+        x = r.var(variables[k])
         j = jacobian(r.f.node, x)
         labels = tuple(range(x.rank))
         backward_roots.append(b.contract([(upstream, ()), (j, labels)], labels))
-        owners.append(k)
     guards = [f"ctx.needs_input_grad[{k}]" for k in owners]
     saveable = {id(s.node): s.name for s in forward_value.statements
                 if not _is_view(s.node) and not _from_sizes(s.node)}
@@ -506,8 +508,9 @@ def _torch_module(r: Request) -> str:
                  "as differentiable functions of the inputs",
                  f"            {recomputed} = {cls}.forward({names})"]
     back += backward.lines("        ")
-    back += ["        return ("] + [f"            {root} if ctx.needs_input_grad[{k}] else None,"
-                                     for k, root in enumerate(backward.roots)] + ["        )"]
+    gradient_of = dict(zip(owners, backward.roots, strict=True))
+    back += ["        return ("] + [f"            {gradient_of[k]} if ctx.needs_input_grad[{k}] else None,"
+                                     for k in range(len(variables))] + ["        )"]
     if r.jvp:
         setup.append("        ctx.save_for_forward(*inputs)")
         back += ["", *_torch_jvp(r, w, rewrites, len(saved))]
@@ -547,6 +550,13 @@ def _torch_module(r: Request) -> str:
     if r.name:
         parts.append(f"{r.name} = f")
     return "\n\n\n".join(parts) + "\n"
+
+
+def _read_last_first(r: Request) -> list[int]:
+    """The variables' positions, the one the expression reads last (depth first, operands in order) first."""
+    order = {n.params.name: k for k, n in enumerate(topological([r.f.node])) if n.op is Op.VAR}
+    names = list(r.variables)
+    return sorted(range(len(names)), key=lambda k: -order.get(names[k], -1))
 
 
 def _signature_once(cls: str) -> list[str]:
