@@ -271,8 +271,8 @@ def _matches(c: Node, operands: list[Operand], out: tuple) -> Iterable[list[Oper
     """The operand lists in which some of `operands` are replaced by c, where their product is c's value."""
     places = [[k for k, (n, _) in enumerate(operands) if n is arg] for arg in c.args]
     # The same operands chosen in another order are the same partial product; c has as many indices as the labels
-    # it keeps (this bounds the orders tried to MAX_KEPT!). A product that repeats
-    # an operand many times has many choices: the first MAX_CHOICES are tried, a sharing missed at worst.
+    # it keeps (this bounds the orders tried to MAX_KEPT!). A product that repeats an operand many times has many
+    # choices: the first MAX_CHOICES are tried, a sharing missed at worst.
     tried: set[tuple[int, ...]] = set()
     for chosen in islice(product(*places), MAX_CHOICES):
         key = tuple(sorted(chosen))
