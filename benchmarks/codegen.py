@@ -11,6 +11,10 @@ Three tables:
 - HVPs: the generated `hvp` (never forming the Hessian) against the generated `grad` of the same module, NumPy and
   under jax.jit, at n = 1000 (the factorisation's dense Hessian would be 800 MB there).
 float64, CPU, one BLAS thread. Run: .venv/bin/python benchmarks/codegen.py [gradients|hessians|hvps|batched ...]
+
+Apart from these, `codegen.py generation` prints the CPU seconds cr.codegen takes per target (planning and writing),
+for the problems above and networks of 4 and 8 layers by every weight and bias, with the matrix products in the
+generated NumPy `grad` (a hand-written backward pass of L layers has 3L - 1: L forward, L - 1 signals, L weights).
 """
 
 import os
@@ -20,6 +24,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -240,7 +245,40 @@ def _check_hvp(m, args, wrt, v, h=1e-6):
                                atol=1e-6 * max(1.0, float(np.abs(up).max())))
 
 
+def deep_network(layers: int) -> Model:
+    """A network of `layers` tanh layers with biases and a softmax cross-entropy loss, by every weight and bias."""
+    z, decls = "X", {"X": ("m", "n"), "Y": ("m", "k")}
+    for k in range(1, layers + 1):
+        decls[f"W{k}"] = ("n" if k == 1 else "h", "k" if k == layers else "h")
+        decls[f"b{k}"] = ("k" if k == layers else "h",)
+        z = f"{z}*W{k} + b{k}'" if k == layers else f"tanh({z}*W{k} + b{k}')"
+    wrt = tuple(name for k in range(1, layers + 1) for name in (f"W{k}", f"b{k}"))
+    return Model(f"{layers}-layer network", f"-sum(sum(Y.*logsoftmax({z}, 2)))/size(X, 1)", wrt, decls,
+                 lambda n, rng: {}, lambda **v: ())
+
+
+def generation_row(model: Model) -> list:
+    """CPU seconds of cr.codegen (planning and writing; no hessian or hvp) per target, and the matrix products in the
+    generated NumPy `grad`."""
+    f = cr.parse(model.text, **model.decls)
+    sizes = planning_sizes(f, 1000)
+    seconds = []
+    for target in ("numpy", "torch", "jax"):
+        start = time.process_time()
+        source = cr.codegen(f, list(model.wrt), target, sizes=sizes)
+        seconds.append(time.process_time() - start)
+        if target == "numpy":
+            grad = source[source.index("def grad("):source.index("def value_and_grad(")]
+            products = sum(line.count(" @ ") for line in grad.splitlines() if not line.strip().startswith("#"))
+    return [model.name, len(model.wrt), *(f"{t:.2f}" for t in seconds), products]
+
+
 def main(parts: list[str]) -> int:
+    if parts == ["generation"]:          # needs neither torch nor JAX installed
+        models = [_as_model(case) for case in CASES] + BATCHED + [deep_network(k) for k in (4, 8)]
+        print(markdown_table(["problem", "wrt", "numpy s", "torch s", "jax s", "products in numpy grad"],
+                             [generation_row(model) for model in models]))
+        return 0
     fw = frameworks()
     parts = parts or ["gradients", "batched", "hessians", "hvps"]
     if "gradients" in parts or "batched" in parts:

@@ -25,6 +25,7 @@ numeric's builds NumPy functions run at every evaluation (numeric/evaluate.py). 
 """
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -285,10 +286,14 @@ def _order(specs: Sequence[tuple], out: set, entries: Entries) -> tuple[int, obj
     multiply-adds. The cost of multiplying two partial products is the product of the sizes of all their labels (n^3
     for a matrix product, n^2 for a matrix times a vector, n for a Hadamard product of vectors). Exhaustive up to
     EXHAUSTIVE operands, greedy beyond."""
-    kept = _kept(specs, out)
+    # each subset's kept labels and labels, and each label set's size, computed once: the exhaustive search weighs
+    # every split of every subset
+    kept = functools.cache(_kept(specs, out))
+    labels = functools.cache(lambda group: _labels_of(group, specs))
+    size = functools.cache(lambda found: entries(tuple(found)))
 
     def pair_cost(a: frozenset, b: frozenset) -> int:
-        return entries(tuple(kept(a) | kept(b) | (_labels_of(a, specs) & _labels_of(b, specs))))
+        return size(kept(a) | kept(b) | (labels(a) & labels(b)))
 
     if len(specs) == 1:
         return 0, 0

@@ -164,17 +164,26 @@ def _partials_of(p: Node, plan_sizes: Mapping[str, int]) -> list[Node]:
 
 
 class _Flops:
-    """product_flops at the planning sizes, once per product: the passes of a share weigh the same products again."""
+    """product_flops at the planning sizes, once per product layout: the passes of a share weigh the same products
+    again, and the products of a deep network's layers differ in their operands, not in their labels and sizes."""
 
     def __init__(self, plan_sizes: Mapping[str, int]):
         self.plan_sizes = plan_sizes
-        self.found: dict[int, tuple[Node, int]] = {}     # the node is kept, so that its id stays its own
+        self.found: dict[tuple, int] = {}
 
     def __call__(self, node: Node) -> int:
-        hit = self.found.get(id(node))
-        if hit is None:
-            hit = self.found[id(node)] = (node, product_flops(node, self.plan_sizes))
-        return hit[1]
+        # what product_flops reads: the labels of each array operand and of the output (renumbered in order of
+        # appearance, as each product numbers its own), and each label's dimension
+        specs = [spec for spec in node.params.specs if spec]
+        number: dict = {}
+        for r in (r for spec in [*specs, node.params.out] for r in spec):
+            number.setdefault(r, len(number))
+        dims = label_dims(node)
+        key = (tuple(tuple(number[r] for r in spec) for spec in specs), tuple(number[r] for r in node.params.out),
+               tuple(dims[r] for r in number))
+        if key not in self.found:
+            self.found[key] = product_flops(node, self.plan_sizes)
+        return self.found[key]
 
 
 def _operands(node: Node) -> Iterable[Operand]:
