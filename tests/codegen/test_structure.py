@@ -146,6 +146,69 @@ def test_the_torch_function_stores_its_forward_signature():
     assert torch.allclose(g, (a + a.T) @ x.detach())
 
 
+def _counting_apply(monkeypatch, function):
+    """Counts the calls of function.apply (torch.autograd.Function's Python layer), still applying it."""
+    calls = []
+    original = function.apply
+
+    def apply(*args):
+        calls.append(args)
+        return original(*args)
+    monkeypatch.setattr(function, "apply", apply)
+    return calls
+
+
+def test_the_torch_f_calls_torchs_own_apply_outside_transforms_and_function_apply_under_them(monkeypatch):
+    # Function.apply's Python layer costs about 10 µs a call; f skips it where nothing needs it, and goes through it
+    # under torch.func transforms (vmap, grad) and torch.compile, which it hands the call to
+    torch = pytest.importorskip("torch")
+    m = cr.compile("x'*A*x", ["x"], "torch")
+    function = m.f.__globals__["Expression"]
+    calls = _counting_apply(monkeypatch, function)
+    x, a = torch.randn(3, dtype=torch.float64, requires_grad=True), torch.randn(3, 3, dtype=torch.float64)
+    value = m.f(x, a)
+    assert not calls and type(value.grad_fn).__name__ == "ExpressionBackward"     # the same autograd node
+    (g,) = torch.autograd.grad(value, [x])
+    assert torch.allclose(g, (a + a.T) @ x.detach())
+    batch = torch.randn(4, 3, dtype=torch.float64)
+    grads = torch.func.vmap(torch.func.grad(m.f), in_dims=(0, None))(batch, a)
+    assert len(calls) == 1                                                         # vmap of grad: through apply
+    assert torch.allclose(grads, batch @ (a + a.T))
+    compiled = torch.compile(m.f, fullgraph=True, backend="eager")               # no graph break: dynamo
+    (compiled_g,) = torch.autograd.grad(compiled(x, a), [x])                    # traces function.apply
+    assert torch.allclose(compiled_g, g)
+
+
+def test_the_torch_f_unwraps_a_tensor_left_over_from_a_finished_transform_as_function_apply_does():
+    # a tensor that escaped a torch.func transform is a dead wrapper: Function.apply unwraps it, and so must f, or its
+    # value would carry a gradient node of the transform's finished level
+    torch = pytest.importorskip("torch")
+    m = cr.compile("x'*A*x", ["x"], "torch")
+    leaked = []
+
+    def escape(x):
+        leaked.append(x)
+        return (x * x).sum()
+    torch.func.grad(escape)(torch.randn(3, dtype=torch.float64))
+    a = torch.randn(3, 3, dtype=torch.float64)
+    through_apply = m.f.__globals__["Expression"].apply(leaked[0], a)[0]
+    value = m.f(leaked[0], a)
+    assert value.grad_fn is None and through_apply.grad_fn is None
+    assert torch.equal(value, through_apply)
+
+
+def test_the_torch_f_uses_function_apply_where_torch_lacks_the_internals_it_skips_to(monkeypatch):
+    torch = pytest.importorskip("torch")
+    monkeypatch.delattr(torch._C, "_are_functorch_transforms_active")    # a torch without it, while the module loads
+    m = cr.compile("x'*A*x", ["x"], "torch")
+    monkeypatch.undo()                                                      # torch's own apply needs it back
+    function = m.f.__globals__["Expression"]
+    assert m.f.__globals__["_apply"] == function.apply
+    x, a = torch.randn(3, dtype=torch.float64, requires_grad=True), torch.randn(3, 3, dtype=torch.float64)
+    (g,) = torch.autograd.grad(m.f(x, a), [x])
+    assert torch.allclose(g, (a + a.T) @ x.detach())
+
+
 def test_the_torch_backward_reads_the_partial_product_its_forward_saved():
     # x'*A*x: the forward computes A*x as a statement of its own and returns it; the backward's (A+A')*x then needs
     # one matrix-vector product, A'*x, as torch.autograd's does
