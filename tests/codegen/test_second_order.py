@@ -130,6 +130,10 @@ def test_torch_jvp_forward_mode(generated, row):
     # only some inputs carry a tangent: the others are skipped (None inside jvp)
     first = torch.func.jvp(lambda x: m.f(x, *tensors[1:]), (tensors[0],), (tangents[0],))[1]
     close(first, np.sum(cr.derivative(f, next(iter(f.variables))).evaluate(at) * tangents[0].numpy()))
+    # torch.autograd.forward_ad's dual tensors, outside torch.func: f calls torch's own apply, which runs the jvp
+    with torch.autograd.forward_ad.dual_level():
+        duals = [torch.autograd.forward_ad.make_dual(t, d) for t, d in zip(tensors, tangents, strict=True)]
+        close(torch.autograd.forward_ad.unpack_dual(m.f(*duals)).tangent, expected)
     # forward over reverse: the Hessian by jacfwd of the backward chainrule wrote
     name = wrt[0]
     k = list(f.variables).index(name)
