@@ -195,7 +195,7 @@ class Program:
                 guard = _guard([guards[r] for r in sorted(self._wanted[id(node)])])
                 source = origin.get(id(node), node)
                 self.statements.append(Statement(self._name[id(node)], self._resolve(self._codes[id(node)].text),
-                                                 _comment(source), guard, source))
+                                                 w.comment(source, _comment), guard, source))
         self.roots = [self.root_code(root) for root in roots]
 
     def _computed(self, node: Node) -> bool:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from .code import ATOM, Code, atom, attribute, call, number, times, wrap
 
@@ -219,6 +220,8 @@ JAX = Target(
 
 TARGETS: dict[str, Target] = {t.name: t for t in (NUMPY, TORCH, JAX)}
 
+N = TypeVar("N")
+
 
 @dataclass
 class Writer:
@@ -231,9 +234,18 @@ class Writer:
     dim: Callable[[object], str] = field(default=str)
     helpers: set[str] = field(default_factory=set)
     notes: set[str] = field(default_factory=set)     # the rewrites applied, for the module's docstring
+    # each node's comment, by id (the node kept, so that its id stays its own): a module's programs (forward,
+    # backward, grad, value_and_grad) share most of their nodes, and printing one costs a walk of its graph
+    comments: dict[int, tuple[Any, str]] = field(default_factory=dict)
 
     def note(self, rewrite: str) -> None:
         self.notes.add(rewrite)
+
+    def comment(self, node: N, text: Callable[[N], str]) -> str:
+        """text(node), computed once per node for this writer's module."""
+        if id(node) not in self.comments:
+            self.comments[id(node)] = (node, text(node))
+        return self.comments[id(node)][1]
 
     @property
     def lib(self) -> str:

@@ -307,13 +307,10 @@ def _optimal(n: int, pair_cost) -> tuple[int, object]:
     best: dict[frozenset, tuple[int, object]] = {frozenset([k]): (0, k) for k in range(n)}
     for size in range(2, n + 1):
         for group in _subsets(n, size):
-            members = sorted(group)
-            choices = []
-            for left in _halves(members):
-                right = group - left
-                cost = best[left][0] + best[right][0] + pair_cost(left, right)
-                choices.append((cost, (best[left][1], best[right][1])))
-            best[group] = min(choices, key=lambda c: c[0])
+            def cost(left: frozenset, group: frozenset = group) -> int:
+                return best[left][0] + best[group - left][0] + pair_cost(left, group - left)
+            left = min(_halves(sorted(group)), key=cost)     # the first of the cheapest splits: its tree built once
+            best[group] = (cost(left), (best[left][1], best[group - left][1]))
     return best[frozenset(range(n))]
 
 
