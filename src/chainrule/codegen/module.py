@@ -181,17 +181,25 @@ _SHAPE_CHECK = '''def _bind(size, name, value, dims):
     for axis, (dim, n) in enumerate(zip(dims, shape, strict=True)):
         if isinstance(dim, str) and dim not in size:
             size[dim] = n
-            size["_seen_" + dim] = (name, shape)
+            size["_seen_" + dim] = (name, shape, axis)
             continue
         expected = dim if isinstance(dim, int) else size[dim]
         if n != expected:
-            part = "entries" if len(dims) == 1 else ("rows", "columns")[axis] if len(dims) == 2 else f"axis {axis}"
+            part = _axis(axis, len(dims))
             if isinstance(dim, int):
                 raise ValueError(f"{name} must have {expected} {part} (its declared size), not shape {shape}")
-            owner, owner_shape = size["_seen_" + dim]
+            owner, owner_shape, owner_axis = size["_seen_" + dim]
+            if owner == name:
+                raise ValueError(f"{name} must have {expected} {part}, as many as its {_axis(owner_axis, len(dims))} "
+                                 f"(dimension {dim}), not shape {shape}")
             seen = "×".join(map(str, owner_shape))
             raise ValueError(f"{owner} is {seen}, so {name} must have {expected} {part} (dimension {dim}), "
-                             f"not shape {shape}")'''
+                             f"not shape {shape}")
+
+
+def _axis(axis, rank):
+    """An axis's name in an error message."""
+    return "entries" if rank == 1 else ("rows", "columns")[axis] if rank == 2 else f"entries along axis {axis}"'''
 
 
 def _names(r: Request) -> str:
@@ -630,10 +638,13 @@ def _shape_test(r: Request) -> tuple[list[str], str]:
             tests.append(f"{name}.shape != {_tuple_text(known)}")
             continue
         tests.append(f"{name}.ndim != {len(known)}")
-        tests += [f"{name}.shape[{axis}] != {k}" for axis, k in enumerate(known) if k is not None]
         for axis, d in enumerate(info.shape):
-            if isinstance(d, str):
-                where.setdefault(d, f"{name}.shape[{axis}]")
+            # a dimension met before, in an earlier argument or on an earlier axis of this one (a square matrix's
+            # columns), is compared with where it was first read; the first reading is recorded
+            if isinstance(d, int) or d in where:
+                tests.append(f"{name}.shape[{axis}] != {d if isinstance(d, int) else where[d]}")
+            else:
+                where[d] = f"{name}.shape[{axis}]"
     sizes = "{" + ", ".join(f'"{d}": {code}' for d, code in where.items()) + "}"
     return tests, sizes
 

@@ -1,0 +1,81 @@
+"""The generated modules' shape checks at entry, over generated declarations: arguments are accepted exactly when their
+shapes fit the declared dimensions (a dimension named in several places, in one argument or in several, has one size;
+a number is that size), the fast test and the detailed check agree, and a rejection names what differs."""
+import re
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import chainrule as cr
+
+DIMENSIONS = ("n", "m", 2)
+NAMES = ("a", "b", "c")
+FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@st.composite
+def declarations(draw) -> dict[str, tuple]:
+    """One to three variables, scalars to matrices, over two named dimensions and one fixed: square matrices, a
+    dimension shared by several arguments, and ones named once all occur."""
+    count = draw(st.integers(1, len(NAMES)))
+    return {name: tuple(draw(st.lists(st.sampled_from(DIMENSIONS), max_size=2))) for name in NAMES[:count]}
+
+
+@st.composite
+def shapes(draw, decls: dict[str, tuple]) -> dict[str, tuple]:
+    """A shape per variable: of its declared rank mostly, each axis 1 to 3 long (so that sizes agree by chance too)."""
+    found = {}
+    for name, dims in decls.items():
+        rank = draw(st.sampled_from([len(dims)] * 4 + [max(len(dims) - 1, 0), len(dims) + 1]))
+        found[name] = tuple(draw(st.lists(st.integers(1, 3), min_size=rank, max_size=rank)))
+    return found
+
+
+def expression(decls: dict[str, tuple]) -> str:
+    """A scalar that reads every variable."""
+    summed = {0: "{}", 1: "sum({})", 2: "sum(sum({}))"}
+    return " + ".join(summed[len(dims)].format(name) for name, dims in decls.items())
+
+
+def sizes_if_fit(decls: dict[str, tuple], found: dict[str, tuple]) -> dict | None:
+    """The named dimensions' sizes when the shapes fit the declarations, else None: the rule the checks implement."""
+    size: dict = {}
+    for name, dims in decls.items():
+        if len(found[name]) != len(dims):
+            return None
+        for d, n in zip(dims, found[name], strict=True):
+            if (d if isinstance(d, int) else size.setdefault(d, n)) != n:
+                return None
+    return size
+
+
+@FAST
+@given(st.data())
+def test_arguments_are_accepted_exactly_when_their_shapes_fit_the_declarations(data):
+    decls = data.draw(declarations())
+    found = data.draw(shapes(decls))
+    m = cr.compile(cr.parse(expression(decls), **decls), [next(iter(decls))], "numpy")
+    arrays = [np.ones(found[name]) for name in decls]
+    expected = sizes_if_fit(decls, found)
+    if expected is None:
+        with pytest.raises(ValueError, match="|".join(re.escape(f"{name} must") for name in decls)):
+            m.f(*arrays)
+        return
+    # the fast test passes (the detailed check would return its own records of where each size was read too)
+    assert m._arrays(*arrays)[-1] == expected
+    np.testing.assert_allclose(m.f(*arrays), sum(np.sum(a) for a in arrays))
+
+
+def test_a_square_matrix_must_be_square_on_every_target(generated):
+    # the fast test once compared a matrix's second dimension with nothing when its first was read from it too: a
+    # 3×4 "square" matrix reached the operations, and the gradient of tr(A) by it was a 3×3 identity, that of
+    # sum(sum(A)) a 3×3 matrix of ones, without an error
+    for target in ("numpy", "torch", "jax"):
+        if target != "numpy":
+            pytest.importorskip(target)
+        m = generated("tr(A) + x'*A*x", ("A",), {"A": ("n", "n")}, target)
+        with pytest.raises(ValueError, match=re.escape("A must have 3 columns, as many as its rows (dimension n), "
+                                                       "not shape (3, 4)")):
+            m.grad(np.ones((3, 4)), np.ones(3))
