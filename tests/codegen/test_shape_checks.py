@@ -17,10 +17,10 @@ FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthChe
 
 @st.composite
 def declarations(draw) -> dict[str, tuple]:
-    """One to three variables, scalars to matrices, over two named dimensions and one fixed: square matrices, a
+    """One to three variables, scalars to 3-tensors, over two named dimensions and one fixed: square matrices, a
     dimension shared by several arguments, and ones named once all occur."""
     count = draw(st.integers(1, len(NAMES)))
-    return {name: tuple(draw(st.lists(st.sampled_from(DIMENSIONS), max_size=2))) for name in NAMES[:count]}
+    return {name: tuple(draw(st.lists(st.sampled_from(DIMENSIONS), max_size=3))) for name in NAMES[:count]}
 
 
 @st.composite
@@ -35,8 +35,7 @@ def shapes(draw, decls: dict[str, tuple]) -> dict[str, tuple]:
 
 def expression(decls: dict[str, tuple]) -> str:
     """A scalar that reads every variable."""
-    summed = {0: "{}", 1: "sum({})", 2: "sum(sum({}))"}
-    return " + ".join(summed[len(dims)].format(name) for name, dims in decls.items())
+    return " + ".join("sum(" * len(dims) + name + ")" * len(dims) for name, dims in decls.items())
 
 
 def sizes_if_fit(decls: dict[str, tuple], found: dict[str, tuple]) -> dict | None:
