@@ -78,3 +78,24 @@ def test_a_square_matrix_must_be_square_on_every_target(generated):
         with pytest.raises(ValueError, match=re.escape("A must have 3 columns, as many as its rows (dimension n), "
                                                        "not shape (3, 4)")):
             m.grad(np.ones((3, 4)), np.ones(3))
+
+
+def test_complex_arguments_are_refused_on_every_target_never_cut_to_their_real_parts(generated):
+    # NumPy's conversion to float, and torch.as_tensor to a real dtype, keep the real parts alone (with a warning):
+    # exp of the real part came back as if it were the answer
+    message = "{} has complex entries: the expression and its derivatives are taken over the reals"
+    z = np.array([1 + 2j, 0.5])
+    m = generated("sum(exp(x))", ("x",), {}, "numpy", hvp=True)
+    for call, name in ((lambda: m.f(z), "x"), (lambda: m.grad(z.tolist()), "x"), (lambda: m.hvp(np.ones(2), v=z), "v")):
+        with pytest.raises(ValueError, match=re.escape(message.format(name))):
+            call()
+    np.testing.assert_allclose(m.f(np.array([1.0, 0.5], dtype=np.float32)), np.exp(1) + np.exp(0.5), rtol=1e-6)
+    torch = pytest.importorskip("torch")
+    t = generated("sum(exp(x))", ("x",), {}, "torch")
+    for value in (z, torch.tensor(z), 1 + 2j):
+        with pytest.raises(ValueError, match=re.escape(message.format("x"))):
+            t.f(value)
+    jnp = pytest.importorskip("jax.numpy")
+    j = generated("sum(exp(x))", ("x",), {}, "jax")
+    with pytest.raises(ValueError, match=re.escape(message.format("x"))):
+        j.f(jnp.asarray(z))

@@ -172,9 +172,18 @@ def _constants(r: Request) -> list[str]:
     return [f"SHAPES = {{{shapes}}}", f"SYMMETRIC = {tuple(symmetric)!r}", f"WRT = {r.wrt!r}"]
 
 
-_SHAPE_CHECK = '''def _bind(size, name, value, dims):
+_SHAPE_CHECK = '''def _real_only(name, value):
+    """value, unless it holds complex numbers: the expression and its derivatives are taken over the reals, and
+    converting to a real dtype would keep the real parts alone, silently."""
+    dtype = getattr(value, "dtype", None)
+    if isinstance(value, complex) or getattr(dtype, "kind", "") == "c" or getattr(dtype, "is_complex", False) is True:
+        raise ValueError(f"{name} has complex entries: the expression and its derivatives are taken over the reals")
+    return value
+
+
+def _bind(size, name, value, dims):
     """Check value's shape against the dimensions `dims`, recording the sizes of those seen first here."""
-    shape = tuple(value.shape)
+    shape = tuple(_real_only(name, value).shape)
     if len(shape) != len(dims):
         kind = {0: "a scalar", 1: "a vector", 2: "a matrix"}.get(len(dims), f"an array of {len(dims)} dimensions")
         raise ValueError(f"{name} must be {kind}, not an array of shape {shape}")
@@ -254,13 +263,14 @@ def _numpy_module(r: Request) -> str:
     both = _program(r, [r.f.node, *grads], w, rewrites)
     functions.append(_function(f"value_and_grad({names})", "The value and the gradient, sharing their work.", entry,
                                both, f"{both.roots[0]}, {_return(both.roots[1:])}"))
-    second, extra = _second_order(r, w, rewrites, entry, lambda v: f"np.asarray({v}, dtype=float)")
+    second, extra = _second_order(r, w, rewrites, entry, lambda v: f'_float("{v}", {v})')
     functions += second
     helpers = [TARGETS["numpy"].helpers[h] for h in sorted(w.helpers)]
     imports = [f"import {m}" for m in sorted({HELPER_IMPORTS[h] for h in w.helpers if h in HELPER_IMPORTS})]
     header = [_docstring(r, rewrites, extra), *(["\n".join(imports)] if imports else []), "import numpy as np",
               "\n".join([*_constants(r), f"CHECK_SIZES = {_check_sizes(r)!r}", _FLOAT64])]
-    parts = ["\n\n".join(header), *helpers, _SHAPE_CHECK, _CHECKED_FUNCTION.replace("{names}", names),
+    parts = ["\n\n".join(header), *helpers, _SHAPE_CHECK, _NUMPY_FLOAT,
+             _CHECKED_FUNCTION.replace("{names}", names),
              _arrays_function(r),
              *["\n".join(fn) for fn in functions], _check_grad(r), _MAIN]
     if r.name:
@@ -336,6 +346,10 @@ def _grad_doc(r: Request) -> str:
 
 _FLOAT64 = "_FLOAT64 = np.dtype(float)   # float64 arrays share this dtype (one that does not is converted)"
 
+_NUMPY_FLOAT = '''def _float(name, value):
+    """value as a float64 array, refusing complex entries (np.asarray would keep their real parts alone)."""
+    return np.asarray(_real_only(name, np.asarray(value)), dtype=float)'''
+
 
 def _arrays_function(r: Request) -> str:
     names = _names(r)
@@ -344,7 +358,7 @@ def _arrays_function(r: Request) -> str:
               'cost), checked\n    against the expression\'s shapes, and the sizes of its dimensions."""')]
     for name in r.variables:
         lines += [f"    if type({name}) is not np.ndarray or {name}.dtype is not _FLOAT64:",
-                  f"        {name} = np.asarray({name}, dtype=float)"]
+                  f'        {name} = _float("{name}", {name})']
     lines += [*_mismatch(r, "    "), f"        return {names}, _checked({names})",
               f"    return {names}, {_shape_test(r)[1]}"]
     return "\n".join(lines)
@@ -546,7 +560,7 @@ def _torch_module(r: Request) -> str:
                   f"{both.roots[0]}, {_return(both.roots[1:])}"),
     ]
     second, extra = _second_order(r, w, rewrites, [*converted, f"    size = _sizes({names})"],
-                                  lambda v: f"torch.as_tensor({v}, dtype={variables[0]}.dtype, "
+                                  lambda v: f'torch.as_tensor(_real_only("{v}", {v}), dtype={variables[0]}.dtype, '
                                             f"device={variables[0]}.device)")
     functions += second
     helpers = [TARGETS["torch"].helpers[h] for h in sorted(w.helpers)]
@@ -645,6 +659,8 @@ def _shape_test(r: Request) -> tuple[list[str], str]:
                 tests.append(f"{name}.shape[{axis}] != {d if isinstance(d, int) else where[d]}")
             else:
                 where[d] = f"{name}.shape[{axis}]"
+    if r.target.complex_test:
+        tests += [r.target.complex_test.format(name) for name in r.variables]
     sizes = "{" + ", ".join(f'"{d}": {code}' for d, code in where.items()) + "}"
     return tests, sizes
 
@@ -701,6 +717,7 @@ _TORCH_DIRECT_APPLY = '''def _direct_apply(function):
 _TORCH_TENSORS = '''def _tensors(*values):
     """The arguments as tensors of the first tensor argument's dtype and device; without one, of the first floating
     NumPy array's dtype (torch.as_tensor keeps it: float64 stays float64), else of torch's default dtype."""
+    values = tuple(_real_only(name, v) for name, v in zip(SHAPES, values, strict=True))
     like = next((v for v in values if isinstance(v, torch.Tensor)), None)
     if like is None:
         floating = next((v for v in values if getattr(getattr(v, "dtype", None), "kind", "") == "f"), None)
@@ -753,7 +770,7 @@ def _jax_module(r: Request) -> str:
          f"    return jax.value_and_grad(f, argnums={argnums_text})({names})"],
     ]
     second, extra = _second_order(r, w, rewrites, [f"    size = _sizes({names})"],
-                                  lambda v: f"jnp.asarray({v}, dtype={variables[0]}.dtype)")
+                                  lambda v: f'jnp.asarray(_real_only("{v}", {v}), dtype={variables[0]}.dtype)')
     functions += second
     helpers = [TARGETS["jax"].helpers[h] for h in sorted(w.helpers)]
     parts = ["\n\n".join([_docstring(r, rewrites, extra), _JAX_IMPORTS, "\n".join(_constants(r))]), *helpers,

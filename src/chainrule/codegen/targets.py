@@ -176,6 +176,9 @@ class Target:
     functions: dict[str, Unary]    # one per ir/elementwise.py ELEMENTWISE row
     helpers: dict[str, str]
     path_einsum: bool              # einsum takes a precomputed contraction path (NumPy's optimize=[...])
+    # the test, in the shape check at entry, that an argument holds complex numbers (sent on to the detailed check,
+    # which refuses them); NumPy's entry converts every array that is not float64, refusing complex ones there
+    complex_test: str = ""
 
 
 def _elementwise(lib: str, overrides: dict[str, Unary]) -> dict[str, Unary]:
@@ -205,7 +208,7 @@ TORCH = Target(
         "softplus": lambda x: atom(f"torch.logaddexp({x.text}, torch.zeros_like({x.text}))"),
         "erf": _fn("torch.erf"),
     }),
-    _TORCH_HELPERS, False)
+    _TORCH_HELPERS, False, "{}.is_complex()")
 
 JAX = Target(
     "jax", "jnp", ("import jax", "import jax.numpy as jnp"), "axis",
@@ -216,7 +219,7 @@ JAX = Target(
         "softplus": lambda x: call("jnp.logaddexp", x, "0.0"),
         "erf": _fn("jax.scipy.special.erf"),
     }),
-    _JAX_HELPERS, False)
+    _JAX_HELPERS, False, "jnp.iscomplexobj({})")
 
 TARGETS: dict[str, Target] = {t.name: t for t in (NUMPY, TORCH, JAX)}
 
