@@ -130,6 +130,10 @@ def _docstring(r: Request, rewrites: set[str], extra: Sequence[tuple[str, Expr]]
              "Variables (in argument order):", ""]
     for name, info in f.variables.items():
         lines.append(f"    {name}: {_dims(info.shape)}{', symmetric' if info.symmetric else ''}")
+    symmetric = [name for name, info in f.variables.items() if info.symmetric]
+    if symmetric:
+        trusted = _TRUSTED.format(names=", ".join(symmetric), first=symmetric[0])
+        lines += ["", *textwrap.wrap(trusted, width=120, break_long_words=False)]
     lines += ["", "Derivatives (matrix notation, numerator layout):", ""]
     for w, g in zip(r.wrt, gradients(r), strict=True):
         node, orient = arrange(g, 0, g.rank, 1, "numerator")
@@ -141,6 +145,13 @@ def _docstring(r: Request, rewrites: set[str], extra: Sequence[tuple[str, Expr]]
     lines += ["", f"Sizes assumed when ordering products (by flop count): {sizes}.",
               *textwrap.wrap(applied, width=120, break_long_words=False, break_on_hyphens=False)]
     return '"""' + "\n".join(lines).replace("\\", "\\\\") + '\n"""'
+
+
+# A symmetry check costs more than the derivatives it guards: np.allclose(A, A.T) takes about 9 ms at n = 1000, A @ x
+# 0.3 ms; on a GPU it would wait for the device, and under jax.jit it cannot raise. chainrule's evaluate checks.
+_TRUSTED = ("Trusted to be symmetric, as declared, and not checked: {names}. The derivatives use {first}' = {first}: a "
+            "value that is not symmetric gets the derivative of another function. chainrule's evaluate refuses such a "
+            "value; a check here would cost more than the derivatives.")
 
 
 def _version() -> str:
