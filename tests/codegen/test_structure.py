@@ -2,6 +2,7 @@
 import re
 import shutil
 import subprocess
+import symtable
 import sys
 from pathlib import Path
 
@@ -313,3 +314,34 @@ def test_the_torch_backward_reaches_the_inputs_in_reverse_order_of_the_forward()
     assert backward.index("t2.T @ ") < backward.index("@ W2.T") < backward.index("X.T @ ")
     returned = [backward.index(f"if ctx.needs_input_grad[{k}] else None") for k in range(6)]
     assert returned == sorted(returned)                                   # still returned in the inputs' order
+
+
+def _global_reads(source: str) -> set[str]:
+    """The names the module's functions read that are not their own: modules, constants, helpers, builtins."""
+    found, tables = set(), [symtable.symtable(source, "module", "exec")]
+    while tables:
+        table = tables.pop()
+        tables += table.get_children()
+        if table.get_type() == "function":
+            found |= {s.get_name() for s in table.get_symbols() if s.is_global() and s.is_referenced()}
+    return found
+
+
+def test_no_variable_can_take_a_name_the_generated_functions_read():
+    # a variable is a parameter of f, grad, forward, backward, ...: named isinstance or Expression it hid the builtin
+    # or the autograd function those read, and the module failed when called
+    for target in ("numpy", "torch", "jax"):
+        reads = set()
+        for text in ("sum(log(1+exp(-y.*(X*w))))", "log(sum(exp(A*x)))", "x'*inv(A)*x", "logdet(A)",
+                     "norm2(T-U*V')^2"):
+            f = cr.parse(text)
+            for options in ({"hessian": True, "hvp": True}, {"jvp": True} if target == "torch" else {}):
+                reads |= _global_reads(cr.codegen(f, list(f.variables)[-1:], target, **options))
+        assert {"SHAPES", TARGETS[target].lib} <= reads                # the reads are found
+        for name in sorted(reads):
+            try:
+                g = cr.parse(f"sum(exp({name}))", **{name: "vector"})
+            except cr.ChainruleError:
+                continue                                # not a variable's name in the language (sum, exp, _x)
+            with pytest.raises(cr.UsageError, match="would hide"):
+                cr.codegen(g, name, target)

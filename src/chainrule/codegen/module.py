@@ -29,9 +29,14 @@ from .code import atom
 from .emit import LINE_WIDTH, CodegenError, Program
 from .targets import HELPER_IMPORTS, TARGETS, Target, Writer
 
-RESERVED = frozenset({"np", "torch", "jax", "jnp", "size", "f", "grad", "value_and_grad", "hessian", "hvp",
-                      "check_grad", "ctx", "grad_output", "primals", "tangents", "active", "tangent", "SHAPES",
-                      "SYMMETRIC", "WRT", "CHECK_SIZES", "float", "range", "tuple", "max", "abs", "print", "type"})
+# The names the generated functions read beyond their own (modules, constants, builtins): a variable, which is a
+# parameter of those functions, may not take one (tests/codegen/test_structure.py reads them off generated modules)
+RESERVED = frozenset({"np", "torch", "jax", "jnp", "math", "inspect", "SymbolicZero", "size", "f", "grad",
+                      "value_and_grad", "hessian", "hvp", "check_grad", "ctx", "grad_output", "primals", "tangents",
+                      "active", "tangent", "SHAPES", "SYMMETRIC", "WRT", "CHECK_SIZES", "float", "int", "complex",
+                      "str", "range", "tuple", "slice", "max", "abs", "all", "len", "zip", "map", "next",
+                      "enumerate", "getattr", "isinstance", "super", "print", "type", "ValueError",
+                      "ArithmeticError", "AssertionError", "AttributeError", "ImportError"})
 
 
 @dataclass
@@ -71,6 +76,9 @@ def _check_names(r: Request) -> None:
         if name in RESERVED or name.startswith("_") or keyword.iskeyword(name):
             raise CodegenError(f"the variable {name!r} would hide a name the generated code uses",
                                hint="Rename the variable in the expression.")
+    if r.target.name == "torch" and _class_name(r) in r.variables:
+        raise CodegenError(f"the variable {_class_name(r)!r} would hide the torch module's autograd function",
+                           hint="Rename the variable, or name the function (--name) so that its class differs.")
     if r.name is not None and (not r.name.isidentifier() or keyword.iskeyword(r.name) or r.name in RESERVED
                                or r.name in r.variables):
         raise CodegenError(f"cannot name the function {r.name!r}",
