@@ -1,6 +1,7 @@
 """The generated modules' shape checks at entry, over generated declarations: arguments are accepted exactly when their
 shapes fit the declared dimensions (a dimension named in several places, in one argument or in several, has one size;
-a number is that size), the fast test and the detailed check agree, and a rejection names what differs."""
+a number is that size) and hold real numbers, the fast test and the detailed check agree, and a rejection names what
+differs; on every target."""
 import re
 
 import numpy as np
@@ -50,21 +51,42 @@ def sizes_if_fit(decls: dict[str, tuple], found: dict[str, tuple]) -> dict | Non
     return size
 
 
+def _library(target: str):
+    """(ones(shape, kind): an array of the target's kind, "real" or "complex"; the module's entry that returns the
+    sizes)."""
+    if target == "numpy":
+        return (lambda shape, kind: np.ones(shape, complex if kind == "complex" else float)), "_arrays"
+    if target == "torch":
+        torch = pytest.importorskip("torch")
+        dtypes = {"real": torch.float64, "complex": torch.complex128}
+        return (lambda shape, kind: torch.ones(shape, dtype=dtypes[kind])), "_sizes"
+    jnp = pytest.importorskip("jax.numpy")
+    return (lambda shape, kind: jnp.ones(shape, jnp.complex64 if kind == "complex" else jnp.float32)), "_sizes"
+
+
+@pytest.mark.parametrize("target", ["numpy", "torch", "jax"])
 @FAST
 @given(st.data())
-def test_arguments_are_accepted_exactly_when_their_shapes_fit_the_declarations(data):
+def test_arguments_are_accepted_exactly_when_their_shapes_fit_the_declarations(target, data):
+    ones, entry = _library(target)
     decls = data.draw(declarations())
     found = data.draw(shapes(decls))
-    m = cr.compile(cr.parse(expression(decls), **decls), [next(iter(decls))], "numpy")
-    arrays = [np.ones(found[name]) for name in decls]
+    kinds = {name: data.draw(st.sampled_from(["real"] * 4 + ["complex"])) for name in decls}
+    m = cr.compile(cr.parse(expression(decls), **decls), [next(iter(decls))], target)
+    arrays = [ones(found[name], kinds[name]) for name in decls]
     expected = sizes_if_fit(decls, found)
-    if expected is None:
-        with pytest.raises(ValueError, match="|".join(re.escape(f"{name} must") for name in decls)):
+    complex_ = [name for name in decls if kinds[name] == "complex"]
+    if expected is None or complex_:
+        # the first argument that does not fit is named, whether by its shape or by its complex entries
+        refusals = [f"{name} must" for name in decls] + [f"{name} has complex entries" for name in complex_]
+        with pytest.raises(ValueError, match="|".join(map(re.escape, refusals))):
             m.f(*arrays)
         return
     # the fast test passes (the detailed check would return its own records of where each size was read too)
-    assert m._arrays(*arrays)[-1] == expected
-    np.testing.assert_allclose(m.f(*arrays), sum(np.sum(a) for a in arrays))
+    result = getattr(m, entry)(*arrays)
+    assert (result[-1] if target == "numpy" else result) == expected
+    np.testing.assert_allclose(np.asarray(m.f(*arrays)), sum(float(np.sum(np.asarray(a))) for a in arrays),
+                               rtol=1e-6)
 
 
 def test_a_square_matrix_must_be_square_on_every_target(generated):
