@@ -1,7 +1,7 @@
 """The generated modules' shape checks at entry, over generated declarations: arguments are accepted exactly when their
 shapes fit the declared dimensions (a dimension named in several places, in one argument or in several, has one size;
-a number is that size) and hold real numbers, the fast test and the detailed check agree, and a rejection names what
-differs; on every target."""
+a number is that size; none is empty) and hold real numbers, the fast test and the detailed check agree, and a
+rejection names what differs; on every target."""
 import re
 
 import numpy as np
@@ -26,11 +26,12 @@ def declarations(draw) -> dict[str, tuple]:
 
 @st.composite
 def shapes(draw, decls: dict[str, tuple]) -> dict[str, tuple]:
-    """A shape per variable: of its declared rank mostly, each axis 1 to 3 long (so that sizes agree by chance too)."""
+    """A shape per variable: of its declared rank mostly, each axis 1 to 3 long (so that sizes agree by chance too), or
+    now and then empty."""
     found = {}
     for name, dims in decls.items():
         rank = draw(st.sampled_from([len(dims)] * 4 + [max(len(dims) - 1, 0), len(dims) + 1]))
-        found[name] = tuple(draw(st.lists(st.integers(1, 3), min_size=rank, max_size=rank)))
+        found[name] = tuple(draw(st.lists(st.sampled_from([1, 2, 3] * 3 + [0]), min_size=rank, max_size=rank)))
     return found
 
 
@@ -43,7 +44,7 @@ def sizes_if_fit(decls: dict[str, tuple], found: dict[str, tuple]) -> dict | Non
     """The named dimensions' sizes when the shapes fit the declarations, else None: the rule the checks implement."""
     size: dict = {}
     for name, dims in decls.items():
-        if len(found[name]) != len(dims):
+        if len(found[name]) != len(dims) or 0 in found[name]:
             return None
         for d, n in zip(dims, found[name], strict=True):
             if (d if isinstance(d, int) else size.setdefault(d, n)) != n:
@@ -78,7 +79,8 @@ def test_arguments_are_accepted_exactly_when_their_shapes_fit_the_declarations(t
     complex_ = [name for name in decls if kinds[name] == "complex"]
     if expected is None or complex_:
         # the first argument that does not fit is named, whether by its shape or by its complex entries
-        refusals = [f"{name} must" for name in decls] + [f"{name} has complex entries" for name in complex_]
+        refusals = [f"{name} must" for name in decls] + [f"{name} is empty" for name in decls] + \
+            [f"{name} has complex entries" for name in complex_]
         with pytest.raises(ValueError, match="|".join(map(re.escape, refusals))):
             m.f(*arrays)
         return
@@ -100,6 +102,20 @@ def test_a_square_matrix_must_be_square_on_every_target(generated):
         with pytest.raises(ValueError, match=re.escape("A must have 3 columns, as many as its rows (dimension n), "
                                                        "not shape (3, 4)")):
             m.grad(np.ones((3, 4)), np.ones(3))
+
+
+def test_empty_arguments_are_refused_on_every_target(generated):
+    # evaluate refuses them; generated code once returned log(0) = -inf for log(sum(exp(x))) of an empty x, 0 for the
+    # sum of an empty matrix's entries, and a reduction error of the library's for max(x)
+    for target in ("numpy", "torch", "jax"):
+        if target != "numpy":
+            pytest.importorskip(target)
+        m = generated("log(sum(exp(A*x))) + max(x)", ("x",), {"A": ("m", "n")}, target)
+        for a, x in ((np.ones((0, 2)), np.ones(2)), (np.ones((2, 0)), np.ones(0))):
+            message = f"A is empty (shape {a.shape}): every dimension needs at least one entry"
+            for call in (m.f, m.grad, m.value_and_grad):
+                with pytest.raises(ValueError, match=re.escape(message)):
+                    call(a, x)
 
 
 def test_complex_arguments_are_refused_on_every_target_never_cut_to_their_real_parts(generated):

@@ -294,6 +294,16 @@ def test_the_torch_forward_frees_what_it_does_not_return_and_no_zero_gradients_a
     assert "ctx.set_materialize_grads(False)" in setup and "mark_non_differentiable" in setup
 
 
+def test_the_torch_autograd_function_reads_sizes_off_its_arguments_without_checking_their_shapes_again():
+    # f checks the shapes before the function applies; forward and backward once checked all six arguments again, each,
+    # to read the batch size, and a full reduction reshaped its operand first (a copy where it is not contiguous)
+    text, decls = TWO_LAYER_MLP
+    src = cr.codegen(cr.parse(text, **decls), ["W1", "b1", "W2", "b2"], "torch", sizes=MLP_SIZES, jvp=True)
+    klass = src[src.index("class Expression"):src.index("def f(")]
+    assert "_sizes(" not in klass and "Y.shape[0]" in klass
+    assert "reshape" not in cr.codegen("log(sum(exp(A*x))) + max(max(A))", "x", "torch")
+
+
 def test_a_deep_network_backpropagates_each_signal_once():
     # four layers: every gradient by a weight matrix or a bias reads its layer's signal, and each signal is the next
     # one's times that layer's weights, computed once (as a hand-written backward pass does)

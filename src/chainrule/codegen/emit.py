@@ -90,10 +90,8 @@ def _cofactor(w: Writer, node: Node, ref: Ref, sizes) -> Code:
 
 
 def _reduction(method: str) -> Emit:
-    # None: over every entry (a scalar), the form the targets' full reductions take
     def emit(w: Writer, node: Node, ref: Ref, sizes) -> Code:
-        axes = node.params.axes
-        return getattr(w, method)(ref(node.args[0]), None if len(axes) == node.args[0].rank else axes)
+        return getattr(w, method)(ref(node.args[0]), node.params.axes, node.args[0].rank)
     return emit
 
 
@@ -170,7 +168,7 @@ class Program:
         roots, applied = distribute(roots, self.sizes)
         w.notes |= applied
         known_nodes = [*reusable, *(n for n in topological(list(roots)) if id(n) in self.known)]
-        roots, origin, shared = share(roots, known_nodes, self.sizes, split)
+        roots, origin, shared = share(roots, known_nodes, self.sizes, split, w.flops)
         w.notes |= shared
         order = topological(list(roots))
         self._in_order = {id(n) for n in order}

@@ -15,7 +15,7 @@ from __future__ import annotations
 import keyword
 import textwrap
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.metadata import PackageNotFoundError, version
 
 from ..calculus import jacobian
@@ -206,6 +206,8 @@ def _bind(size, name, value, dims):
     if len(shape) != len(dims):
         kind = {0: "a scalar", 1: "a vector", 2: "a matrix"}.get(len(dims), f"an array of {len(dims)} dimensions")
         raise ValueError(f"{name} must be {kind}, not an array of shape {shape}")
+    if 0 in shape:  # a max or logsumexp over nothing has no value, and a mean of nothing divides by zero
+        raise ValueError(f"{name} is empty (shape {shape}): every dimension needs at least one entry")
     for axis, (dim, n) in enumerate(zip(dims, shape, strict=True)):
         if isinstance(dim, str) and dim not in size:
             size[dim] = n
@@ -379,7 +381,7 @@ def _arrays_function(r: Request) -> str:
         lines += [f"    if type({name}) is not np.ndarray or {name}.dtype is not _FLOAT64:",
                   f'        {name} = _float("{name}", {name})']
     lines += [*_mismatch(r, "    "), f"        return {names}, _checked({names})",
-              f"    return {names}, {_shape_test(r)[1]}"]
+              f"    return {names}, {_sizes_code(r)}"]
     return "\n".join(lines)
 
 
@@ -495,8 +497,12 @@ def _torch_module(r: Request) -> str:
     names, rewrites = _names(r), set[str]()
     variables = list(r.variables)
     w = _torch_writer(variables[0])
+    # forward, backward and jvp read a size straight off an argument: f checked the shapes (and under vmap each
+    # function sees one sample's, as a check there would)
+    reads = _shape_test(r)[1]
+    inside = replace(w, dim=lambda d: repr(d) if isinstance(d, int) else reads[str(d)])
     # every partial product of the forward is a statement of its own, which backward may read rather than recompute
-    forward_value = _program(r, [r.f.node], w, rewrites, split=True)
+    forward_value = _program(r, [r.f.node], inside, rewrites, split=True)
     upstream = b.var("grad_output", ())
     # the gradients in the order autograd reaches the inputs, the one the forward reads last first: what the forward
     # computed last, still in the caches, is read first (the last layer's weights before the first's)
@@ -511,7 +517,7 @@ def _torch_module(r: Request) -> str:
     saveable = {id(s.node): s.name for s in forward_value.statements
                 if not _is_view(s.node) and not _from_sizes(s.node)}
     nodes = {s.name: s.node for s in forward_value.statements}
-    backward = _program(r, backward_roots, w, rewrites, guards=guards, prefix="u", release=False,
+    backward = _program(r, backward_roots, inside, rewrites, guards=guards, prefix="u", release=False,
                         known={**saveable, "grad_output": "grad_output"},
                         reusable=[nodes[name] for name in saveable.values()])
     used = backward.used()
@@ -520,7 +526,7 @@ def _torch_module(r: Request) -> str:
     saved = [s.name for s in forward_value.statements
              if s.name in used and id(s.node) in saveable and s.name != value]
     kept = [value] if value in used and value in saveable.values() else []
-    backward = _program(r, backward_roots, w, rewrites, guards=guards, prefix="u",
+    backward = _program(r, backward_roots, inside, rewrites, guards=guards, prefix="u",
                         known={**{k: v for k, v in saveable.items() if v in saved + kept},
                                "grad_output": "grad_output"}, reusable=[nodes[name] for name in saved + kept])
     cls = _class_name(r)
@@ -528,7 +534,7 @@ def _torch_module(r: Request) -> str:
     # value is then a view of it
     returned = f"{value}.view_as({value})" if value in variables else value
     outputs = ", ".join([returned, *saved]) + ("," if not saved else "")   # always a tuple
-    forward = ["    @staticmethod", f"    def forward({names}):", *_size_line(forward_value, names, "        "),
+    forward = ["    @staticmethod", f"    def forward({names}):",
                *forward_value.lines("        ", keep=saved), f"        return {outputs}"]
     setup = ["    @staticmethod", "    def setup_context(ctx, inputs, output):",
              *(["        # the saved temporaries are extra outputs: they need no gradient of their own, and autograd",
@@ -540,8 +546,7 @@ def _torch_module(r: Request) -> str:
     back = ["    @staticmethod", "    def backward(ctx, grad_output, *unused):",
             *(["        if grad_output is None:     # no gradient reached the value: none reaches the inputs",
                f"            return {_return(['None'] * len(variables))}"] if saved else []),
-            f"        {unpack}{',' if len(variables + kept + saved) == 1 else ''} = ctx.saved_tensors",
-            *_size_line(backward, names, "        ")]
+            f"        {unpack}{',' if len(variables + kept + saved) == 1 else ''} = ctx.saved_tensors"]
     if saved or kept:
         recomputed = ", ".join([kept[0] if kept else "_", *saved]) + ("," if not saved else "")
         back += ["        if torch.is_grad_enabled():",
@@ -554,7 +559,7 @@ def _torch_module(r: Request) -> str:
                                      for k in range(len(variables))] + ["        )"]
     if r.jvp:
         setup.append("        ctx.save_for_forward(*inputs)")
-        back += ["", *_torch_jvp(r, w, rewrites, len(saved))]
+        back += ["", *_torch_jvp(r, inside, rewrites, len(saved))]
     doc = ('    """The expression as an autograd function whose backward chainrule derived (double backward and vmap '
            'work)."""')
     if r.jvp:
@@ -622,7 +627,6 @@ def _torch_jvp(r: Request, w: Writer, rewrites: set[str], extra_outputs: int) ->
     lines = ["    @staticmethod", "    def jvp(ctx, *tangents):",
              "        # d f = sum over the inputs of <df/dx, dx>, skipping inputs without a tangent",
              f"        {names}{',' if len(variables) == 1 else ''} = ctx.saved_tensors[:{len(variables)}]",
-             *_size_line(program, names, "        "),
              "        active = [t is not None for t in tangents]", *program.lines("        "),
              f"        tangent = torch.zeros((), dtype={variables[0]}.dtype, device={variables[0]}.device)"]
     for k, root in enumerate(program.roots):
@@ -658,11 +662,12 @@ _CHECKED_FUNCTION = '''def _checked({names}):
     return size'''
 
 
-def _shape_test(r: Request) -> tuple[list[str], str]:
-    """(the tests of a shape that disagrees with the expression's, to be joined by `or`; the code of the sizes dict)
-    for the arguments as arrays. Each dimension's size is read where it first appears; an argument whose dimensions are
-    all known by then is compared whole (`A.shape != (x.shape[0], x.shape[0])`), else its rank first, so that every
-    axis read exists. About 0.3 µs for a few arguments, against a few µs for the loop of _bind in _checked."""
+def _shape_test(r: Request) -> tuple[list[str], dict[str, str]]:
+    """(the tests of a shape that disagrees with the expression's, to be joined by `or`; each named dimension's size
+    as the code that reads it) for the arguments as arrays. Each dimension's size is read where it first appears; an
+    argument whose dimensions are all known by then is compared whole (`A.shape != (x.shape[0], x.shape[0])`), else
+    its rank first, so that every axis read exists; each size read is then tested for zero (`not x.shape[0]`). About
+    0.3 µs for a few arguments, against a few µs for the loop of _bind in _checked."""
     where: dict[str, str] = {}
     tests = []
     for name, info in r.variables.items():
@@ -678,10 +683,11 @@ def _shape_test(r: Request) -> tuple[list[str], str]:
                 tests.append(f"{name}.shape[{axis}] != {d if isinstance(d, int) else where[d]}")
             else:
                 where[d] = f"{name}.shape[{axis}]"
+    # every size is read once, and a size of zero is refused (any other axis of that dimension equals it)
+    tests += [f"not {code}" for code in where.values()]
     if r.target.complex_test:
         tests += [r.target.complex_test.format(name) for name in r.variables]
-    sizes = "{" + ", ".join(f'"{d}": {code}' for d, code in where.items()) + "}"
-    return tests, sizes
+    return tests, where
 
 
 def _tuple_text(items: Sequence) -> str:
@@ -706,7 +712,13 @@ def _sizes_function(r: Request) -> str:
     names = _names(r)
     return "\n".join([f"def _sizes({names}):",
                       '    """The sizes of the dimensions, after checking every argument\'s shape."""',
-                      *_mismatch(r, "    "), f"        return _checked({names})", f"    return {_shape_test(r)[1]}"])
+                      *_mismatch(r, "    "), f"        return _checked({names})",
+                      f"    return {_sizes_code(r)}"])
+
+
+def _sizes_code(r: Request) -> str:
+    """The code of the sizes dict, each size read off the argument where its dimension first appears."""
+    return "{" + ", ".join(f'"{d}": {code}' for d, code in _shape_test(r)[1].items()) + "}"
 
 
 # Function.apply is a Python layer over torch's own (C++) apply: it binds the arguments to forward's signature and,

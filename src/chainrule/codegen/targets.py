@@ -223,6 +223,18 @@ JAX = Target(
 
 TARGETS: dict[str, Target] = {t.name: t for t in (NUMPY, TORCH, JAX)}
 
+
+def _axis_argument(axes: tuple[int, ...], rank: int) -> tuple[str, ...]:
+    """A NumPy or JAX reduction's axis argument: none when it runs over every axis."""
+    return () if len(axes) == rank else (f"axis={axes}",)
+
+
+def _torch_dims(axes: tuple[int, ...], rank: int) -> str:
+    """A torch reduction's dim argument. torch's logsumexp and amax need one: over every axis it names them all
+    (a scalar's or a vector's is 0), where a flattening reshape would copy an array that is not contiguous."""
+    return "0" if rank <= 1 else f"dim={axes}"
+
+
 N = TypeVar("N")
 
 
@@ -240,6 +252,8 @@ class Writer:
     # each node's comment, by id (the node kept, so that its id stays its own): a module's programs (forward,
     # backward, grad, value_and_grad) share most of their nodes, and printing one costs a walk of its graph
     comments: dict[int, tuple[Any, str]] = field(default_factory=dict)
+    # each product layout's multiply-adds, weighed once for the module's programs (plan/share.py)
+    flops: dict[tuple, int] = field(default_factory=dict)
 
     def note(self, rewrite: str) -> None:
         self.notes.add(rewrite)
@@ -393,22 +407,18 @@ class Writer:
             function = f"{jacobian}({function})"
         return function
 
-    def logsumexp(self, x: Code, axes: tuple[int, ...] | None = None) -> Code:
-        """Over every entry, or over `axes`."""
-        if self.target.name == "numpy":
-            return call(self.use("_logsumexp"), x, *([f"axis={axes}"] if axes is not None else []))
+    def logsumexp(self, x: Code, axes: tuple[int, ...], rank: int) -> Code:
+        """Over `axes` of an array with `rank` axes (all of them: over every entry)."""
         if self.target.name == "torch":
-            if axes is None:
-                return call("torch.logsumexp", attribute(x, ".reshape(-1)"), "0")
-            return call("torch.logsumexp", x, f"dim={axes}")
-        return call("jax.nn.logsumexp", x, *([f"axis={axes}"] if axes is not None else []))
+            return call("torch.logsumexp", x, _torch_dims(axes, rank))
+        return call(self.use("_logsumexp") if self.target.name == "numpy" else "jax.nn.logsumexp", x,
+                    *_axis_argument(axes, rank))
 
-    def amax(self, x: Code, axes: tuple[int, ...] | None = None) -> Code:
-        """The largest entry, over every entry or over `axes` (ties share the gradient equally in torch and JAX)."""
+    def amax(self, x: Code, axes: tuple[int, ...], rank: int) -> Code:
+        """The largest entry, over `axes` (ties share the gradient equally in torch and JAX)."""
         if self.target.name == "torch":
-            return call("torch.amax", attribute(x, ".reshape(-1)"), "0") if axes is None else \
-                call("torch.amax", x, f"dim={axes}")
-        return call(f"{self.lib}.max", x, *([f"axis={axes}"] if axes is not None else []))
+            return call("torch.amax", x, _torch_dims(axes, rank))
+        return call(f"{self.lib}.max", x, *_axis_argument(axes, rank))
 
     def norm2(self, x: Code) -> Code:
         if self.target.name == "numpy":

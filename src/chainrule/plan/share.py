@@ -48,13 +48,14 @@ SUM_NOTE = "partial sums computed once and reused by the sums that contain them"
 
 
 def share(roots: Sequence[Node], known: Iterable[Node], plan_sizes: Mapping[str, int],
-          split: bool = False) -> tuple[list[Node], dict[int, Node], set[str]]:
+          split: bool = False, flops: dict | None = None) -> tuple[list[Node], dict[int, Node], set[str]]:
     """(the roots with products reading the partial products they share with the program or with `known`, and with
     `split` as trees of products of two; origin: id of each rewritten node -> the node whose value it is; the
-    rewrites applied, for a docstring). Known nodes are values already, never rewritten."""
+    rewrites applied, for a docstring). Known nodes are values already, never rewritten. `flops`, where given, keeps
+    the multiply-adds of each product layout weighed, for the next share of programs over the same products."""
     known = list(known)
     fixed = {id(n) for n in known}
-    reads, applied = _reads(_order(roots, {}, fixed), known, fixed, plan_sizes, split)
+    reads, applied = _reads(_order(roots, {}, fixed), known, fixed, _Flops(plan_sizes, flops), split)
     new: dict[int, Node] = {}
     origin: dict[int, Node] = {}
     for node in _order(roots, reads, fixed):
@@ -72,14 +73,13 @@ def share(roots: Sequence[Node], known: Iterable[Node], plan_sizes: Mapping[str,
     return [new[id(r)] for r in roots], origin, applied
 
 
-def _reads(order: list[Node], known: list[Node], fixed: set[int], plan_sizes: Mapping[str, int],
+def _reads(order: list[Node], known: list[Node], fixed: set[int], flops: _Flops,
            split: bool) -> tuple[dict[int, list[Operand]], set[str]]:
     """(id of each node to rewrite -> the operands it reads, the rewrites applied), for the nodes of the program
     (`order`: nothing inside a known node); a sum's terms are listed as operands with no labels.
 
     Besides the nodes there are, products may read the partial products that the planned order of another product
     computes on its way (see _planned_partials); such a partial product is kept only where two products read it."""
-    flops = _Flops(plan_sizes)
     partials = [] if split else _planned_partials(order, [*order, *known], fixed, flops)
     while True:
         # the partial products read others too: a deeper layer's signal is the next one's times its weights
@@ -165,11 +165,13 @@ def _partials_of(p: Node, plan_sizes: Mapping[str, int]) -> list[Node]:
 
 class _Flops:
     """product_flops at the planning sizes, once per product layout: the passes of a share weigh the same products
-    again, and the products of a deep network's layers differ in their operands, not in their labels and sizes."""
+    again, so do a module's programs (forward, backward, grad), and the products of a deep network's layers differ in
+    their operands, not in their labels and sizes. `found`: the layouts weighed before, at any planning sizes."""
 
-    def __init__(self, plan_sizes: Mapping[str, int]):
+    def __init__(self, plan_sizes: Mapping[str, int], found: dict | None = None):
         self.plan_sizes = plan_sizes
-        self.found: dict[tuple, int] = {}
+        self.found: dict[tuple, int] = {} if found is None else found
+        self.sizes_key = tuple(sorted(plan_sizes.items()))
 
     def __call__(self, node: Node) -> int:
         # what product_flops reads: the labels of each array operand and of the output (renumbered in order of
@@ -180,7 +182,7 @@ class _Flops:
             number.setdefault(r, len(number))
         dims = label_dims(node)
         key = (tuple(tuple(number[r] for r in spec) for spec in specs), tuple(number[r] for r in node.params.out),
-               tuple(dims[r] for r in number))
+               tuple(dims[r] for r in number), self.sizes_key)
         if key not in self.found:
             self.found[key] = product_flops(node, self.plan_sizes)
         return self.found[key]
