@@ -56,6 +56,37 @@ def test_torch_gradcheck_and_gradgradcheck(generated, row):
     assert torch.autograd.gradgradcheck(m.f, inputs)
 
 
+# torch's linear algebra (inv, solve, det) has no half-precision kernels; autograd could not run those either
+LOW_PRECISION = [r for r in SUBSET if not any(op in r[0] for op in ("inv(", "det(", "logdet("))]
+
+
+@pytest.mark.parametrize("row", CORPUS, ids=[ident(r) for r in CORPUS])
+def test_torch_computes_in_its_inputs_dtype_float32(generated, row):
+    # nothing in the generated code fixes a dtype: float32 in, float32 values and gradients out, as accurate as float32
+    _torch_in_dtype(generated, row, torch.float32, 1e-4)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("row", LOW_PRECISION, ids=[ident(r) for r in LOW_PRECISION])
+def test_torch_computes_in_its_inputs_dtype_half_precision(generated, row, dtype):
+    _torch_in_dtype(generated, row, getattr(torch, dtype), 0.05)
+
+
+def _torch_in_dtype(generated, row, dtype, tolerance):
+    text, wrt, decls = row
+    f, at, grads = _expected(text, wrt, decls)
+    m = generated(text, wrt, decls, "torch")
+    tensors = {k: torch.tensor(v, dtype=dtype, requires_grad=True) for k, v in at.items()}
+    value = m.f(**tensors)
+    backward = torch.autograd.grad(value, list(tensors.values()))
+    direct = m.grad(**tensors)
+    for actual, expected in [(value, f.evaluate(at)), *zip(backward, grads.values(), strict=True),
+                             *zip(direct if len(wrt) > 1 else (direct,), (grads[name] for name in wrt), strict=True)]:
+        assert actual.dtype == dtype
+        scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
+        np.testing.assert_allclose(actual.detach().double().numpy(), expected, rtol=tolerance, atol=tolerance * scale)
+
+
 def test_torch_arguments_that_are_not_tensors_keep_numpys_float64(generated):
     # torch.as_tensor keeps a float64 array float64; only numbers and lists get torch's default dtype
     m = generated("sum(exp(z))", ("z",), {}, "torch", hessian=True)
