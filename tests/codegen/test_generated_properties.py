@@ -3,11 +3,16 @@ planner and the emitter apply (chain order, distribution, shared partial product
 folded negations, coefficients) must compute what chainrule's evaluator computes, whatever sizes it was planned for.
 Every target: the value, the gradients (through torch's backward and jax.grad too), every Hessian block and the HVP.
 
+Variables are renamed now and then to names the generated code could give its own temporaries (`value`, `grad_x`,
+`A_x`, `t0`, ...): a temporary never takes a name that is in use.
+
 The dimensions are declared by name (3 is n, 4 is m) and the module is planned for sizes drawn independently of the
 values it is then called with, so that the choices the flop model makes at n = 1 or 1000 are checked at n = 3 (an
 expression that indexes needs numeric sizes: it is declared with them).
 """
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import pytest
@@ -24,22 +29,33 @@ SEEDS = st.integers(0, 2**32 - 1)
 LARGEST = 1e4
 NAMED = {3: "n", 4: "m"}
 PLANNING = st.sampled_from((1, 2, 3, 10, 1000, 100_000))
+# names of temporaries in generated code: roots (value, grad_x), matrix products (A_x, x_A, At_B), functions of
+# named values (exp_x), numbered temporaries of every function (t0 forward, u0 backward, d0 jvp)
+TEMPORARY_NAMES = ("value", "grad_x", "grad_A", "grad_a", "A_x", "x_A", "At_B", "B_z", "exp_x", "t0", "u0", "d0")
+RENAMES = st.lists(st.sampled_from(list(DECLARATIONS)) | st.none(), min_size=len(TEMPORARY_NAMES),
+                   max_size=len(TEMPORARY_NAMES), unique_by=lambda v: v or object())
 
 
 def _named(shape: tuple) -> tuple:
     return tuple(NAMED[d] for d in shape) if shape else "scalar"
 
 
-def _prepare(e: Gen, seed: int) -> tuple[cr.Expr, dict, list[str]]:
+def _prepare(e: Gen, seed: int, renames: list | None = None) -> tuple[cr.Expr, dict, list[str]]:
+    """(the expression, its variables' values, the variables to differentiate by), the variables renamed: the k-th
+    entry of `renames`, where it names one, takes TEMPORARY_NAMES[k]."""
     values = random_values(seed)
     _, largest = reference(e, values)
     assume(largest < LARGEST and kinks_ok(e, values))
+    new = {old: name for old, name in zip(renames or [], TEMPORARY_NAMES, strict=False) if old is not None}
+    rename = lambda v: new.get(v, v)   # noqa: E731
+    text = re.sub(r"\b[A-Za-z_]\w*\b", lambda m: rename(m.group(0)) if m.group(0) in e.variables else m.group(0),
+                  e.text)
     try:
-        f = cr.parse(e.text, **{v: _named(DECLARATIONS[v]) for v in e.variables})
+        f = cr.parse(text, **{rename(v): _named(DECLARATIONS[v]) for v in e.variables})
     except cr.ShapeError:   # indexing needs numbers: the declared sizes, which the planner then uses
-        f = cr.parse(e.text, **{v: DECLARATIONS[v] for v in e.variables})
-    wrt = sorted(e.variables)
-    return f, {v: values[v] for v in f.variables}, wrt
+        f = cr.parse(text, **{rename(v): DECLARATIONS[v] for v in e.variables})
+    wrt = sorted(rename(v) for v in e.variables)
+    return f, {rename(v): values[v] for v in e.variables}, wrt
 
 
 def _close(got, expected, what: str, rtol: float = 1e-8) -> None:
@@ -56,9 +72,9 @@ def _as_tuple(result, k: int) -> tuple:
 
 
 @settings(max_examples=120, **SETTINGS)
-@given(e=expressions(types=(S,)), seed=SEEDS, n=PLANNING, m=PLANNING)
-def test_generated_numpy_computes_what_evaluate_computes(e: Gen, seed: int, n: int, m: int):
-    f, at, wrt = _prepare(e, seed)
+@given(e=expressions(types=(S,)), seed=SEEDS, n=PLANNING, m=PLANNING, renames=RENAMES)
+def test_generated_numpy_computes_what_evaluate_computes(e: Gen, seed: int, n: int, m: int, renames: list):
+    f, at, wrt = _prepare(e, seed, renames)
     source = cr.codegen(f, wrt, "numpy", hessian=True, hvp=True, sizes={"n": n, "m": m})
     module = load(source)
     what = f"{e.text!r} planned for n={n}, m={m} (seed {seed})\n{source}"
@@ -88,10 +104,10 @@ def _check_second_order(module, f: cr.Expr, at: dict, wrt: list[str], rng, what:
 
 
 @settings(max_examples=120, **SETTINGS)
-@given(e=expressions(types=(S,)), seed=SEEDS, n=PLANNING, m=PLANNING)
-def test_generated_torch_computes_what_evaluate_computes(e: Gen, seed: int, n: int, m: int):
+@given(e=expressions(types=(S,)), seed=SEEDS, n=PLANNING, m=PLANNING, renames=RENAMES)
+def test_generated_torch_computes_what_evaluate_computes(e: Gen, seed: int, n: int, m: int, renames: list):
     torch = pytest.importorskip("torch")
-    f, at, wrt = _prepare(e, seed)
+    f, at, wrt = _prepare(e, seed, renames)
     module = cr.compile(f, wrt, "torch", hessian=True, hvp=True, sizes={"n": n, "m": m})
     what = f"{e.text!r} planned for n={n}, m={m} (seed {seed})"
     tensors = {k: torch.tensor(v, dtype=torch.float64, requires_grad=k in wrt) for k, v in at.items()}
@@ -107,11 +123,11 @@ def test_generated_torch_computes_what_evaluate_computes(e: Gen, seed: int, n: i
 
 
 @settings(max_examples=40, **SETTINGS)
-@given(e=expressions(types=(S,)), seed=SEEDS, n=PLANNING, m=PLANNING)
-def test_generated_jax_computes_what_evaluate_computes(e: Gen, seed: int, n: int, m: int):
+@given(e=expressions(types=(S,)), seed=SEEDS, n=PLANNING, m=PLANNING, renames=RENAMES)
+def test_generated_jax_computes_what_evaluate_computes(e: Gen, seed: int, n: int, m: int, renames: list):
     jax = pytest.importorskip("jax")
     jax.config.update("jax_enable_x64", True)
-    f, at, wrt = _prepare(e, seed)
+    f, at, wrt = _prepare(e, seed, renames)
     module = cr.compile(f, wrt, "jax", hessian=True, hvp=True, sizes={"n": n, "m": m})
     what = f"{e.text!r} planned for n={n}, m={m} (seed {seed})"
     _close(module.f(**at), f.evaluate(at), f"value of {what}")

@@ -217,9 +217,25 @@ def test_the_torch_backward_reads_the_partial_product_its_forward_saved():
     klass = src[src.index("class Expression"):src.index("# computed once")]
     forward = klass[klass.index("def forward"):klass.index("def setup_context")]
     backward = klass[klass.index("def backward"):]
-    assert forward.count(" @ ") == 2 and "return t1, t0" in forward
+    assert forward.count(" @ ") == 2 and "return value, A_x" in forward
     gradient = backward[backward.index("needs_input_grad[0]:"):backward.rindex("return (")]
     assert gradient.count("@ A") + gradient.count("A @") == 1
+
+
+def test_temporaries_are_named_after_what_they_are_where_a_short_name_says_it():
+    # the roots after what they are, matrix products after their factors as @ writes them (t: transposed), functions
+    # after themselves and their operand; the rest numbered, the matrix notation above each one saying what it is
+    code = body(cr.codegen("sum(log(1+exp(-y.*(X*w))))", "w"), "value_and_grad")
+    assert re.search(r"^\s*softplus = np\.logaddexp\(", code, re.MULTILINE) and "value = np.sum(softplus)" in code
+    assert "sigmoid = _sigmoid(" in code and "grad_w = " in code and code.rstrip().endswith("return value, grad_w")
+    code = body(cr.codegen("sum(tanh(A*x)) + sum(sum(exp(A'*B))) + sum(sum(exp(B*C')))", ["x", "B"]), "grad")
+    for statement in ("A_x = A @ x", "tanh_A_x = np.tanh(A_x)", "At_B = A.T @ B", "exp_B_Ct = np.exp(B_Ct)",
+                      "B_Ct = B @ C.T", "return (grad_x, grad_B)"):
+        assert statement in code, code
+    assert re.search(r"^\s*t\d+ = tanh_A_x \*\* 2\.0$", code, re.MULTILINE)    # the others numbered
+    # a name that is taken (a variable's) is never given: the statement is numbered instead
+    code = body(cr.codegen("sum(exp(A*x)) + sum(A_x)", "x", "numpy"), "value_and_grad")
+    assert "A_x = A @ x" not in code and "exp = np.exp(" in code
 
 
 def test_value_and_grad_computes_a_shared_partial_product_once():
@@ -230,9 +246,9 @@ def test_value_and_grad_computes_a_shared_partial_product_once():
 
 def test_a_negation_that_only_sums_read_is_a_subtraction():
     code = body(cr.codegen("sum((W2*tanh(W1*x) - y).^2)", "W1"), "grad")
-    assert "- y" in code and "= -y" not in code and "1.0 - t" in code
+    assert "- y" in code and "= -y" not in code and "= 1.0 - " in code
     lse = body(cr.codegen("log(sum(exp(A*x)))", "x", "torch"), "grad")
-    assert " - t" in lse and "= -t" not in lse
+    assert "= A_x - logsumexp" in lse and "= -" not in lse
 
 
 SOFTMAX_REGRESSION = ("-sum(sum(Y.*logsoftmax(X*W + b', 2)))/size(X, 1)",
@@ -242,16 +258,16 @@ SOFTMAX_REGRESSION = ("-sum(sum(Y.*logsoftmax(X*W + b', 2)))/size(X, 1)",
 def test_the_log_softmax_reads_the_logits_with_their_bias():
     text, decls = SOFTMAX_REGRESSION
     code = body(cr.codegen(cr.parse(text, **decls), ["W", "b"], sizes={"m": 100, "n": 100, "k": 10}), "grad")
-    logits = re.search(r"^\s*(t\d+) = t\d+ \+ b\[None, :\]$", code, re.MULTILINE)
+    logits = re.search(r"^\s*(\w+) = \w+ \+ b\[None, :\]$", code, re.MULTILINE)
     assert logits and code.count("b[None, :]") == 1                      # X*W + b' added once
-    assert re.search(rf"= {logits.group(1)} - t\d+\[:, None\]$", code, re.MULTILINE)
+    assert re.search(rf"= {logits.group(1)} - \w+\[:, None\]$", code, re.MULTILINE)
 
 
 def test_a_negated_product_read_by_one_sum_is_subtracted_and_a_scalar_scales_the_reduced_operand():
     text, decls = SOFTMAX_REGRESSION
     code = body(cr.codegen(cr.parse(text, **decls), ["W", "b"], sizes={"m": 100, "n": 100, "k": 10}), "grad")
-    assert "-(" not in code and re.search(r"= t\d+ - t\d+ \* Y$", code, re.MULTILINE)
-    assert re.search(r"\(t\d+ \* np\.sum\(Y, axis=\(1,\)\)\)", code)      # 1/m times the row sums, not times Y
+    assert "-(" not in code and re.search(r"= \w+ - \w+ \* Y$", code, re.MULTILINE)
+    assert re.search(r"\(\w+ \* np\.sum\(Y, axis=\(1,\)\)\)", code)      # 1/m times the row sums, not times Y
 
 
 TWO_LAYER_MLP = ("-sum(sum(Y.*logsoftmax(tanh(X*W1 + b1')*W2 + b2', 2)))/size(X, 1)",
@@ -264,7 +280,7 @@ def test_a_layers_weights_and_bias_read_one_backpropagated_signal():
     # sums (before, the bias's gradient contracted (softmax - Y)'*(1-A.^2) with W2 anew)
     text, decls = TWO_LAYER_MLP
     code = body(cr.codegen(cr.parse(text, **decls), ["W1", "b1", "W2", "b2"], sizes=MLP_SIZES), "grad")
-    signal = re.search(r"^\s*(t\d+) = \(t\d+ @ W2\.T\) \* t\d+$", code, re.MULTILINE)
+    signal = re.search(r"^\s*(\w+) = \(\w+ @ W2\.T\) \* \w+$", code, re.MULTILINE)
     assert signal, code
     assert re.search(rf"= X\.T @ {signal.group(1)}$", code, re.MULTILINE)
     assert re.search(rf"= np\.sum\({signal.group(1)}, axis=\(0,\)\)$", code, re.MULTILINE)
@@ -276,7 +292,7 @@ def test_the_torch_backward_scales_the_shared_signal_where_it_is_small():
     text, decls = TWO_LAYER_MLP
     src = cr.codegen(cr.parse(text, **decls), ["W1", "b1", "W2", "b2"], "torch", sizes=MLP_SIZES)
     backward = src[src.index("def backward"):src.index("# computed once")]
-    signal = re.search(r"^\s*(u\d+) = \(\(grad_output \* u\d+\) @ W2\.T\) \* u\d+$", backward, re.MULTILINE)
+    signal = re.search(r"^\s*(\w+) = \(\(grad_output \* \w+\) @ W2\.T\) \* \w+$", backward, re.MULTILINE)
     assert signal, backward
     assert re.search(rf"= X\.T @ {signal.group(1)}$", backward, re.MULTILINE)
     assert re.search(rf"= torch\.sum\({signal.group(1)}, dim=\(0,\)\)$", backward, re.MULTILINE)
@@ -287,8 +303,8 @@ def test_the_torch_forward_frees_what_it_does_not_return_and_no_zero_gradients_a
     src = cr.codegen(cr.parse(text, **decls), ["W1", "b1", "W2", "b2"], "torch", sizes=MLP_SIZES)
     forward = src[src.index("def forward"):src.index("def setup_context")]
     lines = [line.strip() for line in forward.splitlines()]
-    returned = set(re.findall(r"t\d+", lines[-1]))
-    deleted = {name for line in lines if line.startswith("del ") for name in re.findall(r"t\d+", line)}
+    returned = set(re.findall(r"\w+", lines[-1].removeprefix("return ")))
+    deleted = {name for line in lines if line.startswith("del ") for name in re.findall(r"\w+", line[4:])}
     assert deleted and not deleted & returned                     # X*W1 and X*W1+b1' freed; tanh(...) returned
     setup = src[src.index("def setup_context"):src.index("def backward")]
     assert "ctx.set_materialize_grads(False)" in setup and "mark_non_differentiable" in setup
@@ -321,7 +337,7 @@ def test_the_torch_backward_reaches_the_inputs_in_reverse_order_of_the_forward()
     text, decls = TWO_LAYER_MLP
     src = cr.codegen(cr.parse(text, **decls), ["W1", "b1", "W2", "b2"], "torch", sizes=MLP_SIZES)
     backward = src[src.index("def backward"):src.index("# computed once")]
-    assert backward.index("t2.T @ ") < backward.index("@ W2.T") < backward.index("X.T @ ")
+    assert backward.index("tanh.T @ ") < backward.index("@ W2.T") < backward.index("X.T @ ")
     returned = [backward.index(f"if ctx.needs_input_grad[{k}] else None") for k in range(6)]
     assert returned == sorted(returned)                                   # still returned in the inputs' order
 

@@ -7,19 +7,20 @@ same entry serves NumPy, PyTorch and JAX. tests/ir/test_ops.py checks that it co
 >>> import chainrule as cr
 >>> from chainrule.codegen.targets import TARGETS, Writer
 >>> g = cr.derivative("sum(exp(A*x))", "x")
->>> program = Program([g.node], Writer(TARGETS["numpy"]), {"x": "x", "A": "A"})
+>>> program = Program([g.node], Writer(TARGETS["numpy"]), {"x": "x", "A": "A"}, root_names=["grad_x"])
 >>> for line in program.lines(): print(line)
 # A*x
-t0 = A @ x
+A_x = A @ x
 # exp(A*x)
-t1 = np.exp(t0)
+exp_A_x = np.exp(A_x)
 # A'*exp(A*x)
-t2 = t1 @ A
+grad_x = exp_A_x @ A
 >>> program.roots
-['t2']
+['grad_x']
 """
 from __future__ import annotations
 
+import keyword
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -149,7 +150,10 @@ class Program:
     backward pass the temporaries its forward pass saved).
 
     `guards[k]` is the condition under which root k is wanted (None: always): a statement runs under the union of its
-    roots' conditions (torch's ctx.needs_input_grad, JAX's non-zero tangents). `prefix` starts temporary names.
+    roots' conditions (torch's ctx.needs_input_grad, JAX's non-zero tangents). A temporary is named after what it is
+    where a short name says it: root k `root_names[k]` (`grad_w`), a matrix product of named arrays after them (`A_x`,
+    `Vt_V` for V'*V), a function after itself and its operand (`exp_A_x`, or `exp`); else `prefix` and a number (`t0`,
+    `t1`, ...). Names in `taken`, and the known values', are never given.
 
     A product reads a partial product that the program computes anyway, or that is among `reusable` (known nodes: the
     temporaries a forward pass saved), where that saves work; with `split`, every product of three or more arrays is
@@ -160,7 +164,7 @@ class Program:
     def __init__(self, roots: Sequence[Node], w: Writer, known: Mapping[str, str] | Mapping[int, str],
                  sizes: Mapping[str, int] | None = None, guards: Sequence[str | None] | None = None,
                  prefix: str = "t", taken: set[str] | frozenset[str] = frozenset(), release: bool = False,
-                 reusable: Sequence[Node] = (), split: bool = False):
+                 reusable: Sequence[Node] = (), split: bool = False, root_names: Sequence[str | None] = ()):
         self.w, self.sizes, self.release = w, dict(sizes or {}), release
         self.known = {k: v for k, v in known.items() if isinstance(k, int)}
         self.known_vars = {k: v for k, v in known.items() if isinstance(k, str)}
@@ -183,11 +187,9 @@ class Program:
             if id(node) in self._wanted and self._computed(node):
                 self._codes[id(node)] = EMIT[node.op](w, node, self._ref(node), self.sizes)
         self._name: dict[int, str] = {}
-        names = _names(prefix, taken)
+        self._named_after: dict[int, str] = {}   # the temporaries named after what they are
+        self._give_names(order, roots, root_names, prefix, {*taken, *self.known.values(), *self.known_vars.values()})
         self.statements: list[Statement] = []
-        for node in order:
-            if id(node) in self._codes:
-                self._name[id(node)] = next(names)
         for node in order:
             if id(node) in self._codes:
                 guard = _guard([guards[r] for r in sorted(self._wanted[id(node)])])
@@ -195,6 +197,26 @@ class Program:
                 self.statements.append(Statement(self._name[id(node)], self._resolve(self._codes[id(node)].text),
                                                  w.comment(source, _comment), guard, source))
         self.roots = [self.root_code(root) for root in roots]
+
+    def _give_names(self, order: list[Node], roots: Sequence[Node], root_names: Sequence[str | None], prefix: str,
+                    taken: set[str]) -> None:
+        numbered = _names(prefix, taken)        # reads `taken` as it grows
+        given = {id(root): name for root, name in reversed(list(zip(roots, root_names, strict=False))) if name}
+        for node in order:
+            if id(node) not in self._codes:
+                continue
+            candidates = [given[id(node)]] if id(node) in given else _names_after(node, self._operand_name)
+            name = next((c for c in candidates if _may_take(c, taken)), None)
+            if name is not None:
+                self._named_after[id(node)] = name
+            else:
+                name = next(numbered)
+            taken.add(name)
+            self._name[id(node)] = name
+
+    def _operand_name(self, node: Node) -> str | None:
+        """A variable's name, or a temporary's where it is named after what it is."""
+        return node.params.name if node.op is Op.VAR else self._named_after.get(id(node))
 
     def _computed(self, node: Node) -> bool:
         return (id(node) not in self.known and node.op is not Op.VAR and not _inline(node)
@@ -399,6 +421,54 @@ def _guard(guards: list[str | None]) -> str | None:
     if any(g is None for g in guards):
         return None
     return " or ".join(dict.fromkeys(guards))   # type: ignore[arg-type]
+
+
+NAME_WIDTH = 12    # a longer name after what a temporary is reads worse than a number and the comment above it
+
+
+def _may_take(name: str, taken: set[str]) -> bool:
+    return name.isidentifier() and not keyword.iskeyword(name) and name not in taken and len(name) <= NAME_WIDTH
+
+
+def _names_after(node: Node, operand_name: Callable[[Node], str | None]) -> list[str]:
+    """Names of what node is, the most telling first, from its operands' names: a function of one (`tanh_h`; of an
+    unnamed one, `tanh`), a logsumexp likewise, or a matrix product of two variables or one-word temporaries as `@`
+    writes it, a transposed operand marked t (`A_x`, `Vt_V`, `x_A`, `tanh_W2`)."""
+    if node.op in (Op.MAP, Op.LOGSUMEXP):
+        what = node.params.fn if node.op is Op.MAP else "logsumexp"
+        inner = operand_name(node.args[0])
+        return [f"{what}_{inner}", what] if inner else [what]
+    if node.op is not Op.CONTRACT or len(node.args) != 2:
+        return []
+    factors = _matrix_product(node.args, node.params.specs, node.params.out)
+    if factors is None:
+        return []
+    # a factor is a variable or a temporary of one word (tanh): A_x, tanh_W2; exp_A_x_A would hide where A'*
+    # begins
+    names = [(operand_name(a) if a.op is Op.VAR or "_" not in (operand_name(a) or "_") else None, mark)
+             for a, mark in factors]
+    return [] if any(name is None for name, _ in names) else ["_".join(f"{name}{mark}" for name, mark in names)]
+
+
+def _matrix_product(args: Sequence[Node], specs: Sequence[tuple], out: tuple) -> list[tuple[Node, str]] | None:
+    """Where the labels make a matrix product (or one of a matrix and a vector), one index summed and the others kept
+    in order: its factors in the order `@` writes them, each with "t" if transposed there (X'*Y is Xt, Y; a matrix
+    and a vector need none: A'*x is x @ A); else None."""
+    (a, b), (sa, sb) = args, specs
+    summed = set(sa) & set(sb)
+    if not (1 <= len(sa) <= 2 and 1 <= len(sb) <= 2) or len(sa) + len(sb) < 3 or len(summed) != 1 \
+            or len(set(sa)) < len(sa) or len(set(sb)) < len(sb):
+        return None     # a dot product (of no order worth a name), an outer product, or a diagonal
+    (k,) = summed
+    free_a, free_b = tuple(x for x in sa if x != k), tuple(x for x in sb if x != k)
+    if out not in (free_a + free_b, free_b + free_a):
+        return None
+    if len(sa) != len(sb):                          # the matrix first where its summed index is its last
+        (m, sm), v = ((a, sa), b) if len(sa) == 2 else ((b, sb), a)
+        return [(m, ""), (v, "")] if sm[1] == k else [(v, ""), (m, "")]
+    if out != free_a + free_b:
+        (a, sa), (b, sb) = (b, sb), (a, sa)
+    return [(a, "t" if len(sa) == 2 and sa[0] == k else ""), (b, "t" if len(sb) == 2 and sb[1] == k else "")]
 
 
 def _names(prefix: str, taken: set[str] | frozenset[str]):

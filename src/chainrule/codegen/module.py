@@ -242,9 +242,15 @@ def _program(r: Request, roots: list[Node], w: Writer, rewrites: set[str], **opt
     known = {name: name for name in r.variables}
     known.update(options.pop("known", {}))
     options.setdefault("release", _releases(r))
-    program = Program(roots, w, known, r.plan_sizes(), taken=set(r.variables), **options)
+    program = Program(roots, w, known, r.plan_sizes(), taken=set(r.variables) | RESERVED | {_class_name(r)},
+                      **options)
     rewrites |= w.notes
     return program
+
+
+def _grad_names(variables: Sequence[str]) -> list[str]:
+    """What the gradients are called where a statement computes them."""
+    return [f"grad_{x}" for x in variables]
 
 
 def _releases(r: Request) -> bool:
@@ -277,11 +283,11 @@ def _numpy_module(r: Request) -> str:
     w = _numpy_writer()
     entry = [f"    {names}, size = _arrays({names})"]
     grads = gradients(r)
-    value = _program(r, [r.f.node], w, rewrites)
+    value = _program(r, [r.f.node], w, rewrites, root_names=["value"])
     functions = [_function(f"f({names})", "The value of the expression.", entry, value, value.roots[0])]
-    grad = _program(r, grads, w, rewrites)
+    grad = _program(r, grads, w, rewrites, root_names=_grad_names(r.wrt))
     functions.append(_function(f"grad({names})", _grad_doc(r), entry, grad, _return(grad.roots)))
-    both = _program(r, [r.f.node, *grads], w, rewrites)
+    both = _program(r, [r.f.node, *grads], w, rewrites, root_names=["value", *_grad_names(r.wrt)])
     functions.append(_function(f"value_and_grad({names})", "The value and the gradient, sharing their work.", entry,
                                both, f"{both.roots[0]}, {_return(both.roots[1:])}"))
     second, extra = _second_order(r, w, rewrites, entry, lambda v: f'_float("{v}", {v})')
@@ -348,7 +354,7 @@ def _hvp_function(r: Request, w: Writer, rewrites: set[str], entry: list[str], a
         extra.append((f"hvp(..., {v})" + (f" by {x}" if len(r.wrt) > 1 else ""),
                       Expr(node, None, {**r.f.variables, **dict(zip(inner, infos, strict=True))})))
     hp = Program(hv, w, {**{n: n for n in r.variables}, **{d: d for d in inner}}, r.plan_sizes(),
-                 taken=set(r.variables) | set(inner), release=_releases(r))
+                 taken=set(r.variables) | set(inner) | {v} | RESERVED | {_class_name(r)}, release=_releases(r))
     rewrites |= w.notes
     check = [f"    {', '.join(inner)} = {v}"] if len(inner) > 1 else []
     for d, x in zip(inner, r.wrt, strict=True):
@@ -502,7 +508,7 @@ def _torch_module(r: Request) -> str:
     reads = _shape_test(r)[1]
     inside = replace(w, dim=lambda d: repr(d) if isinstance(d, int) else reads[str(d)])
     # every partial product of the forward is a statement of its own, which backward may read rather than recompute
-    forward_value = _program(r, [r.f.node], inside, rewrites, split=True)
+    forward_value = _program(r, [r.f.node], inside, rewrites, split=True, root_names=["value"])
     upstream = b.var("grad_output", ())
     # the gradients in the order autograd reaches the inputs, the one the forward reads last first: what the forward
     # computed last, still in the caches, is read first (the last layer's weights before the first's)
@@ -514,10 +520,12 @@ def _torch_module(r: Request) -> str:
         labels = tuple(range(x.rank))
         backward_roots.append(b.contract([(upstream, ()), (j, labels)], labels))
     guards = [f"ctx.needs_input_grad[{k}]" for k in owners]
+    grad_names = _grad_names([variables[k] for k in owners])
     saveable = {id(s.node): s.name for s in forward_value.statements
                 if not _is_view(s.node) and not _from_sizes(s.node)}
     nodes = {s.name: s.node for s in forward_value.statements}
     backward = _program(r, backward_roots, inside, rewrites, guards=guards, prefix="u", release=False,
+                        root_names=grad_names,
                         known={**saveable, "grad_output": "grad_output"},
                         reusable=[nodes[name] for name in saveable.values()])
     used = backward.used()
@@ -526,7 +534,7 @@ def _torch_module(r: Request) -> str:
     saved = [s.name for s in forward_value.statements
              if s.name in used and id(s.node) in saveable and s.name != value]
     kept = [value] if value in used and value in saveable.values() else []
-    backward = _program(r, backward_roots, inside, rewrites, guards=guards, prefix="u",
+    backward = _program(r, backward_roots, inside, rewrites, guards=guards, prefix="u", root_names=grad_names,
                         known={**{k: v for k, v in saveable.items() if v in saved + kept},
                                "grad_output": "grad_output"}, reusable=[nodes[name] for name in saved + kept])
     cls = _class_name(r)
@@ -569,8 +577,8 @@ def _torch_module(r: Request) -> str:
     klass = [f"class {cls}(torch.autograd.Function):", doc,
              "", "    generate_vmap_rule = True", "", *forward, "", *setup, "", *back, "", "", *_signature_once(cls)]
     grads = gradients(r)
-    grad = _program(r, grads, w, rewrites)
-    both = _program(r, [r.f.node, *grads], w, rewrites)
+    grad = _program(r, grads, w, rewrites, root_names=_grad_names(r.wrt))
+    both = _program(r, [r.f.node, *grads], w, rewrites, root_names=["value", *_grad_names(r.wrt)])
     # tensors pass as they are, without the call (isinstance: about 0.1 µs an argument, _tensors about 2 µs)
     converted = [*_condition([f"not isinstance({v}, torch.Tensor)" for v in variables], "    "),
                  f"        {names}{',' if len(variables) == 1 else ''} = _tensors({names})"]
@@ -767,7 +775,7 @@ def _jax_module(r: Request) -> str:
     names, rewrites = _names(r), set[str]()
     variables = list(r.variables)
     w = Writer(TARGETS["jax"], like=variables[0], dim=lambda d: repr(d) if isinstance(d, int) else f'size["{d}"]')
-    value = _program(r, [r.f.node], w, rewrites)
+    value = _program(r, [r.f.node], w, rewrites, root_names=["value"])
     # Under jit, jax.grad drops the value that it does not return, computes only the gradients whose variables it
     # differentiates (`active`), and XLA merges the operations that these share: each gradient is planned as if it
     # were computed alone, so a sum that it reads is distributed where that is cheaper even though the value reads it
@@ -778,7 +786,8 @@ def _jax_module(r: Request) -> str:
         all_grads.append(alone)
         rewrites |= applied
     guards = [None] + [f"active[{k}]" for k in range(len(variables))]
-    jvp = _program(r, [r.f.node, *all_grads], w, rewrites, guards=guards)
+    jvp = _program(r, [r.f.node, *all_grads], w, rewrites, guards=guards,
+                   root_names=["value", *_grad_names(variables)])
     unpack = f"{names}{',' if len(variables) == 1 else ''}"
     tangent = [f"    tangent = jnp.zeros_like({jvp.roots[0]})"]
     for k, root in enumerate(jvp.roots[1:]):
