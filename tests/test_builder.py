@@ -106,7 +106,8 @@ def test_one_name_is_one_variable():
 def test_equality_and_hashing_follow_the_ir():
     f, g = cr.parse("x'*A*x"), cr.parse("x'*A*x")
     assert f == g and hash(f) == hash(g) and len({f, g}) == 1
-    assert f != cr.parse("x'*A'*x") and f != "x'*A*x"
+    assert f == cr.parse("x'*A'*x")                             # one sum, its two indices named the other way round
+    assert f != cr.parse("x'*B*x") and f != cr.parse("x'*A*y") and f != "x'*A*x"
     assert cr.parse("x") != cr.parse("x'")                     # the same node, shown as a column and as a row
     assert x.T @ A @ x == cr.parse("x'*A*x", **DECLS)
     assert cr.parse("x'*A*x", A="symmetric") != cr.parse("x'*A*x")

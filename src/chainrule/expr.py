@@ -32,7 +32,8 @@ class Expr:
     """A matrix expression or a derivative: print it, evaluate it, differentiate it again.
 
     Two expressions are equal (`==`, and equal hashes) when they are the same IR node shown with the same orientation
-    (`x` and `x'` are not equal). Nodes are interned, so this is structural equality, decided in constant time. The
+    (`x` and `x'` are not equal). Nodes are interned, so this is structural equality, decided in constant time; a
+    product is one node whatever its factors' order and the names of its summed indices (`x'*A'*x` is `x'*A*x`). The
     variables' declarations are part of the node; variables that an expression no longer uses (a derivative keeps
     those of its function, so one dict of values serves both) are not compared.
 
@@ -40,8 +41,8 @@ class Expr:
     >>> f = cr.parse("x'*A*x")
     >>> str(cr.derivative(f, "x"))
     "x'*(A+A')"
-    >>> f == cr.parse("x'*A*x"), f == cr.parse("x'*A'*x")
-    (True, False)
+    >>> f == cr.parse("x'*A*x"), f == cr.parse("x'*A'*x"), f == cr.parse("x'*B*x")
+    (True, True, False)
     >>> abs(cr.vector_var("x")).text()
     'abs(x)'
     """

@@ -2,9 +2,12 @@
 keeps the promises it relies on: a rule that does not apply returns its input, an idempotent rule has nothing left to
 do on its own result, and a product that never settles is a loud bug, not a silent stop."""
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import chainrule as cr
 from chainrule.errors import InternalError
+from chainrule.ir import Op
 from chainrule.simplify import build as b
 from chainrule.simplify import contract
 
@@ -76,3 +79,34 @@ def test_the_rules_build_with_the_constructors_they_are_given():
     # exp(x) .* sigmoid(-x) = sigmoid(x), built by build.apply: the same interned node the language makes
     assert b.mul(b.apply("exp", x), b.apply("sigmoid", b.neg(x))) is b.apply("sigmoid", x)
     assert cr.parse("exp(x).*sigmoid(-x)", x="vector").node is cr.parse("sigmoid(x)", x="vector").node
+
+
+@st.composite
+def relabelled_products(draw):
+    """(a product, the same product with its operands in another order and its indices named otherwise): two to five
+    operands from two matrices and two vectors, repeated often, over five indices, some kept in the output."""
+    pool = [(A, 2), (B, 2), (x, 1), (y, 1)]
+    count = draw(st.integers(2, 5))
+    operands = [draw(st.sampled_from(pool[:2] if k % 2 else pool)) for k in range(count)]
+    labels = "abcde"
+    ops = [(node, "".join(draw(st.sampled_from(labels)) for _ in range(rank))) for node, rank in operands]
+    used = sorted({label for _, ix in ops for label in ix})
+    out = "".join(draw(st.permutations(used))[:draw(st.integers(0, min(2, len(used))))])
+    renamed = dict(zip(used, draw(st.permutations("pqrstuvw"))[:len(used)], strict=True))
+    order = draw(st.permutations(range(count)))
+    other = [(ops[k][0], "".join(renamed[label] for label in ops[k][1])) for k in order]
+    return (ops, out), (other, "".join(renamed[label] for label in out))
+
+
+@settings(max_examples=300, deadline=None)
+@given(relabelled_products())
+def test_a_product_builds_one_node_whatever_its_operands_order_and_its_indices_names(pair):
+    # equal factors whose indices are all summed once kept the order they came in: the gradient of norm2(V'*V*x)^2
+    # was a sum of two nodes of one product, V'*V*V'*V*x with its summed indices named two ways, never 2 times one
+    (ops, out), (other, other_out) = pair
+    assert b.contract(ops, out) is b.contract(other, other_out)
+
+
+def test_the_gradient_of_a_squared_norm_of_a_chain_is_one_product():
+    g = cr.derivative(cr.parse("norm2(V'*V*x)^2"), "x")
+    assert g.node.op is Op.CONTRACT                             # 2*V'*V*V'*V*x, not the sum of two copies

@@ -16,6 +16,7 @@ The rules build their results with build.py's constructors, which build.py passe
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Hashable, Iterator, Sequence
 
 from ..errors import InternalError
@@ -264,9 +265,17 @@ def _canonical(ops: list[Operand], out: tuple, coeff: float, sizes: dict) -> Nod
         return ops[0][0]
     if len({node.digest for node, _ in ops}) == len(ops):
         ops = sorted(ops, key=lambda op: op[0].digest)    # distinct digests: the pattern never breaks a tie
+        in_specs, out_spec = _numbered(ops, out)
     else:
         position = _positions(out)
         ops = sorted(ops, key=lambda op: (op[0].digest, tuple([position.get(label, -1) for label in op[1]])))
+        ops, (in_specs, out_spec) = _first_numbering(ops, out, position)
+    params = ContractParams(in_specs, out_spec)
+    return make(Op.CONTRACT, tuple([n for n, _ in ops]), params, shape)
+
+
+def _numbered(ops: Sequence[Operand], out: tuple) -> tuple[tuple, tuple]:
+    """(each operand's labels, the output's), renumbered in order of appearance, the output's first."""
     names: dict = {}
     for label in out:
         names.setdefault(label, len(names))
@@ -275,8 +284,29 @@ def _canonical(ops: list[Operand], out: tuple, coeff: float, sizes: dict) -> Nod
             if label not in names:
                 names[label] = len(names)
     in_specs = tuple([_symmetric_order(node, tuple(map(names.__getitem__, ix))) for node, ix in ops])
-    params = ContractParams(in_specs, tuple(map(names.__getitem__, out)))
-    return make(Op.CONTRACT, tuple([n for n, _ in ops]), params, shape)
+    return in_specs, tuple(map(names.__getitem__, out))
+
+
+MAX_ORDERS = 720   # orders of equal factors tried for the first numbering; beyond, the sorted order is kept
+
+
+def _first_numbering(ops: list[Operand], out: tuple, position: dict) -> tuple[list[Operand], tuple[tuple, tuple]]:
+    """The order of equal factors (the same node, the same pattern of output indices: all summed, say) whose
+    numbering comes first, and that numbering: a product and its relabelling then build one node. The gradient of
+    norm2(V'*V*x)^2 reaches V'*V*V'*V*x through two chain rules, with the summed indices named two ways; ordering the
+    equal factors as they came made two nodes, and their sum was never 2 times one."""
+    groups = [list(g) for _, g in itertools.groupby(
+        ops, key=lambda op: (op[0].digest, tuple([position.get(label, -1) for label in op[1]])))]
+    if math.prod(math.factorial(len(g)) for g in groups) > MAX_ORDERS:
+        return ops, _numbered(ops, out)
+    best: tuple | None = None
+    for orders in itertools.product(*(itertools.permutations(g) for g in groups)):
+        candidate = [op for group in orders for op in group]
+        numbering = _numbered(candidate, out)
+        if best is None or numbering < best[1]:
+            best = (candidate, numbering)
+    assert best is not None
+    return best
 
 
 def _positions(out: tuple) -> dict:
