@@ -297,7 +297,9 @@ def _first_numbering(ops: list[Operand], out: tuple, position: dict) -> tuple[li
     equal factors as they came made two nodes, and their sum was never 2 times one."""
     groups = [list(g) for _, g in itertools.groupby(
         ops, key=lambda op: (op[0].digest, tuple([position.get(label, -1) for label in op[1]])))]
-    if math.prod(math.factorial(len(g)) for g in groups) > MAX_ORDERS:
+    # equal factors with the same indices (x'*x) number alike in any order
+    if all(len({ix for _, ix in g}) == 1 for g in groups) or \
+            math.prod(math.factorial(len(g)) for g in groups) > MAX_ORDERS:
         return ops, _numbered(ops, out)
     best: tuple | None = None
     for orders in itertools.product(*(itertools.permutations(g) for g in groups)):
