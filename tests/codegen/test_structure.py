@@ -13,6 +13,17 @@ from chainrule.codegen.targets import TARGETS
 from chainrule.ir.elementwise import ELEMENTWISE
 
 
+def deep_network(layers: int) -> tuple[str, dict, list[str]]:
+    """(a network of tanh layers with biases and a softmax cross-entropy loss, its declarations, every parameter)."""
+    z, decls = "X", {"X": ("m", "n"), "Y": ("m", "k")}
+    for k in range(1, layers + 1):
+        decls[f"W{k}"] = ("n" if k == 1 else "h", "k" if k == layers else "h")
+        decls[f"b{k}"] = ("k" if k == layers else "h",)
+        z = f"{z}*W{k} + b{k}'" if k == layers else f"tanh({z}*W{k} + b{k}')"
+    return (f"-sum(sum(Y.*logsoftmax({z}, 2)))/size(X, 1)", decls,
+            [name for k in range(1, layers + 1) for name in (f"W{k}", f"b{k}")])
+
+
 def body(source: str, function: str) -> str:
     """The statements of a generated function, without its comments and docstring."""
     match = re.search(rf"^def {function}\(.*?(?=^def |^class |\Z)", source, re.DOTALL | re.MULTILINE)
@@ -78,14 +89,19 @@ def test_output_is_deterministic():
 @pytest.mark.skipif(shutil.which("ruff") is None and not (Path(sys.executable).parent / "ruff").exists(),
                     reason="ruff is not installed")
 def test_generated_files_pass_the_projects_linter(tmp_path):
+    # the batched models and a deep network too: their guards, unpacked tuples, formulas and Hessian tuples grow with
+    # the expression (an 8-layer network's backward tests 17 flags in one `if`), and once ran past the line width
+    # and the complexity limit
     ruff = str(Path(sys.executable).parent / "ruff") if (Path(sys.executable).parent / "ruff").exists() else "ruff"
-    cases = [("sum(log(1+exp(-y.*(X*w))))", ["w"], {}), ("norm2(T-U*V')^2", ["U", "V"], {}),
-             ("logdet(A) + x'*inv(A)*x + sum(unit(x))", ["A", "x"], {}), ("max(0, w'*x+b)", ["w", "b"], {})]
-    for k, (text, wrt, options) in enumerate(cases):
+    cases = [("sum(log(1+exp(-y.*(X*w))))", {}, ["w"], True), ("norm2(T-U*V')^2", {}, ["U", "V"], True),
+             ("logdet(A) + x'*inv(A)*x + sum(unit(x))", {}, ["A", "x"], True), ("max(0, w'*x+b)", {}, ["w", "b"], True),
+             (*TWO_LAYER_MLP, ["W1", "b1", "W2", "b2"], True), (*SOFTMAX_REGRESSION, ["W", "b"], True),
+             (*deep_network(8), False)]
+    for k, (text, decls, wrt, second_order) in enumerate(cases):
         for target in TARGETS:
             extra = {"jvp": True} if target == "torch" and k % 2 else {}
-            (tmp_path / f"m{k}_{target}.py").write_text(cr.codegen(text, wrt, target, **options, **extra,
-                                                                   hessian=True, hvp=True))
+            (tmp_path / f"m{k}_{target}.py").write_text(cr.codegen(cr.parse(text, **decls), wrt, target, **extra,
+                                                                   hessian=second_order, hvp=second_order))
     root = Path(__file__).resolve().parents[2]
     run = subprocess.run([ruff, "check", "--config", str(root / "pyproject.toml"), str(tmp_path)],
                          capture_output=True, text=True, check=False)

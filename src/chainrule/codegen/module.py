@@ -27,6 +27,7 @@ from ..plan.rewrite import distribute
 from ..simplify import build as b
 from .code import atom
 from .emit import LINE_WIDTH, CodegenError, Program
+from .lines import fit_module
 from .targets import HELPER_IMPORTS, TARGETS, Target, Writer
 
 # The names the generated functions read beyond their own (modules, constants, builtins): a variable, which is a
@@ -68,7 +69,7 @@ def generate(request: Request) -> str:
     """The module's source."""
     _check_names(request)
     writers = {"numpy": _numpy_module, "torch": _torch_module, "jax": _jax_module}
-    return writers[request.target.name](request)
+    return fit_module(writers[request.target.name](request))
 
 
 def _check_names(r: Request) -> None:
