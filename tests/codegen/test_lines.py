@@ -43,3 +43,11 @@ def test_the_complexity_waiver_is_given_exactly_above_the_limit():
         source = _function([f"if a[{k}]:\n        b = {k}" for k in range(ifs)])
         waived = "# noqa: C901" in fit_module(source)
         assert waived == (1 + ifs > COMPLEXITY)
+
+
+def test_a_condition_is_broken_only_at_its_own_ors():
+    tests = [f"g(ctx[{k}] or a, b)" for k in range(12)]
+    source = _function([f"if {' or '.join(tests)}:\n        pass"])
+    fitted = fit_module(source)
+    assert all(len(line) <= LINE_WIDTH for line in fitted.split("\n"))
+    assert ast.dump(ast.parse(fitted)) == ast.dump(ast.parse(source))

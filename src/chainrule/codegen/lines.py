@@ -42,8 +42,8 @@ def _code_line(line: str) -> list[str]:
     text = line.strip()
     if text.startswith("#"):
         return [line[:LINE_WIDTH - 3] + "..."]
-    if text.startswith("if ") and text.endswith(":") and " or " in text:
-        return _condition(text[3:-1].split(" or "), indent)
+    if text.startswith("if ") and text.endswith(":") and " or " in _top_level(text[3:-1]):
+        return _condition(_top_level_split(text[3:-1], " or "), indent)
     if text.startswith("return ") and "," in _top_level(text[7:]):
         return fit(f"{indent}return ({text[7:]})", indent + "    ")
     target, equals, value = text.partition(" = ")
@@ -61,6 +61,19 @@ def _top_level(text: str) -> str:
         if depth == 0 and c not in ")]}":
             kept.append(c)
     return "".join(kept)
+
+
+def _top_level_split(text: str, separator: str) -> list[str]:
+    """text split at each `separator` outside brackets."""
+    parts, depth, start, k = [], 0, 0, 0
+    while k < len(text):
+        depth += (text[k] in "([{") - (text[k] in ")]}")
+        if depth == 0 and text.startswith(separator, k):
+            parts.append(text[start:k])
+            start = k = k + len(separator)
+            continue
+        k += 1
+    return [*parts, text[start:]]
 
 
 def _condition(tests: list[str], indent: str) -> list[str]:

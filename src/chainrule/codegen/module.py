@@ -26,7 +26,7 @@ from ..plan.contract import DEFAULT_SIZE
 from ..plan.rewrite import distribute
 from ..simplify import build as b
 from .code import atom
-from .emit import LINE_WIDTH, CodegenError, Program
+from .emit import CodegenError, Program
 from .lines import fit_module
 from .targets import HELPER_IMPORTS, TARGETS, Target, Writer
 
@@ -709,12 +709,8 @@ def _mismatch(r: Request, indent: str) -> list[str]:
 
 
 def _condition(tests: Sequence[str], indent: str) -> list[str]:
-    """`if <test> or <test> ...:` as lines no longer than the project's, one test a line when they do not fit."""
-    line = f"{indent}if {' or '.join(tests)}:"
-    if len(line) <= LINE_WIDTH:
-        return [line]
-    inner = indent + "        "
-    return [f"{indent}if ({tests[0]}", *[f"{inner}or {t}" for t in tests[1:-1]], f"{inner}or {tests[-1]}):"]
+    """`if <test> or <test> ...:`, one line (lines.py breaks it where it is longer than the project's)."""
+    return [f"{indent}if {' or '.join(tests)}:"]
 
 
 def _sizes_function(r: Request) -> str:
