@@ -1,6 +1,7 @@
 """codegen/lines.py: long generated lines broken where Python (or the reader) allows, every line within the width,
 the code unchanged in meaning, and the complexity waiver exactly where the limit is exceeded."""
 import ast
+import keyword
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -8,7 +9,7 @@ from hypothesis import strategies as st
 from chainrule.codegen.emit import LINE_WIDTH
 from chainrule.codegen.lines import COMPLEXITY, fit_module
 
-NAMES = st.from_regex(r"[a-z][a-z0-9_]{0,9}", fullmatch=True)
+NAMES = st.from_regex(r"[a-z][a-z0-9_]{0,9}", fullmatch=True).filter(lambda name: not keyword.iskeyword(name))
 
 
 def _function(statements: list[str]) -> str:
