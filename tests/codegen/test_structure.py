@@ -249,7 +249,9 @@ def test_temporaries_are_named_after_what_they_are_where_a_short_name_says_it():
                       "B_Ct = B @ C.T", "return (grad_x, grad_B)"):
         assert statement in code, code
     assert re.search(r"^\s*t\d+ = tanh_A_x \*\* 2\.0$", code, re.MULTILINE)    # the others numbered
-    # a name that is taken (a variable's) is never given: the statement is numbered instead
+    # a root keeps its name however long its variable's; a name that is taken (a variable's) is never given: the
+    # statement is numbered instead
+    assert "grad_hidden_weights = " in body(cr.codegen("sum(exp(hidden_weights*x))", "hidden_weights"), "grad")
     code = body(cr.codegen("sum(exp(A*x)) + sum(A_x)", "x", "numpy"), "value_and_grad")
     assert "A_x = A @ x" not in code and "exp = np.exp(" in code
 

@@ -205,8 +205,10 @@ class Program:
         for node in order:
             if id(node) not in self._codes:
                 continue
-            candidates = [given[id(node)]] if id(node) in given else _names_after(node, self._operand_name)
-            name = next((c for c in candidates if _may_take(c, taken)), None)
+            # a root's name is the caller's (grad_ and a variable's name, however long); others are kept short
+            candidates, width = (([given[id(node)]], None) if id(node) in given
+                                 else (_names_after(node, self._operand_name), NAME_WIDTH))
+            name = next((c for c in candidates if _may_take(c, taken, width)), None)
             if name is not None:
                 self._named_after[id(node)] = name
             else:
@@ -426,8 +428,9 @@ def _guard(guards: list[str | None]) -> str | None:
 NAME_WIDTH = 12    # a longer name after what a temporary is reads worse than a number and the comment above it
 
 
-def _may_take(name: str, taken: set[str]) -> bool:
-    return name.isidentifier() and not keyword.iskeyword(name) and name not in taken and len(name) <= NAME_WIDTH
+def _may_take(name: str, taken: set[str], width: int | None) -> bool:
+    return (name.isidentifier() and not keyword.iskeyword(name) and name not in taken
+            and (width is None or len(name) <= width))
 
 
 def _names_after(node: Node, operand_name: Callable[[Node], str | None]) -> list[str]:

@@ -301,14 +301,9 @@ def _first_numbering(ops: list[Operand], out: tuple, position: dict) -> tuple[li
     if all(len({ix for _, ix in g}) == 1 for g in groups) or \
             math.prod(math.factorial(len(g)) for g in groups) > MAX_ORDERS:
         return ops, _numbered(ops, out)
-    best: tuple | None = None
-    for orders in itertools.product(*(itertools.permutations(g) for g in groups)):
-        candidate = [op for group in orders for op in group]
-        numbering = _numbered(candidate, out)
-        if best is None or numbering < best[1]:
-            best = (candidate, numbering)
-    assert best is not None
-    return best
+    orders = itertools.product(*map(itertools.permutations, groups))
+    first = min(([op for group in order for op in group] for order in orders), key=lambda ops: _numbered(ops, out))
+    return first, _numbered(first, out)
 
 
 def _positions(out: tuple) -> dict:
