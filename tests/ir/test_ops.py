@@ -6,7 +6,7 @@ import pytest
 
 import chainrule as cr
 from chainrule.calculus.rules import VJP
-from chainrule.codegen.emit import EMIT
+from chainrule.codegen.emit import EMIT, NAMED_AFTER, NUMBERED
 from chainrule.errors import InternalError
 from chainrule.ir import Node, Op, checking, make, topological, validate
 from chainrule.ir.ops import LEAVES, PARAMS, ContractParams, VarParams
@@ -27,6 +27,7 @@ TABLES = [
     ("simplify/substitute.py REBUILD", REBUILD, LEAVES),    # a leaf has no operands to replace
     ("numeric/diagnose.py _REASONS", diagnose._REASONS, diagnose.REASONLESS),   # "<op> gave NaN" serves them
     ("codegen/emit.py EMIT", EMIT, frozenset()),
+    ("codegen/emit.py NAMED_AFTER", NAMED_AFTER, NUMBERED),     # their temporaries are numbered (t0, t1, ...)
 ]
 
 

@@ -207,7 +207,7 @@ class Program:
                 continue
             # a root's name is the caller's (grad_ and a variable's name, however long); others are kept short
             candidates, width = (([given[id(node)]], None) if id(node) in given
-                                 else (_names_after(node, self._operand_name), NAME_WIDTH))
+                                 else (NAMED_AFTER.get(node.op, _no_names)(node, self._operand_name), NAME_WIDTH))
             name = next((c for c in candidates if _may_take(c, taken, width)), None)
             if name is not None:
                 self._named_after[id(node)] = name
@@ -433,17 +433,20 @@ def _may_take(name: str, taken: set[str], width: int | None) -> bool:
             and (width is None or len(name) <= width))
 
 
-def _names_after(node: Node, operand_name: Callable[[Node], str | None]) -> list[str]:
-    """Names of what node is, the most telling first, from its operands' names: a function of one (`tanh_h`; of an
-    unnamed one, `tanh`), a logsumexp likewise, or a matrix product of two variables or one-word temporaries as `@`
-    writes it, a transposed operand marked t (`A_x`, `Vt_V`, `x_A`, `tanh_W2`)."""
-    if node.op in (Op.MAP, Op.LOGSUMEXP):
-        what = node.params.fn if node.op is Op.MAP else "logsumexp"
-        inner = operand_name(node.args[0])
-        return [f"{what}_{inner}", what] if inner else [what]
-    if node.op is not Op.CONTRACT or len(node.args) != 2:
-        return []
-    factors = _matrix_product(node.args, node.params.specs, node.params.out)
+OperandName = Callable[[Node], "str | None"]
+
+
+def _function_names(node: Node, operand_name: OperandName) -> list[str]:
+    """A function of one operand after itself and the operand, or itself alone (`tanh_h`, `tanh`; `inv_A`)."""
+    what = node.params.fn if node.op is Op.MAP else node.op.value
+    inner = operand_name(node.args[0])
+    return [f"{what}_{inner}", what] if inner else [what]
+
+
+def _product_names(node: Node, operand_name: OperandName) -> list[str]:
+    """A matrix product of two variables or one-word temporaries after its factors as `@` writes them, a transposed
+    one marked t (`A_x`, `Vt_V`, `x_A`, `tanh_W2`); no name for any other product."""
+    factors = _matrix_product(node.args, node.params.specs, node.params.out) if len(node.args) == 2 else None
     if factors is None:
         return []
     # a factor is a variable or a temporary of one word (tanh): A_x, tanh_W2; exp_A_x_A would hide where A'*
@@ -472,6 +475,21 @@ def _matrix_product(args: Sequence[Node], specs: Sequence[tuple], out: tuple) ->
     if out != free_a + free_b:
         (a, sa), (b, sb) = (b, sb), (a, sa)
     return [(a, "t" if len(sa) == 2 and sa[0] == k else ""), (b, "t" if len(sb) == 2 and sb[1] == k else "")]
+
+
+# What a temporary may be named after, per primitive, the most telling name first (tests/ir/test_ops.py checks the
+# table); the others' temporaries are numbered: NUMBERED.
+NAMED_AFTER: dict[Op, Callable[[Node, OperandName], list[str]]] = {
+    **dict.fromkeys((Op.MAP, Op.LOGSUMEXP, Op.AMAX, Op.NORM2, Op.UNIT, Op.INV, Op.DET, Op.LOGDET), _function_names),
+    Op.CONTRACT: _product_names,
+}
+# leaves are never statements; a sum, power, extremum, stack, index or det derivative has no short name of its own
+NUMBERED = frozenset({Op.VAR, Op.CONST, Op.DELTA, Op.BASIS, Op.ADD, Op.POW, Op.MAX, Op.MIN, Op.STACK, Op.INDEX,
+                      Op.COFACTOR})
+
+
+def _no_names(node: Node, operand_name: OperandName) -> list[str]:
+    return []
 
 
 def _names(prefix: str, taken: set[str] | frozenset[str]):

@@ -243,10 +243,14 @@ def _program(r: Request, roots: list[Node], w: Writer, rewrites: set[str], **opt
     known = {name: name for name in r.variables}
     known.update(options.pop("known", {}))
     options.setdefault("release", _releases(r))
-    program = Program(roots, w, known, r.plan_sizes(), taken=set(r.variables) | RESERVED | {_class_name(r)},
-                      **options)
+    program = Program(roots, w, known, r.plan_sizes(), taken=_taken(r), **options)
     rewrites |= w.notes
     return program
+
+
+def _taken(r: Request) -> set[str]:
+    """The names a temporary may not take: the variables', and those the module's functions read."""
+    return set(r.variables) | RESERVED | {_class_name(r)}
 
 
 def _grad_names(variables: Sequence[str]) -> list[str]:
@@ -355,7 +359,7 @@ def _hvp_function(r: Request, w: Writer, rewrites: set[str], entry: list[str], a
         extra.append((f"hvp(..., {v})" + (f" by {x}" if len(r.wrt) > 1 else ""),
                       Expr(node, None, {**r.f.variables, **dict(zip(inner, infos, strict=True))})))
     hp = Program(hv, w, {**{n: n for n in r.variables}, **{d: d for d in inner}}, r.plan_sizes(),
-                 taken=set(r.variables) | set(inner) | {v} | RESERVED | {_class_name(r)}, release=_releases(r))
+                 taken=_taken(r) | set(inner) | {v}, release=_releases(r))
     rewrites |= w.notes
     check = [f"    {', '.join(inner)} = {v}"] if len(inner) > 1 else []
     for d, x in zip(inner, r.wrt, strict=True):
