@@ -60,6 +60,10 @@ CORPUS = [
     ("sum(softplus(A*x) - x'*x)", ("x",), {}),
     # broadcasting and reductions along a dimension (issue 9)
     ("sum(relu(X*W + b'))", ("W", "b"), {"X": ("m", "n"), "W": ("n", "k"), "b": ("k",)}),
+    # torch's one-pass g .* (1 - tanh(x).^2) (codegen/targets.py's derivatives): a layer with a bias, a tanh the value
+    # reads again, a tanh of a tanh
+    ("sum(sum(V.*tanh(X*W + b')))", ("W", "b", "X"), {"X": ("m", "n"), "W": ("n", "k"), "b": ("k",), "V": ("m", "k")}),
+    ("sum(tanh(tanh(x)).^2) + norm2(A*tanh(x))^2", ("x", "A"), {"A": ("m", "n")}),
     ("-sum(sum(Y.*logsoftmax(X*W + b', 2)))/size(X, 1)", ("W", "b"),
      {"X": ("m", "n"), "W": ("n", "k"), "b": ("k",), "Y": ("m", "k")}),
     ("sum(logsumexp(X, 1)) + max(x) - min(x) + sum(max(X, [], 2))", ("X", "x"), {"X": ("m", "n"), "x": ("n",)}),

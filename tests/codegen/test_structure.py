@@ -1,4 +1,5 @@
 """Structural checks on the generated text: the planner's choices show in the code, and every file passes ruff."""
+import operator
 import re
 import shutil
 import subprocess
@@ -6,11 +7,14 @@ import symtable
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import chainrule as cr
 from chainrule.codegen.targets import TARGETS
 from chainrule.ir.elementwise import ELEMENTWISE
+from chainrule.plan.contract import derivative_of
+from chainrule.simplify import build as b
 
 
 def deep_network(layers: int) -> tuple[str, dict, list[str]]:
@@ -36,6 +40,44 @@ def test_every_elementwise_function_has_a_form_in_every_target():
     for target in TARGETS.values():
         missing = sorted(set(ELEMENTWISE) - set(target.functions))
         assert not missing, f"{target.name} has no code for {missing}"
+
+
+def test_a_targets_one_pass_derivatives_are_of_rules_written_from_the_value_alone():
+    # the planner finds g .* f'(x) by applying f's rule to each y = f(x) (plan/contract.py derivative_of): a rule that
+    # reads x besides y (sigmoid's y .* (1 - y), simplified to sigmoid(x) .* sigmoid(-x)) is not what the one-pass
+    # operation computes from y
+    x = b.var("x", ("n",))
+    for target in TARGETS.values():
+        assert set(target.derivatives) <= set(ELEMENTWISE), target.name
+        for fn in target.derivatives:
+            y = b.apply(fn, x)
+            rule = ELEMENTWISE[fn].derivative(b, x, y)
+            assert derivative_of(rule, frozenset({fn})) == (fn, y)
+            reads, stack = set(), [rule]
+            while stack:
+                node = stack.pop()
+                reads.add(node)
+                stack += [] if node is y else list(node.args)
+            assert x not in reads, f"{target.name}'s {fn}: its rule reads x, not only {fn}(x)"
+
+
+def test_torchs_one_pass_derivatives_compute_the_gradient_through_the_function():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    x, g = 3 * rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
+    for fn, op in TARGETS["torch"].derivatives.items():
+        operation = operator.attrgetter(op.removeprefix("torch."))(torch)
+        expected = cr.derivative(cr.parse(f"sum(sum(G.*{fn}(X)))"), "X").evaluate({"G": g, "X": x})
+        got = operation(torch.tensor(g), torch.tensor(ELEMENTWISE[fn].numpy(x)))
+        np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12, atol=1e-14)
+
+
+def test_a_sum_of_a_broadcast_number_is_a_size_never_an_array_of_ones():
+    # d/dx of sum(softplus(A*x) - x'*x) has sum(vector(1, "m")) = m: a size (an array of ones was filled and summed)
+    f = cr.parse("sum(softplus(A*x) - x'*x)", A=("m", "n"))
+    for target in ("numpy", "torch", "jax"):
+        code = body(cr.codegen(f, "x", target), "_f_jvp" if target == "jax" else "grad")
+        assert "full(" not in code and "ones(" not in code and 'size["m"]' in code, code
 
 
 def test_a_matrix_chain_times_a_vector_is_multiplied_from_the_right():
@@ -234,7 +276,7 @@ def test_the_torch_backward_reads_the_partial_product_its_forward_saved():
     forward = klass[klass.index("def forward"):klass.index("def setup_context")]
     backward = klass[klass.index("def backward"):]
     assert forward.count(" @ ") == 2 and "return value, A_x" in forward
-    gradient = backward[backward.index("needs_input_grad[0]:"):backward.rindex("return (")]
+    gradient = backward[backward.index("needs[0]:"):backward.rindex("return (")]
     assert gradient.count("@ A") + gradient.count("A @") == 1
 
 
@@ -310,8 +352,11 @@ def test_the_torch_backward_scales_the_shared_signal_where_it_is_small():
     text, decls = TWO_LAYER_MLP
     src = cr.codegen(cr.parse(text, **decls), ["W1", "b1", "W2", "b2"], "torch", sizes=MLP_SIZES)
     backward = src[src.index("def backward"):src.index("# computed once")]
-    signal = re.search(r"^\s*(\w+) = \(\(grad_output \* \w+\) @ W2\.T\) \* \w+$", backward, re.MULTILINE)
+    # and the derivative of tanh is applied in torch's one pass from the saved A = tanh(...): no (1 - A.^2) built
+    signal = re.search(r"^\s*(\w+) = torch\.ops\.aten\.tanh_backward\(\(grad_output \* \w+\) @ W2\.T, tanh\)$",
+                       backward, re.MULTILINE)
     assert signal, backward
+    assert "** 2.0" not in backward and "1.0 -" not in backward
     assert re.search(rf"= X\.T @ {signal.group(1)}$", backward, re.MULTILINE)
     assert re.search(rf"= torch\.sum\({signal.group(1)}, dim=\(0,\)\)$", backward, re.MULTILINE)
 
@@ -356,7 +401,7 @@ def test_the_torch_backward_reaches_the_inputs_in_reverse_order_of_the_forward()
     src = cr.codegen(cr.parse(text, **decls), ["W1", "b1", "W2", "b2"], "torch", sizes=MLP_SIZES)
     backward = src[src.index("def backward"):src.index("# computed once")]
     assert backward.index("tanh.T @ ") < backward.index("@ W2.T") < backward.index("X.T @ ")
-    returned = [backward.index(f"if ctx.needs_input_grad[{k}] else None") for k in range(6)]
+    returned = [backward.index(f"if needs[{k}] else None") for k in range(6)]
     assert returned == sorted(returned)                                   # still returned in the inputs' order
 
 

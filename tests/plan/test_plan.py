@@ -9,6 +9,8 @@
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from codegen.corpus import CORPUS, SECOND_ORDER
@@ -44,6 +46,9 @@ def dense(node: Node, values: dict, sizes: dict) -> np.ndarray:
         return np.eye(sizes.get(node.shape[0], node.shape[0]))[node.params.k]
     if node.op is Op.CONST:
         return np.full([sizes.get(d, d) for d in node.shape], node.params.value)
+    if node.op is Op.CONTRACT and all(a.op is Op.CONST and not a.shape for a in node.args):
+        # a number broadcast (vector(1, "m")): the plan takes it in as a coefficient, never reading it
+        return np.full([sizes.get(d, d) for d in node.shape], math.prod(a.params.value for a in node.args))
     if node.op is Op.INV:
         return np.linalg.inv(values[node.args[0].params.name])
     return values[node.params.name]

@@ -33,6 +33,7 @@ class _CodeEmitter:
 
     def __init__(self, w: Writer):
         self.w = w
+        self.derivatives = frozenset(w.target.derivatives)
 
     def note(self, rewrite: str) -> None:
         self.w.note(rewrite)
@@ -78,6 +79,9 @@ class _CodeEmitter:
 
     def mul(self, a: Code, b: Code) -> Code:
         return self.w.mul(a, b)
+
+    def times_derivative(self, fn: str, g: Code, y: Code) -> Code:
+        return self.w.times_derivative(fn, g, y)
 
     def tensordot(self, a: Code, b: Code, axes_a: Sequence[int], axes_b: Sequence[int]) -> Code:
         return self.w.tensordot(a, b, axes_a, axes_b)

@@ -2,7 +2,7 @@
 complexity limit where a function is long only because it is guarded statement by statement.
 
 The writers emit one statement, condition, comment or docstring line at a time, some of which grow with the
-expression (an 8-layer network's backward tests 17 `ctx.needs_input_grad` flags in one `if`, unpacks 30 saved
+expression (an 8-layer network's backward tests 17 of `ctx.needs_input_grad`'s flags in one `if`, unpacks 30 saved
 tensors, and its formulas run to hundreds of characters). `fit_module` breaks each such line where Python, or the
 reader, allows:
 

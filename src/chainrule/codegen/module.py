@@ -34,8 +34,8 @@ from .targets import HELPER_IMPORTS, TARGETS, Target, Writer
 # parameter of those functions, may not take one (tests/codegen/test_structure.py reads them off generated modules)
 RESERVED = frozenset({"np", "torch", "jax", "jnp", "math", "inspect", "SymbolicZero", "size", "f", "grad",
                       "value_and_grad", "hessian", "hvp", "check_grad", "ctx", "grad_output", "primals", "tangents",
-                      "active", "tangent", "SHAPES", "SYMMETRIC", "WRT", "CHECK_SIZES", "float", "int", "complex",
-                      "str", "range", "tuple", "slice", "max", "abs", "all", "len", "zip", "map", "next",
+                      "active", "tangent", "needs", "SHAPES", "SYMMETRIC", "WRT", "CHECK_SIZES", "float", "int",
+                      "complex", "str", "range", "tuple", "slice", "max", "abs", "all", "len", "zip", "map", "next",
                       "enumerate", "getattr", "isinstance", "super", "print", "type", "ValueError",
                       "ArithmeticError", "AssertionError", "AttributeError", "ImportError"})
 
@@ -524,7 +524,7 @@ def _torch_module(r: Request) -> str:
         j = jacobian(r.f.node, x)
         labels = tuple(range(x.rank))
         backward_roots.append(b.contract([(upstream, ()), (j, labels)], labels))
-    guards = [f"ctx.needs_input_grad[{k}]" for k in owners]
+    guards = [f"needs[{k}]" for k in owners]       # needs = ctx.needs_input_grad, read once
     grad_names = _grad_names([variables[k] for k in owners])
     saveable = {id(s.node): s.name for s in forward_value.statements
                 if not _is_view(s.node) and not _from_sizes(s.node)}
@@ -559,7 +559,8 @@ def _torch_module(r: Request) -> str:
     back = ["    @staticmethod", "    def backward(ctx, grad_output, *unused):",
             *(["        if grad_output is None:     # no gradient reached the value: none reaches the inputs",
                f"            return {_return(['None'] * len(variables))}"] if saved else []),
-            f"        {unpack}{',' if len(variables + kept + saved) == 1 else ''} = ctx.saved_tensors"]
+            f"        {unpack}{',' if len(variables + kept + saved) == 1 else ''} = ctx.saved_tensors",
+            "        needs = ctx.needs_input_grad     # which inputs want a gradient"]
     if saved or kept:
         recomputed = ", ".join([kept[0] if kept else "_", *saved]) + ("," if not saved else "")
         back += ["        if torch.is_grad_enabled():",
@@ -568,7 +569,7 @@ def _torch_module(r: Request) -> str:
                  f"            {recomputed} = {cls}.forward({names})"]
     back += backward.lines("        ")
     gradient_of = dict(zip(owners, backward.roots, strict=True))
-    back += ["        return ("] + [f"            {gradient_of[k]} if ctx.needs_input_grad[{k}] else None,"
+    back += ["        return ("] + [f"            {gradient_of[k]} if needs[{k}] else None,"
                                      for k in range(len(variables))] + ["        )"]
     if r.jvp:
         setup.append("        ctx.save_for_forward(*inputs)")

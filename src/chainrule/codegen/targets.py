@@ -179,6 +179,10 @@ class Target:
     # the test, in the shape check at entry, that an argument holds complex numbers (sent on to the detailed check,
     # which refuses them); NumPy's entry converts every array that is not float64, refusing complex ones there
     complex_test: str = ""
+    # element-wise function -> the library's one-pass operation (g, f(x)) -> g .* f'(x), for the functions whose
+    # derivative rule (ir/elementwise.py) is written from the value f(x) alone: a backward pass's g .* (1 - y.^2)
+    # for tanh is then one pass over the arrays, not three (y.^2, 1 - that, g .* that)
+    derivatives: dict[str, str] = field(default_factory=dict)
 
 
 def _elementwise(lib: str, overrides: dict[str, Unary]) -> dict[str, Unary]:
@@ -208,7 +212,11 @@ TORCH = Target(
         "softplus": lambda x: atom(f"torch.logaddexp({x.text}, torch.zeros_like({x.text}))"),
         "erf": _fn("torch.erf"),
     }),
-    _TORCH_HELPERS, False, "{}.is_complex()")
+    _TORCH_HELPERS, False, "{}.is_complex()",
+    # the operation of torch's own backward formula for tanh: differentiable (double backward), with a vmap batching
+    # rule and torch.compile support, on every device. (Not sigmoid's: its rule y .* (1 - y) is simplified to
+    # sigmoid(x) .* sigmoid(-x), exact where y rounds to 1, which torch's sigmoid_backward is not.)
+    {"tanh": "torch.ops.aten.tanh_backward"})
 
 JAX = Target(
     "jax", "jnp", ("import jax", "import jax.numpy as jnp"), "axis",
@@ -359,6 +367,10 @@ class Writer:
 
     def mul(self, a: Code, b: Code) -> Code:
         return times(a, b, "*")
+
+    def times_derivative(self, fn: str, g: Code, y: Code) -> Code:
+        """g .* f'(x) from g and y = f(x), in one operation (f one of the target's `derivatives`)."""
+        return call(self.target.derivatives[fn], g, y)
 
     def tensordot(self, a: Code, b: Code, axes_a: Sequence[int], axes_b: Sequence[int]) -> Code:
         keyword = "dims" if self.target.name == "torch" else "axes"

@@ -238,6 +238,10 @@ class _NumPyEmitter:
     """The planner's operations (plan.contract.Emitter) as NumPy functions of the operand values, composed once per
     product and sizes; `reads` collects the operand positions they use."""
     solves = True       # inv(A)*b as solve(A, b): a product step also reads A, the operand of each inv(A) it has
+    derivatives: frozenset[str] = frozenset()    # NumPy has no one-pass g .* f'(x)
+
+    def times_derivative(self, fn: str, g: Fn, y: Fn) -> Fn:
+        raise AssertionError("NumPy has no one-pass g .* f'(x): the planner never asks for one")
 
     def __init__(self, node: Node, sizes: Mapping[str, int]):
         self.args = operands(node)

@@ -7,7 +7,8 @@ The plan, in order:
   `A @ (B @ x)` when x is a vector, and `X'*(y.*s)` multiplies the vectors first);
 - each pair is done by the cheapest operation that does it: an element-wise product (with broadcasting), a matrix
   product `@`, `solve(A, b)` for `inv(A)*b`, `tensordot`, and only where none fits a two-operand `einsum` (with its
-  path);
+  path); an element-wise product `g .* f'(x)` is one operation from g and f(x) where the emitter has one (torch's
+  `tanh_backward`: one pass, where `g .* (1 - y.^2)` is three), and f'(x) is then never computed;
 - the result is transposed to the output's order, broadcast along indices no operand carries and placed on a diagonal
   where an output index repeats (`diag(x)`).
 
@@ -33,8 +34,11 @@ from itertools import combinations
 from typing import Any, Protocol
 
 from ..ir import Node, Op
+from ..ir.elementwise import ELEMENTWISE
+from ..simplify import build
 
 DEFAULT_SIZE = 1000            # a dimension's planning size when none is given
+DERIVATIVE_DEPTH = 3           # how far below an operand derivative_of looks for the f(x) it is written from
 EXHAUSTIVE = 8                 # products of up to this many operands are ordered exhaustively, longer ones greedily
 LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 ALL = slice(None)              # an index item: the whole axis
@@ -47,6 +51,9 @@ class Emitter(Protocol):
     IR (a name or a number); `items` of an index are a position (int), the whole axis (ALL) or a new axis (None)."""
 
     solves: bool               # whether inv(A)*b may be done as solve(A, b) (reading A, an operand of the inverse)
+    # the element-wise functions f whose g .* f'(x) the emitter does in one operation from g and y = f(x), where f's
+    # derivative rule is written from y alone (tanh: 1 - y.^2); the planner then reads y, not f'(x)
+    derivatives: frozenset[str]
 
     def note(self, rewrite: str) -> None: ...
     def number(self, value: float) -> Value: ...
@@ -63,6 +70,7 @@ class Emitter(Protocol):
     def diagonal(self, x: Value, equation: str) -> Value: ...
     def matmul(self, a: Value, b: Value) -> Value: ...
     def mul(self, a: Value, b: Value) -> Value: ...
+    def times_derivative(self, fn: str, g: Value, y: Value) -> Value: ...
     def tensordot(self, a: Value, b: Value, axes_a: Sequence[int], axes_b: Sequence[int]) -> Value: ...
     def einsum(self, equation: str, operands: Sequence[Value], path: Sequence[tuple[int, ...]]) -> Value: ...
     def solve(self, a: Value, b: Value) -> Value: ...
@@ -190,10 +198,10 @@ def _operands(node: Node, labels: _Labels, fixed: dict, p: _Product) -> tuple[fl
         if arg.op in (Op.DELTA, Op.BASIS):
             continue
         found = tuple(labels.find(r) for r in spec)
-        if arg.op is Op.CONST:
+        if arg.op is Op.CONST or _filled(arg):
             # c everywhere: the number c, its axes ones (summed alone: a size, sum(vector(1, "m")) = m; on the
             # output alone: a broadcast; shared with another operand: nothing), never an array to read
-            coefficient *= arg.params.value
+            coefficient *= arg.params.value if arg.op is Op.CONST else math.prod(a.params.value for a in arg.args)
         elif not found:
             scalars.append(p.ref(arg))
         elif any(r in fixed for r in found) or len(set(found)) < len(found):
@@ -201,6 +209,11 @@ def _operands(node: Node, labels: _Labels, fixed: dict, p: _Product) -> tuple[fl
         else:
             terms.append(_Term(found, arg))
     return coefficient, scalars, terms
+
+
+def _filled(node: Node) -> bool:
+    """Whether node is a product of numbers alone: the same number everywhere (vector(1, "m") is 1 broadcast)."""
+    return node.op is Op.CONTRACT and all(a.op is Op.CONST and not a.shape for a in node.args)
 
 
 def _restrict(value: Value, found: tuple, fixed: dict, p: _Product) -> _Term:
@@ -226,8 +239,13 @@ def _value(terms: list[_Term], coefficient: float, scalars: list[Value], compact
     if coefficient != 1.0 or scalars:
         # scale the smallest operand once summed over the indices that only it carries (c*sum(Y, 2), not
         # sum(c*Y, 2)), not the (possibly much larger) result
+        # (of operands as small, not one f'(x) that the emitter multiplies in one operation from f(x): scaled, it
+        # would be computed after all)
         needed = [set(compact).union(*(o.labels for j, o in enumerate(terms) if j != k)) for k in range(len(terms))]
-        k = min(range(len(terms)), key=lambda j: p.entries(tuple(r for r in terms[j].labels if r in needed[j])))
+        fused = [t.node is not None and bool(p.e.derivatives) and derivative_of(t.node, p.e.derivatives) is not None
+                 for t in terms]
+        k = min(range(len(terms)),
+                key=lambda j: (p.entries(tuple(r for r in terms[j].labels if r in needed[j])), fused[j]))
         t = _sum_alone(terms[k], needed[k], p)
         terms[k] = p.made(t.labels, p.e.scaled(coefficient, _times(scalars + [t.value(p.ref)], p.e)))
     result = _chain(terms, set(compact), p)
@@ -410,7 +428,8 @@ def _pair(a: _Term, b: _Term, keep: set, p: _Product) -> _Term:
     summed, batch = shared - keep, shared & keep
     if not summed:
         target = a.labels + tuple(r for r in b.labels if r not in a.labels)
-        return p.made(target, p.e.mul(_align(a, target, p), _align(b, target, p)))
+        return _times_derivative(a, b, target, p) or _times_derivative(b, a, target, p) or p.made(
+            target, p.e.mul(_align(a, target, p), _align(b, target, p)))
     if batch:
         return _einsum(a, b, keep, p)
     if len(a.labels) <= 2 and len(b.labels) <= 2 and len(summed) == 1:
@@ -419,6 +438,29 @@ def _pair(a: _Term, b: _Term, keep: set, p: _Product) -> _Term:
     axes_b = [b.labels.index(a.labels[k]) for k in axes_a]
     labels = tuple(r for r in a.labels if r not in summed) + tuple(r for r in b.labels if r not in summed)
     return p.made(labels, p.e.tensordot(a.value(p.ref), b.value(p.ref), axes_a, axes_b))
+
+
+def _times_derivative(d: _Term, g: _Term, target: tuple, p: _Product) -> _Term | None:
+    """g .* d in one operation of the emitter, where d is an operand f'(x) written from y = f(x) alone."""
+    found = derivative_of(d.node, p.e.derivatives) if d.node is not None and p.e.derivatives else None
+    if found is None:
+        return None
+    fn, y = found
+    return p.made(target, p.e.times_derivative(fn, _align(g, target, p), _align(_Term(d.labels, y), target, p)))
+
+
+def derivative_of(node: Node, functions: frozenset[str]) -> tuple[str, Node] | None:
+    """(f, y) where node is f'(x) as f's derivative rule writes it from y = f(x), f one of `functions`; else None.
+    Nodes are interned, so the rule applied to each f(x) found a few levels below node builds node itself exactly
+    when node is that derivative."""
+    below, frontier = [], [node]
+    for _ in range(DERIVATIVE_DEPTH):
+        frontier = [a for n in frontier if n.op is not Op.MAP for a in n.args]
+        below += [n for n in frontier if n.op is Op.MAP and n.params.fn in functions]
+    for y in dict.fromkeys(below):
+        if ELEMENTWISE[y.params.fn].derivative(build, y.args[0], y) is node:
+            return y.params.fn, y
+    return None
 
 
 def _align(t: _Term, target: tuple, p: _Product) -> Value:
