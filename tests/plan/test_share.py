@@ -111,6 +111,18 @@ def test_a_partial_product_that_two_products_plan_is_computed_once_for_both():
     assert alone is bias and not applied
 
 
+def test_a_sum_of_a_hadamard_product_reads_the_product_computed_anyway_at_equal_multiply_adds():
+    # the gradients of sum(sum(V.*tanh(X*W + b'))): X'*(V.*D) by W and sum(V.*D, 1) by b (D = 1 - tanh(...).^2). The
+    # bias's column sums of V.*D cost the multiply-adds of the einsum of V and D, but read one array, not two
+    X, V, D = (b.var(name, shape) for name, shape in [("X", ("m", "n")), ("V", ("m", "k")), ("D", ("m", "k"))])
+    weights = b.contract([(X, (0, 1)), (V, (0, 2)), (D, (0, 2))], (1, 2))
+    bias = b.contract([(V, (0, 2)), (D, (0, 2))], (2,))
+    (new_weights, new_bias), _, applied = share([weights, bias], [], {"m": 1000, "n": 1000, "k": 1000})
+    [signal] = new_bias.args
+    assert signal in new_weights.args and applied == {NOTE}
+    assert signal in (b.contract([(V, (0, 2)), (D, (0, 2))], labels) for labels in [(0, 2), (2, 0)])
+
+
 def test_a_product_and_its_transpose_never_read_each_other():
     A, B = b.var("A", ("n", "n")), b.var("B", ("n", "n"))
     ab = b.contract([(A, (0, 1)), (B, (1, 2))], (0, 2))

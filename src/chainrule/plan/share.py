@@ -259,22 +259,25 @@ class _SumPool:
 def _reused(node: Node, pool: _Pool, flops: _Flops,
             skip: set[int] | frozenset[int] = frozenset()) -> list[Operand] | None:
     """The node's operands with partial products replaced by the pool's nodes (other than the node itself and those
-    in `skip`), one after the other while that saves multiply-adds; None when none does. Of two that save as much,
-    the one of more operands: it holds more of the product's work (a partial product of it would leave the rest)."""
-    operands, least = list(_operands(node)), flops(node)
+    in `skip`), one after the other while that saves multiply-adds, or saves arrays to read at the same multiply-adds
+    (the column sums of a product computed anyway, rather than the product again inside an einsum); None when none
+    does. Of two that save as much, the one of more operands: it holds more of the product's work (a partial product
+    of it would leave the rest)."""
+    operands = list(_operands(node))
+    least = (flops(node), _arrays(operands))
     changed = False
     while True:
-        choice, best = None, (least, -math.inf)
+        choice, best = None, (*least, -math.inf)
         for c in pool.within(operands):
             if c is node or id(c) in skip:
                 continue
             for trial in _matches(c, operands, node.params.out):
-                cost = (flops(_product(trial, node.params.out, node.shape)), -len(c.args))
+                cost = (flops(_product(trial, node.params.out, node.shape)), _arrays(trial), -len(c.args))
                 if cost < best:
                     best, choice = cost, trial
         if choice is None:
             break
-        operands, least, changed = choice, best[0], True
+        operands, least, changed = choice, best[:2], True
     return operands if changed else None
 
 
