@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from corpus import CORPUS
 
 import chainrule as cr
 from chainrule.codegen.targets import TARGETS
@@ -78,6 +79,14 @@ def test_a_sum_of_a_broadcast_number_is_a_size_never_an_array_of_ones():
     for target in ("numpy", "torch", "jax"):
         code = body(cr.codegen(f, "x", target), "_f_jvp" if target == "jax" else "grad")
         assert "full(" not in code and "ones(" not in code and 'size["m"]' in code, code
+
+
+def test_the_numbers_of_a_product_meet_before_they_meet_an_array():
+    # -g*s.*y is (-g)*s*y, 2*g*t is (2*g)*t: the numbers multiplied first, one pass over the array for all of them, not
+    # -(g*s)*y or 2*(g*t), a pass per number
+    for text, wrt, decls in CORPUS:
+        src = cr.codegen(cr.parse(text, **decls), list(wrt), "torch")
+        assert not re.search(r"(-|[0-9] \* )\(grad_output \* ", src), text
 
 
 def test_a_matrix_chain_times_a_vector_is_multiplied_from_the_right():

@@ -235,7 +235,7 @@ def _value(terms: list[_Term], coefficient: float, scalars: list[Value], compact
     if not terms:
         if not scalars:
             return p.e.number(float(coefficient)), (), float(coefficient)
-        return p.e.scaled(coefficient, _times(scalars, p.e)), (), None
+        return _scaled_times(coefficient, scalars, p.e), (), None
     if coefficient != 1.0 or scalars:
         # scale the smallest operand once summed over the indices that only it carries (c*sum(Y, 2), not
         # sum(c*Y, 2)), not the (possibly much larger) result
@@ -247,9 +247,15 @@ def _value(terms: list[_Term], coefficient: float, scalars: list[Value], compact
         k = min(range(len(terms)),
                 key=lambda j: (p.entries(tuple(r for r in terms[j].labels if r in needed[j])), fused[j]))
         t = _sum_alone(terms[k], needed[k], p)
-        terms[k] = p.made(t.labels, p.e.scaled(coefficient, _times(scalars + [t.value(p.ref)], p.e)))
+        terms[k] = p.made(t.labels, _scaled_times(coefficient, scalars + [t.value(p.ref)], p.e))
     result = _chain(terms, set(compact), p)
     return result.value(p.ref), result.labels, None
+
+
+def _scaled_times(coefficient: float, values: list[Value], e: Emitter) -> Value:
+    """coefficient times the values, the coefficient on the first (a number where there is one: -g*s, 2*g*t, one
+    pass over the array for all the numbers, where -(g*s) and 2*(g*t) are a pass per number)."""
+    return _times([e.scaled(coefficient, values[0]), *values[1:]], e)
 
 
 def _times(values: list[Value], e: Emitter) -> Value:
