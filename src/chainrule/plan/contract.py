@@ -212,8 +212,10 @@ def _operands(node: Node, labels: _Labels, fixed: dict, p: _Product) -> tuple[fl
 
 
 def _filled(node: Node) -> bool:
-    """Whether node is a product of numbers alone: the same number everywhere (vector(1, "m") is 1 broadcast)."""
-    return node.op is Op.CONTRACT and all(a.op is Op.CONST and not a.shape for a in node.args)
+    """Whether node is a product of numbers alone, broadcast: the same number everywhere (vector(1, "m") is 1
+    broadcast; with an output index repeated it would be a diagonal, zero off it)."""
+    return (node.op is Op.CONTRACT and all(a.op is Op.CONST and not a.shape for a in node.args)
+            and len(set(node.params.out)) == len(node.params.out))
 
 
 def _restrict(value: Value, found: tuple, fixed: dict, p: _Product) -> _Term:
