@@ -16,7 +16,8 @@ check_grads = pytest.importorskip("jax.test_util").check_grads
 # a subset for the slower higher-order checks: every kind of primitive once
 SUBSET = [r for r in CORPUS if r[0] in {
     "x'*A*x", "sum(log(1+exp(-y.*(X*w))))", "log(sum(exp(A*x)))", "norm2(T-U*V')^2", "x'*inv(A)*x", "logdet(A)",
-    "sum((W2*tanh(W1*x) - y).^2)", "sum(unit(x).*a)", "sum(exp(x))", "tr(X'*A*X)", "det(A)"}]
+    "sum((W2*tanh(W1*x) - y).^2)", "sum(unit(x).*a)", "sum(exp(x))", "tr(X'*A*X)", "det(A)",
+    "sum(sum(V.*tanh(X*W + b')))"}]
 
 
 def close(actual, expected):
@@ -109,6 +110,19 @@ def test_torch_only_the_gradients_asked_for_and_vmap(generated):
     batched = torch.func.vmap(torch.func.grad(lambda w: m.f(y, X, w)))(W)
     for k in range(4):
         close(batched[k], cr.derivative(f, "w").evaluate({**at, "w": W[k].numpy()}))
+
+
+def test_torch_vmap_through_the_one_pass_derivative_of_tanh(generated):
+    # the backward's torch.ops.aten.tanh_backward (codegen/targets.py's derivatives) under vmap, by a weight matrix
+    text, wrt, decls = next(r for r in CORPUS if r[0] == "sum(sum(V.*tanh(X*W + b')))")
+    f, at, _ = _expected(text, wrt, decls)
+    m = generated(text, wrt, decls, "torch")
+    assert "torch.ops.aten.tanh_backward(" in m.SOURCE
+    fixed = {k: torch.tensor(v) for k, v in at.items() if k != "W"}
+    W = torch.tensor(np.random.default_rng(3).standard_normal((4, *at["W"].shape)))
+    batched = torch.func.vmap(torch.func.grad(lambda w: m.f(W=w, **fixed)))(W)
+    for k in range(4):
+        close(batched[k], cr.derivative(f, "W").evaluate({**at, "W": W[k].numpy()}))
 
 
 @pytest.mark.parametrize("row", CORPUS, ids=[ident(r) for r in CORPUS])
