@@ -244,8 +244,7 @@ def _value(terms: list[_Term], coefficient: float, scalars: list[Value], compact
         # (of operands as small, not one f'(x) that the emitter multiplies in one operation from f(x): scaled, it
         # would be computed after all)
         needed = [set(compact).union(*(o.labels for j, o in enumerate(terms) if j != k)) for k in range(len(terms))]
-        fused = [t.node is not None and bool(p.e.derivatives) and derivative_of(t.node, p.e.derivatives) is not None
-                 for t in terms]
+        fused = [_fusable(t, p) is not None for t in terms]
         k = min(range(len(terms)),
                 key=lambda j: (p.entries(tuple(r for r in terms[j].labels if r in needed[j])), fused[j]))
         t = _sum_alone(terms[k], needed[k], p)
@@ -450,11 +449,16 @@ def _pair(a: _Term, b: _Term, keep: set, p: _Product) -> _Term:
 
 def _times_derivative(d: _Term, g: _Term, target: tuple, p: _Product) -> _Term | None:
     """g .* d in one operation of the emitter, where d is an operand f'(x) written from y = f(x) alone."""
-    found = derivative_of(d.node, p.e.derivatives) if d.node is not None and p.e.derivatives else None
+    found = _fusable(d, p)
     if found is None:
         return None
     fn, y = found
     return p.made(target, p.e.times_derivative(fn, _align(g, target, p), _align(_Term(d.labels, y), target, p)))
+
+
+def _fusable(t: _Term, p: _Product) -> tuple[str, Node] | None:
+    """(f, y) where t is an untouched operand f'(x) that the emitter multiplies in one operation from y = f(x)."""
+    return derivative_of(t.node, p.e.derivatives) if t.node is not None and p.e.derivatives else None
 
 
 def derivative_of(node: Node, functions: frozenset[str]) -> tuple[str, Node] | None:
