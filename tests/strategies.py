@@ -13,10 +13,13 @@ Besides the plain grammar it generates, on purpose, the shapes of input that hav
 whose only tensor term is multiplied by zero (`a+1+0*x`), element-wise powers by a constant 0 and by expressions
 (`(x.^y)'`, transposed), products of traces and reductions of scalars (`tr(A)*tr(A)`, `norm2(tr(A))`), parenthesised
 leaves (`(a)*b`), max/min of operands that are equal over a whole region (`max(u, relu(u))`, `max(u, abs(u))`,
-`min(u, max(u, v))`), determinants, and values where the square matrix `A` is singular or nearly so.
+`min(u, max(u, v))`), determinants and sums of their gradients (`sum(cofactor(A))`), and values where the square
+matrix `A` is singular (its LU factors with an exact zero pivot for some seeds) or nearly so.
 """
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -144,6 +147,29 @@ def _np_logsumexp(x):
     return m + np.log(np.sum(np.exp(x - m)))
 
 
+def _leibniz_det(m):
+    """det as its defining polynomial, the sum over permutations: differentiable to every order by JAX, at singular
+    matrices too (where the LU-based derivatives of numpy.linalg.det and jax.numpy.linalg.det are not all defined)."""
+    n = len(m)
+    return sum(_parity(p) * math.prod(m[i][p[i]] for i in range(n)) for p in itertools.permutations(range(n)))
+
+
+def _parity(p: tuple) -> int:
+    return (-1) ** sum(p[i] > p[j] for i in range(len(p)) for j in range(i + 1, len(p)))
+
+
+def _cofactor_by_minors(stack: Callable) -> Callable:
+    """cofactor(M)[i, j] = (-1)^(i+j) times the determinant of M without row i and column j (the definition; no
+    inverse), as nested lists of entries stacked by the namespace's `stack`."""
+    def cofactor(m):
+        n = m.shape[0]
+        rows = [[m[r, c] for c in range(n)] for r in range(n)]
+        minor = lambda i, j: [[x for c, x in enumerate(row) if c != j] for r, row in enumerate(rows) if r != i]  # noqa: E731
+        return stack([stack([(-1) ** (i + j) * _leibniz_det(minor(i, j)) if n > 1 else m[0, 0] ** 0
+                             for j in range(n)]) for i in range(n)])
+    return cofactor
+
+
 def _np_lse_axis(x, axis):
     m = np.max(x, axis=axis, keepdims=True)
     return np.squeeze(m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)), axis=axis)
@@ -155,7 +181,7 @@ NP = SimpleNamespace(
     relu=lambda x: np.maximum(0, x), maximum=np.maximum, minimum=np.minimum, sum=np.sum, trace=np.trace,
     norm2=lambda x: np.sqrt(np.sum(x ** 2)), logsumexp=_np_logsumexp,
     softmax=lambda x: np.exp(x - _np_logsumexp(x)), matmul=np.matmul, outer=np.outer, stack=np.stack,
-    diag=np.diag, det=np.linalg.det,
+    diag=np.diag, det=np.linalg.det, cofactor=_cofactor_by_minors(np.stack),
     concatenate=np.concatenate, reshape=np.reshape, log1p=np.log1p, expm1=np.expm1, erf=scipy_erf,
     lse_axis=_np_lse_axis, amax=np.max, amin=np.min,
 )
@@ -172,7 +198,7 @@ def jax_namespace() -> SimpleNamespace:
         log=jnp.log, sqrt=jnp.sqrt, abs=jnp.abs, sigmoid=jax.nn.sigmoid, relu=jax.nn.relu, maximum=jnp.maximum,
         minimum=jnp.minimum, sum=jnp.sum, trace=jnp.trace, norm2=lambda x: jnp.sqrt(jnp.sum(x ** 2)),
         logsumexp=logsumexp, softmax=lambda x: jnp.exp(x - logsumexp(x)), matmul=jnp.matmul,
-        outer=jnp.outer, stack=jnp.stack, diag=jnp.diag, det=jnp.linalg.det,
+        outer=jnp.outer, stack=jnp.stack, diag=jnp.diag, det=jnp.linalg.det, cofactor=_cofactor_by_minors(jnp.stack),
         concatenate=jnp.concatenate, reshape=jnp.reshape, log1p=jnp.log1p, expm1=jnp.expm1, erf=jax.scipy.special.erf,
         lse_axis=logsumexp, amax=jnp.max, amin=jnp.min,
     )
@@ -381,8 +407,8 @@ def _reduction(draw, depth: int) -> Gen:
         # often of a leaf: A (singular or nearly so for some seeds) or C*B (4×4 of rank 3, always singular)
         n = draw(st.sampled_from(SIZES))
         ty = Ty("mat", (n, n))
-        return call("det", S, lambda ns: ns.det, leaf(draw, ty) if draw(st.booleans()) else
-                    expression_of(draw, ty, depth - 1))
+        inner = leaf(draw, ty) if draw(st.booleans()) else expression_of(draw, ty, depth - 1)
+        return _det_or_its_gradient(draw, inner)
     if name == "traces":
         return _trace_product(draw, depth)
     e = expression_of(draw, draw(st.sampled_from(TYPES[1:])), depth - 1)
@@ -636,6 +662,14 @@ def expressions(draw, min_depth: int = 2, max_depth: int = 4, types: tuple = TYP
     return e
 
 
+def _det_or_its_gradient(draw, inner: Gen) -> Gen:
+    """det(M), or one time in three sum(cofactor(M)): the sum of det's gradient, whose derivatives are det's second
+    and third (the frameworks' own derivatives of det are wrong or NaN there at some matrices)."""
+    if draw(st.integers(0, 2)) == 0:
+        return call("sum", S, lambda ns: ns.sum, call("cofactor", inner.ty, lambda ns: ns.cofactor, inner))
+    return call("det", S, lambda ns: ns.det, inner)
+
+
 @st.composite
 def determinants(draw, max_depth: int = 2) -> Gen:
     """det of a square matrix (a leaf half the time: A, singular for some seeds, or C*B, always singular) inside a
@@ -643,7 +677,7 @@ def determinants(draw, max_depth: int = 2) -> Gen:
     n = draw(st.sampled_from(SIZES))
     ty = Ty("mat", (n, n))
     inner = leaf(draw, ty) if draw(st.booleans()) else expression_of(draw, ty, draw(st.integers(1, max_depth)))
-    det = call("det", S, lambda ns: ns.det, inner)
+    det = _det_or_its_gradient(draw, inner)
     other = expression_of(draw, S, draw(st.integers(0, max_depth)))
     kind = draw(st.sampled_from(("alone", "times", "plus", "smooth")))
     if kind == "alone":
@@ -658,12 +692,15 @@ def determinants(draw, max_depth: int = 2) -> Gen:
 
 def random_values(seed: int) -> dict:
     """Seeded values of every declared variable (standard normal entries); for one seed in four the square matrix A
-    is singular (rank 2), for another one in four nearly so (a rank-2 matrix plus 1e-6 noise)."""
+    is singular (rank 2), for another one in four nearly so (a rank-2 matrix plus 1e-6 noise), for one in eight
+    singular with two equal rows."""
     rng = np.random.default_rng(seed)
     values = {name: rng.standard_normal(shape) for name, shape in DECLARATIONS.items()}
     if seed % 4 in (0, 1):
         low_rank = rng.standard_normal((3, 2)) @ rng.standard_normal((2, 3))
         values["A"] = low_rank + (1e-6 * rng.standard_normal((3, 3)) if seed % 4 == 1 else 0.0)
+    if seed % 8 == 4:   # singular with two equal rows: an exact zero pivot in its LU factors
+        values["A"][2] = values["A"][0]
     return values
 
 

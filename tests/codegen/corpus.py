@@ -20,6 +20,7 @@ CORPUS = [
     ("x'*inv(A)*x", ("x", "A"), {}),
     ("logdet(A)", ("A",), {}),
     ("det(A)", ("A",), {}),
+    ("sum(cofactor(A))", ("A",), {}),       # its derivatives are det's second and third
     ("a'*X*X'*b", ("X",), {"a": ("m",), "b": ("m",), "X": ("m", "n")}),
     ("sum(X.*Y)", ("X", "Y"), {}),
     ("norm2(X*W)^2", ("W",), {"X": ("m", "n"), "W": ("n", "k")}),

@@ -112,7 +112,8 @@ def test_second_order_agrees_with_the_frameworks_own(generated, row):
         close(a, e)
 
 
-@pytest.mark.parametrize("row", [r for r in SEVERAL if r[0] != "x'*A*x"] + [("x'*A*x", ("x",), {})],
+@pytest.mark.parametrize("row", [r for r in SEVERAL if r[0] != "x'*A*x"] + [("x'*A*x", ("x",), {}),
+                                                                          ("sum(cofactor(A))", ("A",), {})],
                          ids=ident)
 def test_torch_jvp_forward_mode(generated, row):
     text, wrt, decls = row
@@ -141,8 +142,10 @@ def test_torch_jvp_forward_mode(generated, row):
     close(hess, cr.derivative(cr.derivative(f, name), name).evaluate(at))
 
 
-# (tanh's backward is torch.ops.aten.tanh_backward: Dynamo traces it too)
-COMPILED = ["sum(log(1+exp(-y.*(X*w))))", "norm2(T-U*V')^2", "log(sum(exp(A*x)))", "x'*inv(A)*x", "sum(tanh(A*x))"]
+# (tanh's backward is torch.ops.aten.tanh_backward, det's derivatives are chainrule's own autograd functions:
+# Dynamo traces both)
+COMPILED = ["sum(log(1+exp(-y.*(X*w))))", "norm2(T-U*V')^2", "log(sum(exp(A*x)))", "x'*inv(A)*x", "sum(tanh(A*x))",
+            "sum(cofactor(A))"]
 
 
 def test_torch_compile_fullgraph_without_graph_breaks(generated):

@@ -146,6 +146,7 @@ def test_generated_files_pass_the_projects_linter(tmp_path):
     ruff = str(Path(sys.executable).parent / "ruff") if (Path(sys.executable).parent / "ruff").exists() else "ruff"
     cases = [("sum(log(1+exp(-y.*(X*w))))", {}, ["w"], True), ("norm2(T-U*V')^2", {}, ["U", "V"], True),
              ("logdet(A) + x'*inv(A)*x + sum(unit(x))", {}, ["A", "x"], True), ("max(0, w'*x+b)", {}, ["w", "b"], True),
+             ("det(A)", {}, ["A"], True), ("sum(cofactor(A))", {}, ["A"], True),   # det's helpers, with and without jvp
              (*TWO_LAYER_MLP, ["W1", "b1", "W2", "b2"], True), (*SOFTMAX_REGRESSION, ["W", "b"], True),
              (*deep_network(8), False)]
     for k, (text, decls, wrt, second_order) in enumerate(cases):

@@ -28,7 +28,7 @@ from ..simplify import build as b
 from .code import atom
 from .emit import CodegenError, Program
 from .lines import fit_module
-from .targets import HELPER_IMPORTS, TARGETS, Target, Writer
+from .targets import HELPER_IMPORTS, TARGETS, TORCH_JVP_HELPERS, Target, Writer
 
 # The names the generated functions read beyond their own (modules, constants, builtins): a variable, which is a
 # parameter of those functions, may not take one (tests/codegen/test_structure.py reads them off generated modules)
@@ -601,7 +601,8 @@ def _torch_module(r: Request) -> str:
                                   lambda v: f'torch.as_tensor(_real_only("{v}", {v}), dtype={variables[0]}.dtype, '
                                             f"device={variables[0]}.device)")
     functions += second
-    helpers = [TARGETS["torch"].helpers[h] for h in sorted(w.helpers)]
+    helpers = [TORCH_JVP_HELPERS.get(h, TARGETS["torch"].helpers[h]) if r.jvp else TARGETS["torch"].helpers[h]
+               for h in sorted(w.helpers)]
     parts = ["\n\n".join([_docstring(r, rewrites, extra), "import inspect\n\nimport torch", "\n".join(_constants(r))]),
              *helpers,
              _SHAPE_CHECK,

@@ -53,6 +53,185 @@ def _embed_helper(zeros: str, ndim: str, arange: str, place: str, fixed: str = "
     {place}'''
 
 
+def _det_helpers(lib: str, arange: str, axis: str, cat: str, zeros: str, flip: str) -> str:
+    """The source shared by torch's and JAX's derivatives of det: the dense k-th derivative tensor and the second
+    derivative along a direction, both through the SVD, written with the library's arange, axis keyword,
+    concatenation, zeros and flip axis."""
+    return f'''def _det_tensor(a, k):
+    # the k-th derivative tensor of det at a (k >= 2), shape (n, n) * k, entry [i1, j1, ..., ik, jk], through the SVD
+    # a = U diag(s) V' (exact at singular matrices): sign * sum over the orderings p of 1..k of parity(p) times
+    # sum over r1..rk of q[r1..rk] U[i1, r1] V[j1, r_p(1)] ... U[ik, rk] V[jk, r_p(k)], where q[r1..rk] is the
+    # product of the s_m with m not among the r's (0 where two r's agree) and sign = det(U) det(V') = +-1
+    import itertools
+    n = a.shape[-1]
+    if k > n:
+        return {zeros.format(shape="(n, n) * k")}   # det is a polynomial of degree n
+    u, s, vt = {lib}.linalg.svd(a)
+    index = {arange}
+    rows = [index.reshape([n if i == j else 1 for i in range(k)]) for j in range(k)]
+    taken = sum(r[..., None] == index for r in rows)
+    q = {lib}.prod({lib}.where(taken > 0, 1.0, s), {axis}=-1)
+    for x in range(k):
+        for y in range(x):
+            q = {lib}.where(rows[x] == rows[y], 0.0, q)
+    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    sums, out_rows, out_cols = letters[:k], letters[k:2 * k], letters[2 * k:3 * k]
+    output = "".join(i + j for i, j in zip(out_rows, out_cols, strict=True))
+    result = 0.0
+    for p in itertools.permutations(range(k)):
+        parity = (-1.0) ** sum(p[x] > p[y] for x in range(k) for y in range(x + 1, k))
+        operands = [sums, *(out_rows[m] + sums[m] for m in range(k)), *(out_cols[m] + sums[p[m]] for m in range(k))]
+        result = result + parity * {lib}.einsum(",".join(operands) + "->" + output, q, *[u] * k, *[vt.T] * k)
+    return {lib}.sign({lib}.linalg.det(u) * {lib}.linalg.det(vt)) * result
+
+
+def _cofactor_along_value(a, da):
+    # the derivative of the cofactor matrix along da, sum over c, d of D2det(a)[i, j, c, d] da[c, d], in O(n^3)
+    # through the SVD a = U diag(s) V': with e = U' da V and q[r, c] the product of the s_m with m neither r nor c
+    # (q[r, r] = 0), it is sign * U (diag(q diagonal(e)) - q .* e') V'
+    n = a.shape[-1]
+    u, s, vt = {lib}.linalg.svd(a)
+    e = u.T @ da @ vt.T
+    index = {arange}
+    eye = index[:, None] == index
+    r = {lib}.where(eye, 1.0, s)            # row c: the s_m, with s_c replaced by 1
+    ones = {lib}.ones_like(r[:, :1])
+    before = {cat}([ones, {lib}.cumprod(r[:, :-1], {axis}=1)], {axis}=1)
+    after = {cat}([{lib}.flip({lib}.cumprod({lib}.flip(r[:, 1:], {flip}), {axis}=1), {flip}), ones], {axis}=1)
+    q = {lib}.where(eye, 0.0, before * after)
+    rotated = {lib}.where(eye, (q @ {lib}.diagonal(e))[:, None], 0.0) - q * e.T
+    return {lib}.sign({lib}.linalg.det(u) * {lib}.linalg.det(vt)) * (u @ rotated @ vt)'''
+
+
+def _torch_det_helpers(jvp: bool) -> str:
+    """torch's derivatives of det: autograd functions whose derivative is the next derivative of det (torch's own
+    derivatives of det are wrong from the third on), with a forward-mode jvp only in a module that asks for one
+    (Dynamo refuses an autograd function with a custom jvp)."""
+    det_jvp = """
+
+    @staticmethod
+    def jvp(ctx, da, _):
+        a, = ctx.saved_tensors
+        return _det_along(a, ctx.k, da)""" if jvp else ""
+    along_jvp = """
+
+    @staticmethod
+    def jvp(ctx, ta, tda):
+        a, da = ctx.saved_tensors
+        return _third_along(a, ta, da) + _CofactorAlong.apply(a, tda)""" if jvp else ""
+    forward_a = "\n        ctx.save_for_forward(inputs[0])" if jvp else ""
+    forward_both = "\n        ctx.save_for_forward(*inputs)" if jvp else ""
+    return _det_helpers("torch", "torch.arange(n, device=a.device)", "dim", "torch.cat", "a.new_zeros({shape})",
+                        "dims=(1,)") + f'''
+
+
+class _DetDerivative(torch.autograd.Function):
+    """D^k det(a), shape (n, n) * k (k = 1: the cofactor matrix, torch's own derivative of det; k >= 2: _det_tensor),
+    whose derivative is the next one, D^(k+1) det(a)."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(a, k):
+        return torch.func.grad(torch.linalg.det)(a) if k == 1 else _det_tensor(a, k)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[0]){forward_a}
+        ctx.k = inputs[1]
+
+    @staticmethod
+    def backward(ctx, g):
+        # g against the first k pairs of axes of D^(k+1) det(a) (for k = 1, D2det is symmetric in its two pairs)
+        a, = ctx.saved_tensors
+        k, n = ctx.k, a.shape[-1]
+        if k >= n:
+            return torch.zeros_like(a), None
+        if k == 1:
+            return _CofactorAlong.apply(a, g), None
+        return torch.tensordot(g, _DetDerivative.apply(a, k + 1), dims=2 * k), None{det_jvp}
+
+
+def _det_along(a, k, da):
+    # the last pair of axes of D^(k+1) det(a) against da: the derivative of D^k det(a) along da
+    n = a.shape[-1]
+    if k >= n:
+        return a.new_zeros((n, n) * k)
+    if k == 1:
+        return _CofactorAlong.apply(a, da)
+    return torch.tensordot(_DetDerivative.apply(a, k + 1), da, dims=2)
+
+
+def _third_along(a, ta, da):
+    # D3det(a) against ta and da: the derivative of _cofactor_along_value(a, da) along ta
+    return torch.tensordot(_det_along(a, 2, ta), da, dims=2)
+
+
+class _CofactorAlong(torch.autograd.Function):
+    """D2det(a) against da (_cofactor_along_value), linear in da and, along a, the third derivative of det."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(a, da):
+        return _cofactor_along_value(a, da)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(*inputs){forward_both}
+
+    @staticmethod
+    def backward(ctx, g):
+        a, da = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        return (_third_along(a, g, da) if needs[0] else None,
+                _CofactorAlong.apply(a, g) if needs[1] else None){along_jvp}
+
+
+def _det_derivative(a, k):
+    return _DetDerivative.apply(a, k)'''
+
+
+_JAX_DET_HELPERS = _det_helpers("jnp", "jnp.arange(n)", "axis", "jnp.concatenate", "jnp.zeros({shape}, dtype=a.dtype)",
+                                "axis=1") + '''
+
+
+def _det_derivative_value(a, k):
+    # D^k det(a), shape (n, n) * k: for k = 1 the cofactor matrix, JAX's own derivative of det; for k >= 2 _det_tensor
+    return jax.grad(jnp.linalg.det)(a) if k == 1 else _det_tensor(a, k)
+
+
+# the derivative of each derivative of det is the next one: JAX's own second derivative of det is NaN where its LU
+# factors have an exact zero pivot
+_det_derivative = jax.custom_jvp(_det_derivative_value, nondiff_argnums=(1,))
+_cofactor_along = jax.custom_jvp(_cofactor_along_value)
+
+
+def _det_along(a, k, da):
+    # the last pair of axes of D^(k+1) det(a) against da: the derivative of D^k det(a) along da
+    n = a.shape[-1]
+    if k >= n:
+        return jnp.zeros((n, n) * k, dtype=a.dtype)
+    if k == 1:
+        return _cofactor_along(a, da)
+    return jnp.tensordot(_det_derivative(a, k + 1), da, axes=2)
+
+
+def _det_derivative_jvp(k, primals, tangents):
+    (a,), (da,) = primals, tangents
+    return _det_derivative(a, k), _det_along(a, k, da)
+
+
+def _cofactor_along_jvp(primals, tangents):
+    # linear in da; along a, the third derivative of det
+    (a, da), (ta, tda) = primals, tangents
+    return _cofactor_along(a, da), jnp.tensordot(_det_along(a, 2, ta), da, axes=2) + _cofactor_along(a, tda)
+
+
+_det_derivative.defjvp(_det_derivative_jvp)
+_cofactor_along.defjvp(_cofactor_along_jvp)'''
+
+
 _NUMPY_HELPERS = {
     "_erf": '''def _erf(x):
     from scipy.special import erf   # SciPy only in a module that uses erf
@@ -148,10 +327,14 @@ _TORCH_HELPERS = {
     "_unit": '''def _unit(x):
     # x/norm2(x), and 0 at x = 0
     return x / torch.clamp(torch.linalg.vector_norm(x), min=torch.finfo(x.dtype).tiny)''',
+    "_det_derivative": _torch_det_helpers(jvp=False),
     "_embed": _embed_helper("value.new_zeros(shape)", "value.dim()", "torch.arange(shape[k], device=value.device)",
                             "return result.index_put(tuple(index), value)",
                             "torch.tensor(-1 - w, device=value.device)"),
 }
+
+# a torch module with a forward-mode jvp: its helpers' autograd functions have one too (forward over reverse)
+TORCH_JVP_HELPERS = {"_det_derivative": _torch_det_helpers(jvp=True)}
 
 _JAX_HELPERS = {
     "_unit": '''def _unit(x):
@@ -161,6 +344,7 @@ _JAX_HELPERS = {
     # log(det(a)), NaN where det(a) <= 0
     sign, value = jnp.linalg.slogdet(a)
     return jnp.where(sign > 0, value, jnp.nan)''',
+    "_det_derivative": _JAX_DET_HELPERS,
     "_embed": _embed_helper("jnp.zeros(shape, dtype=value.dtype)", "value.ndim", "jnp.arange(shape[k])",
                             "return result.at[tuple(index)].set(value)"),
 }
@@ -398,26 +582,15 @@ class Writer:
         return call(self.use("_logdet"), a)
 
     def cofactor(self, a: Code) -> Code:
-        if self.target.name == "numpy":
-            return call(self.use("_cofactor"), a)
-        return call(self._det_derivatives(1), a)
+        return self.det_derivative(a, 1)
 
     def det_derivative(self, a: Code, order: int) -> Code:
-        """The order-th derivative tensor of det (order >= 2; order 1 is `cofactor`)."""
-        if self.target.name == "numpy":
-            return call(self.use("_det_derivative"), a, str(order))
-        return call(self._det_derivatives(order), a)
-
-    def _det_derivatives(self, order: int) -> str:
-        # torch and JAX: the framework's own derivatives of det, defined at a singular matrix (where det(A) inv(A)'
-        # is not), themselves differentiable, and traced by vmap, jit and torch.compile; entry [i1, j1, ..., ik, jk]
-        torch = self.target.name == "torch"
-        grad, jacobian, det = (("torch.func.grad", "torch.func.jacfwd", "torch.linalg.det") if torch
-                               else ("jax.grad", "jax.jacfwd", "jnp.linalg.det"))
-        function = f"{grad}({det})"
-        for _ in range(order - 1):
-            function = f"{jacobian}({function})"
-        return function
+        """The order-th derivative tensor of det (order 1: the cofactor matrix), exact at singular matrices, where
+        det(A) inv(A)' is not defined; in torch and JAX differentiable to every order (each derivative's derivative
+        is the next one)."""
+        if self.target.name == "numpy" and order == 1:
+            return call(self.use("_cofactor"), a)
+        return call(self.use("_det_derivative"), a, str(order))
 
     def logsumexp(self, x: Code, axes: tuple[int, ...], rank: int) -> Code:
         """Over `axes` of an array with `rank` axes (all of them: over every entry)."""
