@@ -47,6 +47,12 @@ VJP_CASES: dict[str, list[tuple[str, str, dict, int]]] = {
               ("x'*A(:, 2)*A(1, 3)", "A", {"A": (3, 3), "x": (3,)}, 1)],
 }
 
+# Rules that are identically 0 (piecewise-constant primitives): a doubled or transposed 0 is the same rule, so each is
+# mutated by adding 1 to every entry instead, on the case given here.
+ZERO_RULES: dict[str, tuple[str, str, dict, int]] = {
+    "ismax": ("sum(sum(ismax(A, 2).*B.*A))", "A", SQUARE, 1),
+}
+
 # Mutants that cannot be told apart from the rule (so no check could catch them), with the reason.
 NOT_APPLICABLE = {
     ("sign", "double"): "its derivative is identically 0",
@@ -99,9 +105,9 @@ def caught(text: str, wrt: str, decls: dict, order: int) -> list[str]:
 # ---- coverage: every rule of both tables has a mutation case ----
 
 def test_every_rule_has_a_mutation_case():
-    missing = sorted(set(rules.VJP) - set(VJP_CASES))
+    missing = sorted(set(rules.VJP) - set(VJP_CASES) - set(ZERO_RULES))
     assert not missing, f"add mutation cases to VJP_CASES for the VJP rules {missing}"
-    stale = sorted(set(VJP_CASES) - set(rules.VJP))
+    stale = sorted((set(VJP_CASES) | set(ZERO_RULES)) - set(rules.VJP))
     assert not stale, f"VJP_CASES names rules that no longer exist: {stale}"
 
 
@@ -146,6 +152,23 @@ def test_every_vjp_rule_is_transposed_in_some_case(monkeypatch):
             for text, wrt, decls, order in cases:
                 cr.derivative(cr.parse(text, **decls), wrt, order)
         assert used, f"no case of VJP_CASES[{op!r}] gives the rule a square-matrix operand"
+
+
+@pytest.mark.parametrize("op", sorted(ZERO_RULES))
+def test_a_zero_rule_is_zero_and_a_nonzero_one_is_caught(op, monkeypatch):
+    text, wrt, decls, order = ZERO_RULES[op]
+    used: list = []
+    rule = rules.VJP[op]
+
+    def shifted(g, node, k, n_f):
+        zero = rule(g, node, k, n_f)
+        assert zero.op == "const" and zero.params.value == 0.0, "the exemption is earned: the rule gives 0"
+        used.append(node.op)
+        return b.const(1.0, zero.shape)
+    assert len(caught(text, wrt, decls, order)) == len(SEEDS), "the check passes the rule itself at every seed"
+    monkeypatch.setitem(rules.VJP, op, shifted)
+    missed = caught(text, wrt, decls, order)
+    assert used and not missed, f"a nonzero {op!r} rule passed the check: {missed}"
 
 
 ELEMENTWISE_MUTANTS = [(name, how) for name in ELEMENTWISE for how in ("double", "shift")

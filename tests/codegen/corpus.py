@@ -68,6 +68,8 @@ CORPUS = [
     ("-sum(sum(Y.*logsoftmax(X*W + b', 2)))/size(X, 1)", ("W", "b"),
      {"X": ("m", "n"), "W": ("n", "k"), "b": ("k",), "Y": ("m", "k")}),
     ("sum(logsumexp(X, 1)) + max(x) - min(x) + sum(max(X, [], 2))", ("X", "x"), {"X": ("m", "n"), "x": ("n",)}),
+    # the ties of a min of a sum (ismax: the derivative once divided by a tie count rounded to 0)
+    ("sum(min(logsoftmax(X, 2), [], 1))", ("X",), {"X": ("m", "n")}),
     # found by tests/codegen/test_generated_properties.py: a number made of sizes read by a library function or
     # placed in an array, a unit vector's entry in torch's backward, a function that is one of its inputs
     ("a + mean(z) + sin(sum(z.^0))", ("a", "z"), {"a": "scalar", "z": ("m",)}),

@@ -123,11 +123,16 @@ def _logsumexp(g: Node, node: Node, k: int, n_f: int) -> Node:
 def _amax(g: Node, node: Node, k: int, n_f: int) -> Node:
     # d max(x) = sum_i w_i dx_i with w = [x = max(x)] / #{i : x_i = max(x)}: the derivative is split equally among
     # tied largest entries (JAX's and PyTorch's amax convention), so the weights sum to 1 and a single largest entry
-    # takes it all. [x = m] is 1 - step(m - x), since x <= m.
+    # takes it all. [x = m] is ismax(x), which compares x with m exactly: at least one entry of each slice is marked.
     x = node.args[0]
-    tied = b.sub(b.const(1.0), b.apply("step", b.sub(_spread(node, node), x)))
+    tied = b.ismax(x, node.params.axes)
     count = b.contract([(tied, _s(x))], _kept(node))
     return _along(g, node, b.div(tied, _spread(node, count)), n_f)
+
+
+def _piecewise_constant(g: Node, node: Node, k: int, n_f: int) -> Node:
+    # ismax(x) is constant wherever it is differentiable (it jumps where a tie forms or breaks)
+    return b.zeros(g.shape[:n_f] + node.args[0].shape)
 
 
 def _inverse(g: Node, node: Node, k: int, n_f: int) -> Node:
@@ -221,6 +226,7 @@ VJP: dict[Op, Rule] = {
     Op.INDEX: _index,
     Op.LOGSUMEXP: _logsumexp,
     Op.AMAX: _amax,
+    Op.ISMAX: _piecewise_constant,
     Op.NORM2: _norm2,
     Op.UNIT: _unit,
     Op.INV: _inverse,

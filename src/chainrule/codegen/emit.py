@@ -125,6 +125,7 @@ EMIT: dict[Op, Emit] = {
     Op.INDEX: _index,
     Op.LOGSUMEXP: _reduction("logsumexp"),
     Op.AMAX: _reduction("amax"),
+    Op.ISMAX: _reduction("ismax"),
     Op.NORM2: _one("norm2"),
     Op.UNIT: _one("unit"),
     Op.INV: _one("inv"),
@@ -480,7 +481,8 @@ def _matrix_product(args: Sequence[Node], specs: Sequence[tuple], out: tuple) ->
 # What a temporary may be named after, per primitive, the most telling name first (tests/ir/test_ops.py checks the
 # table); the others' temporaries are numbered: NUMBERED.
 NAMED_AFTER: dict[Op, Callable[[Node, OperandName], list[str]]] = {
-    **dict.fromkeys((Op.MAP, Op.LOGSUMEXP, Op.AMAX, Op.NORM2, Op.UNIT, Op.INV, Op.DET, Op.LOGDET), _function_names),
+    **dict.fromkeys((Op.MAP, Op.LOGSUMEXP, Op.AMAX, Op.ISMAX, Op.NORM2, Op.UNIT, Op.INV, Op.DET, Op.LOGDET),
+                    _function_names),
     Op.CONTRACT: _product_names,
 }
 # leaves are never statements; a sum, power, extremum, stack, index or det derivative has no short name of its own

@@ -232,7 +232,15 @@ _det_derivative.defjvp(_det_derivative_jvp)
 _cofactor_along.defjvp(_cofactor_along_jvp)'''
 
 
+def _ismax_helper(largest: str, keep: str, cast: str) -> str:
+    """ismax: x compared with its own maximum (one of its numbers, so equal exactly), 1.0 or 0.0 in x's dtype."""
+    return f'''def _ismax(x, axes):
+    # 1 where an entry of x is the largest over axes, else 0
+    return (x == {largest}(x, {keep}=True)){cast}'''
+
+
 _NUMPY_HELPERS = {
+    "_ismax": _ismax_helper("np.max", "axis=axes, keepdims", ".astype(x.dtype)"),
     "_erf": '''def _erf(x):
     from scipy.special import erf   # SciPy only in a module that uses erf
     return erf(x)''',
@@ -328,6 +336,7 @@ _TORCH_HELPERS = {
     # x/norm2(x), and 0 at x = 0
     return x / torch.clamp(torch.linalg.vector_norm(x), min=torch.finfo(x.dtype).tiny)''',
     "_det_derivative": _torch_det_helpers(jvp=False),
+    "_ismax": _ismax_helper("torch.amax", "dim=axes, keepdim", ".to(x.dtype)"),
     "_embed": _embed_helper("value.new_zeros(shape)", "value.dim()", "torch.arange(shape[k], device=value.device)",
                             "return result.index_put(tuple(index), value)",
                             "torch.tensor(-1 - w, device=value.device)"),
@@ -345,6 +354,7 @@ _JAX_HELPERS = {
     sign, value = jnp.linalg.slogdet(a)
     return jnp.where(sign > 0, value, jnp.nan)''',
     "_det_derivative": _JAX_DET_HELPERS,
+    "_ismax": _ismax_helper("jnp.max", "axis=axes, keepdims", ".astype(x.dtype)"),
     "_embed": _embed_helper("jnp.zeros(shape, dtype=value.dtype)", "value.ndim", "jnp.arange(shape[k])",
                             "return result.at[tuple(index)].set(value)"),
 }
@@ -604,6 +614,11 @@ class Writer:
         if self.target.name == "torch":
             return call("torch.amax", x, _torch_dims(axes, rank))
         return call(f"{self.lib}.max", x, *_axis_argument(axes, rank))
+
+    def ismax(self, x: Code, axes: tuple[int, ...], rank: int) -> Code:
+        """1 where an entry is the largest over `axes`, else 0 (the weights of amax's derivative, before the ties
+        share them)."""
+        return call(self.use("_ismax"), x, str(axes))
 
     def norm2(self, x: Code) -> Code:
         if self.target.name == "numpy":

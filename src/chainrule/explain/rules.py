@@ -185,6 +185,8 @@ NAMES: dict[str, Namer] = {
     "unit": lambda u, k: "unit vector: d unit(x) = (I - unit(x) unit(x)') dx/norm2(x)",
     "softmax": lambda u, k: "softmax: Jacobian diag(s) - s s'" + ("" if len(u.inputs) == 1 else
                                                                    ", for each row (column) on its own"),
+    "ismax": lambda u, k: ("ismax: 1 at the largest entries, 0 elsewhere, constant between ties, so its derivative "
+                           "is 0"),
     "logsumexp": lambda u, k: "log-sum-exp: derivative softmax(x)'" + ("" if len(u.inputs) == 1 else
                                                                         ", for each row (column) on its own"),
     "einsum": lambda u, k: "einsum: a generalized product, linear in each operand",

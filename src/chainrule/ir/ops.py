@@ -44,6 +44,7 @@ class Op(str, Enum):
     # ---- reductions ----
     LOGSUMEXP = "logsumexp"  # log(sum(exp(x))) over the axes of ReduceParams (all: a scalar), without overflow
     AMAX = "amax"            # the largest entry over the axes of ReduceParams (all: a scalar); min(x) is -amax(-x)
+    ISMAX = "ismax"          # 1 where an entry is the largest over the axes of ReduceParams, else 0; shaped like x
     NORM2 = "norm2"          # the 2-norm (Frobenius for a matrix), scaled by the largest entry: a scalar
     UNIT = "unit"            # x/norm2(x), 0 at x = 0: the gradient of norm2, shaped like x
 
@@ -122,6 +123,7 @@ PARAMS: dict[Op, type[Any] | None] = {
     Op.INDEX: IndexParams,
     Op.LOGSUMEXP: ReduceParams,
     Op.AMAX: ReduceParams,
+    Op.ISMAX: ReduceParams,
     Op.NORM2: None,
     Op.UNIT: None,
     Op.INV: None,

@@ -189,11 +189,17 @@ def _same(node: Node) -> Shape:
 
 def _reduce(node: Node) -> Shape:
     # the operand's shape without the reduced axes (distinct, sorted, in range)
+    axes, shape = node.params.axes, _marked(node)
+    return tuple(d for k, d in enumerate(shape) if k not in axes)
+
+
+def _marked(node: Node) -> Shape:
+    # the operand's shape, its entries marked over some of its axes (distinct, sorted, in range)
     _operands(node, 1)
     axes, shape = node.params.axes, node.args[0].shape
     if list(axes) != sorted(set(axes)) or any(type(a) is not int or not 0 <= a < len(shape) for a in axes):
         raise _Malformed(f"the reduced axes {axes!r} are not distinct sorted axes of shape {shape}")
-    return tuple(d for k, d in enumerate(shape) if k not in axes)
+    return shape
 
 
 # ---- linear algebra ----
@@ -225,6 +231,7 @@ SHAPE_RULES: dict[Op, Callable[[Node], Shape]] = {
     Op.INDEX: _index,
     Op.LOGSUMEXP: _reduce,
     Op.AMAX: _reduce,
+    Op.ISMAX: _marked,
     Op.NORM2: _to_scalar,
     Op.UNIT: _same,
     Op.INV: _square,

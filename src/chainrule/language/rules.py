@@ -600,6 +600,14 @@ def _along_dimension(name: str) -> Check:
     return check
 
 
+def _marked(name: str) -> Check:
+    """ismax(X): 1 at the largest entries, 0 elsewhere, shaped like X (any rank); ismax(X, d) along a dimension."""
+    def check(ctx: Ctx, node: Syntax, args: list[SType]) -> SType:
+        _reduction(name)(ctx, node, args)
+        return args[0]
+    return check
+
+
 def _ir_axes(t: SType, d: int | None) -> tuple[int, ...]:
     """The IR axes that dimension d (None: all) of a value of surface type t runs along; () for a dimension of 1."""
     if d is None:
@@ -728,6 +736,7 @@ FUNCTIONS: dict[str, Rule] = {
     "sum": Rule(None, _reduction("sum"), _along(_sum_over)),
     "mean": Rule(None, _reduction("mean"), _along(_mean_over)),
     "logsumexp": Rule(None, _reduction("logsumexp"), _along(b.logsumexp)),
+    "ismax": Rule(None, _marked("ismax"), _along(b.ismax)),
     "softmax": Rule(None, _along_dimension("softmax"), _along(_softmax)),
     "logsoftmax": Rule(None, _along_dimension("logsoftmax"), _along(_logsoftmax)),
     "size": Rule(None, _size, _lower_size),

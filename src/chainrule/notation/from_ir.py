@@ -281,6 +281,17 @@ def _reduction(name: str, before: tuple[M, ...] = ()) -> Callable[[Node, list[M]
     return convert
 
 
+def _marked(name: str) -> Callable[[Node, list[M]], M]:
+    """ismax(x) over every entry; along one dimension of a matrix ismax(X, 1) (down each column), ismax(X, 2)."""
+    def convert(node: Node, args: list[M]) -> M:
+        axes = node.params.axes
+        if len(axes) == node.args[0].rank:
+            return m.func(name, args[0], orient=args[0].orient)
+        assert node.args[0].rank == 2 and len(axes) == 1, "the language marks a matrix along one dimension"
+        return m.func(name, args[0], m.num(axes[0] + 1), orient=args[0].orient)
+    return convert
+
+
 def _logsoftmax_operand(node: Node) -> int | None:
     """k where the sum is z - logsumexp(z) over every entry of z = node.args[k] (how logsoftmax(z) is stored)."""
     if len(node.args) != 2 or not node.shape:
@@ -863,6 +874,7 @@ _CONVERT: dict[Op, Callable[[Node, list[M]], M]] = {
     Op.INDEX: _pick,
     Op.LOGSUMEXP: _reduction("logsumexp"),
     Op.AMAX: _reduction("max", (m.stack([]),)),
+    Op.ISMAX: _marked("ismax"),
     Op.INV: lambda node, args: m.func("inv", args[0]),
     Op.DET: lambda node, args: m.func("det", args[0], orient="s"),
     Op.LOGDET: lambda node, args: m.func("logdet", args[0], orient="s"),

@@ -139,9 +139,10 @@ _REASONS: dict[Op, Callable[[Node, tuple, float], str]] = {
     Op.DET: lambda node, at, bad: "overflow in det",
     Op.LOGDET: lambda node, at, bad: "logdet of a matrix whose determinant is not positive",
 }
-# No reason of their own: delta and basis are always finite, max, min and amax wherever their operands are; norm2, unit
-# and cofactor scale or factorise their operand first, so they overflow only near the float range ("norm2 gave inf").
-REASONLESS = frozenset({Op.DELTA, Op.BASIS, Op.MAX, Op.MIN, Op.AMAX, Op.NORM2, Op.UNIT, Op.COFACTOR,
+# No reason of their own: delta and basis are always finite, max, min and amax wherever their operands are, ismax
+# always (0 or 1); norm2, unit and cofactor scale or factorise their operand first, so they overflow only near the
+# float range ("norm2 gave inf").
+REASONLESS = frozenset({Op.DELTA, Op.BASIS, Op.MAX, Op.MIN, Op.AMAX, Op.ISMAX, Op.NORM2, Op.UNIT, Op.COFACTOR,
                         Op.STACK, Op.INDEX})   # stack and index move entries, finite where their operands are
 
 

@@ -199,6 +199,13 @@ def _amax_step(node: Node, sizes) -> Compiled:
     return _reading_all(node, sizes, lambda xs: np.asarray(np.max(xs[0], axis=axes), dtype=np.float64))
 
 
+def _ismax_step(node: Node, sizes) -> Compiled:
+    # x == max(x): exact, the maximum is one of x's own numbers (a NaN entry is nobody's maximum)
+    axes = node.params.axes
+    return _reading_all(node, sizes, lambda xs: (xs[0] == np.max(xs[0], axis=axes, keepdims=True)).astype(np.float64),
+                        _entries(node, sizes))
+
+
 def _cofactor_step(node: Node, sizes) -> Compiled:
     # the k-th derivative of det through the SVD (ir/linalg.py): a rotated copy, turned one index at a time
     k = node.params.order
@@ -437,6 +444,7 @@ STEPS: dict[Op, Callable[[Node, Mapping[str, int]], Compiled]] = {
     Op.INDEX: _index_step,
     Op.LOGSUMEXP: _logsumexp_step,
     Op.AMAX: _amax_step,
+    Op.ISMAX: _ismax_step,
     Op.NORM2: _scaled_step(linalg.norm2),
     Op.UNIT: _scaled_step(linalg.unit),
     Op.INV: _matrix_step(np.linalg.inv),

@@ -46,6 +46,7 @@ __all__ = [
     "index",
     "inv",
     "is_const",
+    "ismax",
     "logdet",
     "logsumexp",
     "maximum",
@@ -332,6 +333,16 @@ def amax(x: Node, axes: Sequence[int] | None = None) -> Node:
     if x.op is Op.CONST:
         return const(x.params.value, tuple(d for k, d in enumerate(x.shape) if axes is not None and k not in axes))
     return _reduced(Op.AMAX, x, axes)
+
+
+def ismax(x: Node, axes: Sequence[int] | None = None) -> Node:
+    """1 where an entry of x is the largest over `axes` (default: all), else 0, shaped like x. It compares x with
+    amax(x) computed from the same numbers, so every maximum is marked exactly: step(amax(x) - x) instead lost them
+    when x is a sum, whose terms the sum amax(x) - x takes apart and adds up in another order."""
+    axes = tuple(range(x.rank)) if axes is None else tuple(sorted(axes))
+    if not axes or x.op is Op.CONST:
+        return const(1.0, x.shape)     # over no axis, or of equal entries: every entry is a largest one
+    return make(Op.ISMAX, (x,), ReduceParams(axes), x.shape)
 
 
 def inv(a: Node) -> Node:

@@ -27,6 +27,7 @@ REBUILD: dict[Op, Callable[[Node, list[Node]], Node]] = {
     Op.INDEX: lambda n, a: b.index(a[0], n.params.select),
     Op.LOGSUMEXP: lambda n, a: b.logsumexp(a[0], n.params.axes),
     Op.AMAX: lambda n, a: b.amax(a[0], n.params.axes),
+    Op.ISMAX: lambda n, a: b.ismax(a[0], n.params.axes),
     Op.NORM2: lambda n, a: b.norm2(a[0]),
     Op.UNIT: lambda n, a: b.unit(a[0]),
     Op.INV: lambda n, a: b.inv(a[0]),
