@@ -29,8 +29,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from common import markdown_table, ms, paired_times
+from common import alternating_times, markdown_table, ms, paired_times, steady_allocator
 from evaluation_time import CASES, MF_RANK, MLP_OUT, verify
+from torch_functions import hand_functions
 
 import chainrule as cr
 
@@ -40,7 +41,8 @@ HVP_SIZE = 1000
 BATCHED_SIZES = (100, 1000)
 CLASSES = 10        # the batched models' outputs
 GRADIENT_HEADER = ["problem", "by", "n", "closed form ms", "numpy ms", "ratio", "torch autograd ms",
-                   "torch generated ms", "ratio", "jax.jit(jax.grad) ms", "jax generated ms", "ratio"]
+                   "torch generated ms", "ratio", "torch hand-written Function ms", "generated ÷ hand-written",
+                   "jax.jit(jax.grad) ms", "jax generated ms", "ratio"]
 
 
 def torch_losses(torch):
@@ -170,10 +172,12 @@ def gradient_row(model: Model, n: int, fw) -> list:
     expected = model.closed(**values)
     verify_all(_tuple(m["numpy"].grad(**args), k), expected)
     ours, closed = paired_times(lambda: m["numpy"].grad(**args), lambda: model.closed(**values))
-    t_ours, t_auto = torch_times(torch, m["torch"].f, torch_losses(torch)[model.name], args, model.wrt, expected)
+    t_ours, t_auto, t_hand = torch_times(torch, [m["torch"].f, torch_losses(torch)[model.name],
+                                                 hand_functions(torch)[model.name]], args, model.wrt, expected)
     j_ours, j_auto = jax_times(jax, jnp, m["jax"], jax_losses(jnp, jax)[model.name], args, model.wrt, expected)
     return [model.name, ", ".join(model.wrt), n, ms(closed), ms(ours), f"{ours / closed:.2f}×", ms(t_auto),
-            ms(t_ours), f"{t_ours / t_auto:.2f}×", ms(j_auto), ms(j_ours), f"{j_ours / j_auto:.2f}×"]
+            ms(t_ours), f"{t_ours / t_auto:.2f}×", ms(t_hand), f"{t_ours / t_hand:.2f}×", ms(j_auto), ms(j_ours),
+            f"{j_ours / j_auto:.2f}×"]
 
 
 # Rounds of alternation for the torch and JAX columns: their times move more between rounds than NumPy's (XLA runs
@@ -182,16 +186,18 @@ def gradient_row(model: Model, n: int, fw) -> list:
 FRAMEWORK_ROUNDS = 7
 
 
-def torch_times(torch, generated, autograd_loss, args, wrt, expected):
-    """Times (generated, torch.autograd), each a forward and a backward pass for every wrt variable."""
+def torch_times(torch, losses, args, wrt, expected):
+    """Times of each loss (the generated f, torch.autograd's, the hand-written Function's), each a forward and a
+    backward pass for every wrt variable, measured in alternation."""
     tensors = {k: torch.tensor(v) for k, v in args.items()}
 
     def step(fn):
         inputs = {k: (t.detach().requires_grad_() if k in wrt else t) for k, t in tensors.items()}
         return torch.autograd.grad(fn(**inputs), [inputs[w] for w in wrt])
 
-    verify_all([g.numpy() for g in step(generated)], expected)
-    return paired_times(lambda: step(generated), lambda: step(autograd_loss), FRAMEWORK_ROUNDS)
+    for loss in losses:
+        verify_all([g.numpy() for g in step(loss)], expected)
+    return alternating_times([lambda loss=loss: step(loss) for loss in losses], FRAMEWORK_ROUNDS)
 
 
 def jax_times(jax, jnp, module, loss, args, wrt, expected):
@@ -279,6 +285,7 @@ def main(parts: list[str]) -> int:
         print(markdown_table(["problem", "wrt", "numpy s", "torch s", "jax s", "products in numpy grad"],
                              [generation_row(model) for model in models]))
         return 0
+    steady_allocator()
     fw = frameworks()
     parts = parts or ["gradients", "batched", "hessians", "hvps"]
     if "gradients" in parts or "batched" in parts:
