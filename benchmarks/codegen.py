@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from common import alternating_times, markdown_table, ms, paired_times, steady_allocator
+from common import alternating_times, markdown_table, ms, paired_times
 from evaluation_time import CASES, MF_RANK, MLP_OUT, verify
 from torch_functions import hand_functions
 
@@ -285,7 +285,6 @@ def main(parts: list[str]) -> int:
         print(markdown_table(["problem", "wrt", "numpy s", "torch s", "jax s", "products in numpy grad"],
                              [generation_row(model) for model in models]))
         return 0
-    steady_allocator()
     fw = frameworks()
     parts = parts or ["gradients", "batched", "hessians", "hvps"]
     if "gradients" in parts or "batched" in parts:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from common import code, first_call_time, markdown_table, ms, paired_times, steady_allocator
+from common import code, first_call_time, markdown_table, ms, paired_times
 
 import chainrule as cr
 
@@ -244,7 +244,6 @@ def main() -> None:
     if args[:1] == ["--runs"]:
         runs, args = int(args[1]), args[2:]
     sizes = tuple(int(a) for a in args) or SIZES
-    steady_allocator()
     print("## Evaluation time (ratio chainrule / closed-form NumPy, lower is better)\n")
     measured = [measure(sizes) for _ in range(runs)]
     for k, rows in enumerate(measured):
