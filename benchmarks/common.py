@@ -41,3 +41,19 @@ def alternating_times(fns: Sequence[Callable[[], object]], rounds: int = 3) -> l
     """Steady times of each of `fns`, measured in turn, `rounds` times over; the best of each."""
     rows = [[steady_time(fn) for fn in fns] for _ in range(rounds)]
     return [min(column) for column in zip(*rows, strict=True)]
+
+
+def ms(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    return f"{seconds * 1e3:.3g}"
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def code(text: str) -> str:
+    return "`" + text.replace("|", "\\|") + "`"
