@@ -13,8 +13,9 @@ Besides the plain grammar it generates, on purpose, the shapes of input that hav
 whose only tensor term is multiplied by zero (`a+1+0*x`), element-wise powers by a constant 0 and by expressions
 (`(x.^y)'`, transposed), products of traces and reductions of scalars (`tr(A)*tr(A)`, `norm2(tr(A))`), parenthesised
 leaves (`(a)*b`), max/min of operands that are equal over a whole region (`max(u, relu(u))`, `max(u, abs(u))`,
-`min(u, max(u, v))`), determinants and sums of their gradients (`sum(cofactor(A))`), and values where the square
-matrix `A` is singular (its LU factors with an exact zero pivot for some seeds) or nearly so.
+`min(u, max(u, v))`), max/min of log-softmaxes (`min(logsoftmax(A, 2), [], 1)`: a sum whose largest entries the
+derivative's tie test must find), determinants and sums of their gradients (`sum(cofactor(A))`), and values where the
+square matrix `A` is singular (its LU factors with an exact zero pivot for some seeds) or nearly so.
 """
 from __future__ import annotations
 
