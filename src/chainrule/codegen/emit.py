@@ -177,7 +177,8 @@ class Program:
         w.notes |= shared
         order = topological(list(roots))
         self._in_order = {id(n) for n in order}
-        self._numbers = _numbers(order)
+        self._constant = _reading_no_variable(order)
+        self._numbers = _numbers(order, self._constant)
         self._negations = _negations(order, roots, self.known)
         self._expansions = _expansions(order, roots, self.known)
         self._codes: dict[int, Code] = {}
@@ -239,7 +240,7 @@ class Program:
                 text = f"{wrap(code, ATOM)}[{items}]" if items else code.text
                 return Code(f"-{text}", UNARY) if sign < 0 else Code(text, ATOM if items else code.prec)
             code = self._code_of(node, placeholder=True)
-            return self.w.array(code) if _needs_array(user, node, self._numbers) else code
+            return self.w.array(code) if _needs_array(user, node, self._numbers, self._constant) else code
         return ref
 
     def _code_of(self, node: Node, placeholder: bool) -> Code:
@@ -394,25 +395,31 @@ def _is_minus_one(node: Node) -> bool:
     return node.op is Op.CONST and not node.shape and node.params.value == -1.0
 
 
-def _numbers(order: Sequence[Node]) -> set[int]:
-    """The scalars that read no variable (1/size(X, 1)): computed as Python numbers, the sizes being numbers."""
+def _reading_no_variable(order: Sequence[Node]) -> set[int]:
+    """The nodes whose value reads no variable: numbers, sizes, constant tensors and what is made of them alone."""
     reads: dict[int, bool] = {}
     for node in order:
         reads[id(node)] = node.op is Op.VAR or any(reads.get(id(a), True) for a in node.args)
-    return {id(n) for n in order if not n.shape and not reads[id(n)]}
+    return {id(n) for n in order if not reads[id(n)]}
 
 
-def _needs_array(user: Node, node: Node, numbers: set[int]) -> bool:
+def _numbers(order: Sequence[Node], constant: set[int]) -> set[int]:
+    """The scalars that read no variable (1/size(X, 1)): computed as Python numbers, the sizes being numbers."""
+    return {id(n) for n in order if not n.shape and id(n) in constant}
+
+
+def _needs_array(user: Node, node: Node, numbers: set[int], constant: set[int]) -> bool:
     """Whether `user` must read the Python number `node` as an array: arithmetic takes numbers (a sum, a power, a
     product with an operand that is an array), a library function (sin, torch.broadcast_to, ...) may not. A product
-    whose other operands are numbers and constant tensors (a fill, eye, a unit vector: never arrays in the planned
-    code) broadcasts or embeds its numbers with such a function: 2*eye(n)/size(B, 2) is _embed(broadcast_to(2.0*t1,
-    ...)). A constant read by anything but a product is a literal that the writers place themselves
-    (torch.clamp(x, min=0.0))."""
+    whose operands all read no variable (numbers, and constant tensors: a fill, eye, a unit vector, and products and
+    sums of them, which the planner folds into the product rather than computing them as arrays) may broadcast or
+    embed its numbers with such a function: 2*eye(n)/size(B, 2) is _embed(broadcast_to(2.0*t1, ...)), and
+    vector(1, m)*vector(1, m)'*vector(1, m)/numel(z) is broadcast_to(t3*size["m"], ...). A constant read by anything
+    but a product is a literal that the writers place themselves (torch.clamp(x, min=0.0))."""
     if id(node) not in numbers or user.op in (Op.ADD, Op.POW) or (node.op is Op.CONST and user.op is not Op.CONTRACT):
         return False
     if user.op is Op.CONTRACT:
-        return bool(user.shape) and all(id(a) in numbers or a.op in CONSTANT_LEAVES for a in user.args)
+        return bool(user.shape) and all(id(a) in constant or a.op in CONSTANT_LEAVES for a in user.args)
     return True
 
 

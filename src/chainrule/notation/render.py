@@ -514,8 +514,9 @@ def _reciprocal(f: M) -> M:
 
 
 def _is_elementwise_quotient(factors: list[M]) -> bool:
-    """Scalars and reciprocals, some of them not scalars: an element-wise quotient (2*x.^-1 is 2./x)."""
-    return all(f.orient == "s" or _is_reciprocal(f) for f in factors) and any(f.orient != "s" for f in factors)
+    """Scalars and reciprocals, one of them not a scalar: an element-wise quotient (2*x.^-1 is 2./x). Of two that
+    are not scalars the product is a matrix product: x'.^-1*y.^-1 is not 1/x'/y, which divides by a vector."""
+    return all(f.orient == "s" or _is_reciprocal(f) for f in factors) and sum(f.orient != "s" for f in factors) == 1
 
 
 def _arranged(factors: list[M]) -> tuple[list[M], list[M]]:
