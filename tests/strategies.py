@@ -748,3 +748,42 @@ def kinks_ok(e: Gen, values: dict, margin: float = 1e-3) -> bool:
     """True when every kink argument of e is at least `margin` away from 0 at these values."""
     with np.errstate(all="ignore"):
         return all(np.all(np.abs(np.asarray(k(NP, values))) > margin) for k in e.kinks)
+
+
+# ---- functions whose finite differences err: for the checks themselves ---------------------------------------------
+
+@dataclass(frozen=True)
+class Wave:
+    """f(x) = offset + amplitude * sin(frequency * x + phase), entry by entry, at x, where a check's central
+    difference takes the step h: a large offset makes the differences' rounding dominate, a step that moves the
+    argument by up to 0.2 their truncation."""
+    x: np.ndarray
+    offset: float
+    amplitude: float
+    frequency: float
+    phase: float
+    h: float
+
+    def __call__(self, t):
+        return self.offset + self.amplitude * np.sin(self.frequency * t + self.phase)
+
+    def derivative(self, t):
+        return self.amplitude * self.frequency * np.cos(self.frequency * t + self.phase)
+
+    def resolves(self, relative_error: float, rounding: float) -> bool:
+        """Whether a derivative off by `relative_error` is more than the differences' own error can explain:
+        8 times their rounding bound (`rounding` units of roundoff of |f|, over h) plus the 1e-5 tolerance."""
+        largest = float(np.max(np.abs(self.derivative(self.x))))
+        noise = 8 * rounding * (abs(self.offset) + self.amplitude) / self.h
+        return relative_error * largest > noise + 1e-5 * max(1.0, largest)
+
+
+@st.composite
+def waves(draw, size: int = 3) -> Wave:
+    """Waves with offsets up to 1e8, amplitudes 1e-2 to 1e2, and steps moving the argument by 1e-7 to 0.2, at x in
+    [-2, 2]^size, for checks that take h = 1e-6 * max(1, max |x|)."""
+    x = np.array(draw(st.lists(st.floats(-2, 2), min_size=size, max_size=size)))
+    h = 1e-6 * max(1.0, float(np.max(np.abs(x))))
+    offset = draw(st.sampled_from((0.0, 1.0, -1.0))) * 10.0 ** draw(st.floats(0, 8))
+    return Wave(x, offset, 10.0 ** draw(st.floats(-2, 2)), 10.0 ** draw(st.floats(-7, np.log10(0.2))) / h,
+                draw(st.floats(0, 6.3)), h)

@@ -6,6 +6,8 @@ import sys
 import numpy as np
 import pytest
 from corpus import CORPUS, SECOND_ORDER, ident, values
+from hypothesis import given, settings
+from strategies import Wave, waves
 
 import chainrule as cr
 
@@ -117,3 +119,15 @@ def test_logsumexp_along_an_axis_is_exact_at_the_edges(generated):
         value = m._logsumexp(X, axis=(1,))                                    # the helper f uses, row by row
     np.testing.assert_array_equal(value[1:4], [-np.inf, np.inf, np.nan])      # log(0), inf, NaN: never hidden
     np.testing.assert_allclose(value[[0, 4]], [1000 + np.log(2), np.log(4.0)])    # no overflow, shifted rows
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, database=None)
+@given(wave=waves())
+def test_check_grads_differences_allow_for_their_own_error_and_no_more(generated, wave: Wave):
+    """The module's finite differences (as in cr.check): where rounding of a large f or truncation of a steep one
+    dominates them, the true derivative passes and one 0.1% off fails wherever the differences resolve that."""
+    m = generated("sum(exp(x))", ("x",), {}, "numpy")
+    right = wave.derivative(wave.x)
+    assert m._difference_error(lambda t: wave(wave.x + t), right, wave.h, 1e-5) <= 1e-5
+    if wave.resolves(1e-3, 16 * np.finfo(float).eps):
+        assert m._difference_error(lambda t: wave(wave.x + t), 1.001 * right, wave.h, 1e-5) > 1e-5

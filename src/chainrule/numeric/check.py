@@ -37,12 +37,28 @@ class CheckResult:
                 f"max rel error {self.max_rel_error:.2e}, {self.directions} directions{where})")
 
 
+# Each evaluation of f may be off by a few units of roundoff of its value (the arithmetic's absolute error): a
+# central difference with step h divides that by h, so the differences of a large, slowly varying f are uncertain by
+# up to ROUNDING * |f| / h (16 units of roundoff allow for error growing through the operations).
+ROUNDING = 16 * np.finfo(float).eps
+
+
+@dataclass(frozen=True)
+class _Difference:
+    """A central difference along a direction, the bound on its rounding error per entry, and whether f was finite
+    at both points."""
+    value: np.ndarray
+    rounding: np.ndarray
+    finite: bool
+
+
 def directional_check(f, jac, x: np.ndarray, n_out: int, rng: np.random.Generator, max_directions: int = 24,
                       tolerance: float = 1e-5, symmetric: bool = False) -> CheckResult:
     """Compare jac (shape F + x.shape) with (f(x+h v) - f(x-h v)) / 2h for coordinate or random directions v.
 
     A symmetric matrix variable only moves in symmetric directions: the expression may rely on x' = x.
-    The relative error divides by the largest finite entry of the symbolic side (at least 1).
+    The relative error divides by the largest finite entry of the symbolic side (at least 1). Errors that the
+    differences themselves may make are not counted (see _direction_error).
     """
     x = np.asarray(x, dtype=float)
     if x.size <= max_directions:
@@ -57,34 +73,46 @@ def directional_check(f, jac, x: np.ndarray, n_out: int, rng: np.random.Generato
     axes = (tuple(range(jac.ndim - x.ndim, jac.ndim)), tuple(range(x.ndim)))
     with np.errstate(all="ignore"):  # infinities and NaN are judged below, not warned about
         for v in directions:
-            numeric, finite_here = _central(f, x, v, h)
-            finite = finite and finite_here
             symbolic = np.tensordot(jac, v, axes=axes) if x.ndim else jac * v
-            error = _max_error(numeric, symbolic)
-            if error > tolerance * _scale(symbolic):
-                error = min(error, _max_error(_richardson(f, x, v, h, numeric), symbolic))
+            error, finite_here = _direction_error(f, x, v, h, symbolic, tolerance * _scale(symbolic))
+            finite = finite and finite_here
             worst_abs, worst_rel = max(worst_abs, error), max(worst_rel, error / _scale(symbolic))
     return CheckResult(worst_abs, worst_rel, tolerance, len(directions), finite)
 
 
-def _central(f, x: np.ndarray, v: np.ndarray, h: float) -> tuple[np.ndarray, bool]:
-    """(f(x+h v) - f(x-h v)) / 2h, whose error is h²/6 times the third directional derivative (and rounding)."""
+def _direction_error(f, x: np.ndarray, v: np.ndarray, h: float, symbolic: np.ndarray,
+                     allowed: float) -> tuple[float, bool]:
+    """The error of `symbolic` against the central difference D(h) along v, beyond D(h)'s rounding error (a large,
+    flat f); where that exceeds `allowed`, the smallest of it and the errors of the Richardson estimates
+    (4 D(s/2) - D(s)) / 3 for s = h and h/2 (a large third derivative, as of sin(exp(a)) at a = 9: their h² error
+    terms cancel, leaving h⁴). A wrong derivative stays as far from each estimate. The Richardson estimates are
+    judged without a rounding allowance: they amplify rounding 3- and 6-fold, and so would let a wrong derivative of
+    a large f pass."""
+    coarse = _central(f, x, v, h)
+    error, finite = _max_error(coarse.value, symbolic, coarse.rounding), coarse.finite
+    for step in (h / 2, h / 4):
+        if error <= allowed:
+            break
+        fine = _central(f, x, v, step)
+        error = min(error, _max_error((4 * fine.value - coarse.value) / 3, symbolic))
+        coarse = fine
+    return error, finite
+
+
+def _central(f, x: np.ndarray, v: np.ndarray, h: float) -> _Difference:
+    """(f(x+h v) - f(x-h v)) / 2h, whose error is h²/6 times the third directional derivative, and rounding."""
     plus, minus = np.asarray(f(x + h * v), dtype=float), np.asarray(f(x - h * v), dtype=float)
-    return (plus - minus) / (2 * h), bool(np.all(np.isfinite(plus)) and np.all(np.isfinite(minus)))
+    rounding = ROUNDING * np.maximum(np.abs(plus), np.abs(minus)) / h
+    return _Difference((plus - minus) / (2 * h), np.nan_to_num(rounding),
+                       bool(np.all(np.isfinite(plus)) and np.all(np.isfinite(minus))))
 
 
-def _richardson(f, x: np.ndarray, v: np.ndarray, h: float, at_h: np.ndarray) -> np.ndarray:
-    """(4 D(h/2) - D(h)) / 3: the h² terms of the two central differences cancel, leaving an error of order h⁴.
-    Used only where D(h) disagrees, so that a large third derivative (exp(B).^B) is not mistaken for a wrong
-    derivative; a wrong derivative stays as far from this estimate as from D(h)."""
-    return (4 * _central(f, x, v, h / 2)[0] - at_h) / 3
-
-
-def _max_error(numeric: np.ndarray, symbolic: np.ndarray) -> float:
-    """max |numeric - symbolic|: an entry where both are the same infinity counts 0; NaN or one-sided inf, inf."""
+def _max_error(numeric: np.ndarray, symbolic: np.ndarray, rounding: np.ndarray | float = 0.0) -> float:
+    """max |numeric - symbolic| beyond `rounding`: an entry where both are the same infinity counts 0; NaN or
+    one-sided inf, inf."""
     error = np.abs(numeric - symbolic)
     error = np.where(np.isinf(numeric) & (numeric == symbolic), 0.0, error)
-    error = np.where(np.isnan(error), np.inf, error)
+    error = np.where(np.isnan(error), np.inf, np.maximum(error - rounding, 0.0))
     return float(np.max(error)) if error.size else 0.0
 
 
