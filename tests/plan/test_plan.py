@@ -1,8 +1,9 @@
 """The planner's rewrites checked against the unplanned form, at random sizes.
 
 - Random generalized products (random labels, sizes, output order, repeated and broadcast output labels, Kronecker
-  deltas, unit vectors, scalar constants, inverses): the planned execution (numeric's, and the generated NumPy text,
-  which also solves inv(A)*b) equals one plain dense einsum.
+  deltas, unit vectors, scalar constants, inverses, second derivatives of det, singular or not, often against a
+  matrix): the planned execution (numeric's, and the generated NumPy text, which also solves inv(A)*b and takes
+  cofactor(A, 2) against a matrix through the SVD) equals one plain dense einsum.
 - Every product of the codegen corpus and of random expressions (tests/strategies.py), evaluated through its plan,
   equals the plain einsum of its operands' values.
 - Distribution over sums (plan/rewrite.py) leaves every value of the corpus unchanged, at sizes where it applies.
@@ -24,6 +25,7 @@ from chainrule.codegen.contract import contract_code
 from chainrule.codegen.targets import TARGETS, Writer
 from chainrule.errors import InternalError
 from chainrule.ir import Node, Op, make, topological
+from chainrule.ir.linalg import det_derivative
 from chainrule.ir.ops import ContractParams
 from chainrule.numeric.bind import bind
 from chainrule.numeric.evaluate import Plan
@@ -51,6 +53,8 @@ def dense(node: Node, values: dict, sizes: dict) -> np.ndarray:
         return np.full([sizes.get(d, d) for d in node.shape], math.prod(a.params.value for a in node.args))
     if node.op is Op.INV:
         return np.linalg.inv(values[node.args[0].params.name])
+    if node.op is Op.COFACTOR:
+        return det_derivative(values[node.args[0].params.name], node.params.order)
     return values[node.params.name]
 
 
@@ -77,6 +81,27 @@ def einsum_of(node: Node, operands: list[np.ndarray], sizes: dict) -> np.ndarray
 
 # ---- random products ----
 
+def _second_det_derivative(draw, k: int, label_dim: list, labels_of: dict, args: list, specs: list,
+                           kept: list) -> tuple:
+    """D2det of a matrix on four labels of its own (appended to label_dim), often against a matrix on one pair (in
+    either order; then D2det's spec is appended here and the matrix's returned) and with the other pair kept in the
+    output (else it is summed first: against a matrix of ones). The planner takes both through the SVD instead of
+    the n^4 entries."""
+    d = draw(st.sampled_from(DIMS))
+    spec = tuple(range(len(label_dim), len(label_dim) + 4))
+    label_dim += [d] * 4
+    labels_of[d] += spec
+    args.append(b.cofactor(b.var(f"S{k}", (d, d)), 2))
+    pair, rest = draw(st.sampled_from(((spec[:2], spec[2:]), (spec[2:], spec[:2]))))
+    if draw(st.booleans()):
+        specs.append(spec)
+        args.append(b.var(f"E{k}", (d, d)))
+        spec = draw(st.sampled_from((pair, pair[::-1])))
+    if draw(st.booleans()):
+        kept += rest
+    return spec
+
+
 @st.composite
 def products(draw):
     """(a random contract node, its sizes, values of its variables)."""
@@ -84,10 +109,12 @@ def products(draw):
     n_labels = draw(st.integers(1, 5))
     label_dim = [draw(st.sampled_from(DIMS)) for _ in range(n_labels)]
     labels_of = {d: [r for r in range(n_labels) if label_dim[r] == d] for d in DIMS}
-    args, specs = [], []
+    args, specs, kept = [], [], []
     for k in range(draw(st.integers(1, 5))):
-        kind = draw(st.sampled_from(("var", "var", "var", "delta", "basis", "scalar", "inv")))
-        if kind == "var":
+        kind = draw(st.sampled_from(("var", "var", "var", "delta", "basis", "scalar", "inv", "cofactor")))
+        if kind == "cofactor":
+            spec = _second_det_derivative(draw, k, label_dim, labels_of, args, specs, kept)
+        elif kind == "var":
             spec = tuple(draw(st.lists(st.integers(0, n_labels - 1), max_size=3)))
             args.append(b.var(f"v{k}", tuple(label_dim[r] for r in spec)))
         elif kind == "scalar":
@@ -104,10 +131,11 @@ def products(draw):
                 args.append(b.delta(d) if kind == "delta" else b.inv(b.var(f"M{k}", (d, d))))
         specs.append(spec)
     carried = sorted({r for s in specs for r in s})
-    pool = carried + [n_labels] * draw(st.integers(0, 1))      # a label no operand carries: broadcast
+    pool = carried + [len(label_dim)] * draw(st.integers(0, 1))      # a label no operand carries: broadcast
     label_dim.append(draw(st.sampled_from(DIMS)))
     out = tuple(draw(st.lists(st.sampled_from(pool), max_size=4))) if pool else ()
     out = out if draw(st.booleans()) else tuple(dict.fromkeys(out))                 # repeated labels: a diagonal
+    out = tuple(kept) + out
     try:
         node = make(Op.CONTRACT, tuple(args), ContractParams(tuple(specs), out), tuple(label_dim[r] for r in out))
     except InternalError:
@@ -119,6 +147,8 @@ def products(draw):
             shape = [sizes[d] for d in arg.shape]
             arrays[arg.params.name] = rng.standard_normal(shape) + (3 * np.eye(shape[0]) if arg.params.name[0] == "M"
                                                                     else 0)
+            if arg.params.name[0] == "S" and shape[0] > 1 and rng.integers(2):     # singular: two equal rows
+                arrays[arg.params.name][-1] = arrays[arg.params.name][0]
     return node, sizes, arrays
 
 
@@ -139,14 +169,16 @@ def test_planned_evaluation_equals_the_plain_einsum(case):
 def _generated_numpy(node: Node, sizes: dict, arrays: dict) -> np.ndarray:
     """The product's generated NumPy text (solve for inv(A)*b included), run."""
     namespace: dict = {"np": np, "size": sizes}
-    exec(TARGETS["numpy"].helpers["_embed"], namespace)
+    for helper in ("_embed", "_cofactor_along"):
+        exec(TARGETS["numpy"].helpers[helper], namespace)
 
     def ref(arg: Node):
         if arg.op is Op.VAR:
             namespace[arg.params.name] = arrays[arg.params.name]
             return atom(arg.params.name)
-        name = f"inverse_{arg.args[0].params.name}"     # an inverse computed, where the planner did not solve it
-        namespace[name] = np.linalg.inv(arrays[arg.args[0].params.name])
+        # an inverse or D2det computed, where the planner did not solve with or go around it
+        name = f"{arg.op.value}_{arg.args[0].params.name}"
+        namespace[name] = dense(arg, arrays, sizes)
         return atom(name)
     writer = Writer(TARGETS["numpy"], dim=lambda d: repr(d) if isinstance(d, int) else f'size["{d}"]')
     code = contract_code(node, ref, writer, sizes)

@@ -91,3 +91,6 @@ class _CodeEmitter:
 
     def solve(self, a: Code, b: Code) -> Code:
         return self.w.solve(a, b)
+
+    def cofactor_along(self, a: Code, e: Code) -> Code:
+        return self.w.cofactor_along(a, e)

@@ -53,6 +53,27 @@ def _embed_helper(zeros: str, ndim: str, arange: str, place: str, fixed: str = "
     {place}'''
 
 
+def _cofactor_along_source(lib: str, arange: str, axis: str, cat: str, flip: str, name: str) -> str:
+    """D2det(a) against a matrix da in O(n^3) through the SVD, as a function `name`, written with the library's
+    arange, axis keyword, concatenation and flip axis."""
+    return f'''def {name}(a, da):
+    # the derivative of the cofactor matrix along da, sum over c, d of D2det(a)[i, j, c, d] da[c, d], in O(n^3)
+    # through the SVD a = U diag(s) V': with e = U' da V and q[r, c] the product of the s_m with m neither r nor c
+    # (q[r, r] = 0), it is sign * U (diag(q diagonal(e)) - q .* e') V'
+    n = a.shape[-1]
+    u, s, vt = {lib}.linalg.svd(a)
+    e = u.T @ da @ vt.T
+    index = {arange}
+    eye = index[:, None] == index
+    r = {lib}.where(eye, 1.0, s)            # row c: the s_m, with s_c replaced by 1
+    ones = {lib}.ones_like(r[:, :1])
+    before = {cat}([ones, {lib}.cumprod(r[:, :-1], {axis}=1)], {axis}=1)
+    after = {cat}([{lib}.flip({lib}.cumprod({lib}.flip(r[:, 1:], {flip}), {axis}=1), {flip}), ones], {axis}=1)
+    q = {lib}.where(eye, 0.0, before * after)
+    rotated = {lib}.where(eye, (q @ {lib}.diagonal(e))[:, None], 0.0) - q * e.T
+    return {lib}.sign({lib}.linalg.det(u) * {lib}.linalg.det(vt)) * (u @ rotated @ vt)'''
+
+
 def _det_helpers(lib: str, arange: str, axis: str, cat: str, zeros: str, flip: str) -> str:
     """The source shared by torch's and JAX's derivatives of det: the dense k-th derivative tensor and the second
     derivative along a direction, both through the SVD, written with the library's arange, axis keyword,
@@ -85,22 +106,7 @@ def _det_helpers(lib: str, arange: str, axis: str, cat: str, zeros: str, flip: s
     return {lib}.sign({lib}.linalg.det(u) * {lib}.linalg.det(vt)) * result
 
 
-def _cofactor_along_value(a, da):
-    # the derivative of the cofactor matrix along da, sum over c, d of D2det(a)[i, j, c, d] da[c, d], in O(n^3)
-    # through the SVD a = U diag(s) V': with e = U' da V and q[r, c] the product of the s_m with m neither r nor c
-    # (q[r, r] = 0), it is sign * U (diag(q diagonal(e)) - q .* e') V'
-    n = a.shape[-1]
-    u, s, vt = {lib}.linalg.svd(a)
-    e = u.T @ da @ vt.T
-    index = {arange}
-    eye = index[:, None] == index
-    r = {lib}.where(eye, 1.0, s)            # row c: the s_m, with s_c replaced by 1
-    ones = {lib}.ones_like(r[:, :1])
-    before = {cat}([ones, {lib}.cumprod(r[:, :-1], {axis}=1)], {axis}=1)
-    after = {cat}([{lib}.flip({lib}.cumprod({lib}.flip(r[:, 1:], {flip}), {axis}=1), {flip}), ones], {axis}=1)
-    q = {lib}.where(eye, 0.0, before * after)
-    rotated = {lib}.where(eye, (q @ {lib}.diagonal(e))[:, None], 0.0) - q * e.T
-    return {lib}.sign({lib}.linalg.det(u) * {lib}.linalg.det(vt)) * (u @ rotated @ vt)'''
+{_cofactor_along_source(lib, arange, axis, cat, flip, "_cofactor_along_value")}'''
 
 
 def _torch_det_helpers(jvp: bool) -> str:
@@ -189,7 +195,11 @@ class _CofactorAlong(torch.autograd.Function):
 
 
 def _det_derivative(a, k):
-    return _DetDerivative.apply(a, k)'''
+    return _DetDerivative.apply(a, k)
+
+
+def _cofactor_along(a, da):
+    return _CofactorAlong.apply(a, da)'''
 
 
 _JAX_DET_HELPERS = _det_helpers("jnp", "jnp.arange(n)", "axis", "jnp.concatenate", "jnp.zeros({shape}, dtype=a.dtype)",
@@ -241,6 +251,8 @@ def _ismax_helper(largest: str, keep: str, cast: str) -> str:
 
 _NUMPY_HELPERS = {
     "_ismax": _ismax_helper("np.max", "axis=axes, keepdims", ".astype(x.dtype)"),
+    "_cofactor_along": _cofactor_along_source("np", "np.arange(n)", "axis", "np.concatenate", "axis=1",
+                                              "_cofactor_along"),
     "_erf": '''def _erf(x):
     from scipy.special import erf   # SciPy only in a module that uses erf
     return erf(x)''',
@@ -601,6 +613,14 @@ class Writer:
         if self.target.name == "numpy" and order == 1:
             return call(self.use("_cofactor"), a)
         return call(self.use("_det_derivative"), a, str(order))
+
+    def cofactor_along(self, a: Code, e: Code) -> Code:
+        """cofactor(A, 2) against a matrix E over one pair of axes (the derivative of the cofactor matrix along E) in
+        O(n^3) through the SVD; in torch and JAX differentiable to every order, as det_derivative."""
+        if self.target.name == "numpy":
+            return call(self.use("_cofactor_along"), a, e)
+        self.use("_det_derivative")     # whose source defines _cofactor_along
+        return call("_cofactor_along", a, e)
 
     def logsumexp(self, x: Code, axes: tuple[int, ...], rank: int) -> Code:
         """Over `axes` of an array with `rank` axes (all of them: over every entry)."""

@@ -2,7 +2,9 @@
 is not.
 
 - `det_derivative(A, k)`: the k-th derivative tensor of det at A (primitive Op.COFACTOR, CofactorParams(order=k)),
-  exact at singular matrices, where the formula det(A) inv(A)' fails.
+  exact at singular matrices, where the formula det(A) inv(A)' fails;
+- `cofactor_along(A, E)`: D2det(A) against a matrix E (the derivative of the cofactor matrix along E) in O(n^3), where
+  det_derivative(A, 2) has n^4 entries: how a product of cofactor(A, 2) with a matrix is planned (plan/contract.py).
 - `norm2(x)`, `unit(x)`: the 2-norm and x/norm2(x), scaled so that no square overflows or underflows; unit(0) = 0.
 """
 from __future__ import annotations
@@ -41,6 +43,27 @@ def det_derivative(a: np.ndarray, k: int) -> np.ndarray:
     return sign * rotated
 
 
+def cofactor_along(a: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """sum over c, d of D2det(A)[c, d, i, j] E[c, d] (D2det is symmetric in its two pairs of axes), without D2det.
+
+    With the SVD A = U diag(s) V' and F = U' E V, D2det at diag(s) against F is, at [a, b]: sign * sum over c != a of
+    q[a, c] F[c, c] where b = a, and -sign * q[a, b] F[b, a] where b != a, q[a, c] being the product of the s_m with m
+    neither a nor c; then rotated back by U and V. q comes from prefix and suffix products (no division by a zero
+    s_m), so singular matrices are as accurate as any other.
+    """
+    n = a.shape[0]
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(e))):
+        return np.full((n, n), np.nan)
+    u, s, vt = np.linalg.svd(a)
+    sign = np.sign(np.linalg.det(u) * np.linalg.det(vt))
+    f = u.T @ e @ vt.T
+    without = np.where(np.eye(n, dtype=bool), 1.0, s)      # row c: the s_m with s_c replaced by 1
+    q = _products_without_one(without)
+    np.fill_diagonal(q, 0.0)
+    rotated = np.diag(q @ np.diagonal(f)) - q * f.T
+    return sign * (u @ rotated @ vt)
+
+
 def _check_size(n: int, k: int) -> None:
     limits = current_limits()
     entries = n ** (2 * k)
@@ -49,9 +72,11 @@ def _check_size(n: int, k: int) -> None:
 
 
 def _products_without_one(s: np.ndarray) -> np.ndarray:
-    """prod_{m != a} s_m for every a, from prefix and suffix products (no division by a zero s_a)."""
-    before = np.concatenate(([1.0], np.cumprod(s[:-1])))
-    after = np.concatenate((np.cumprod(s[::-1][:-1])[::-1], [1.0]))
+    """prod_{m != a} s_m for every a (along the last axis), from prefix and suffix products (no division by a zero
+    s_a)."""
+    ones = np.ones(s.shape[:-1] + (1,))
+    before = np.concatenate((ones, np.cumprod(s[..., :-1], axis=-1)), axis=-1)
+    after = np.concatenate((np.cumprod(s[..., :0:-1], axis=-1)[..., ::-1], ones), axis=-1)
     return before * after
 
 

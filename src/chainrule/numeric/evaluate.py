@@ -363,6 +363,9 @@ class _NumPyEmitter:
     def solve(self, a: Fn, b: Fn) -> Fn:
         return lambda xs: np.linalg.solve(a(xs), b(xs))
 
+    def cofactor_along(self, a: Fn, e: Fn) -> Fn:
+        return lambda xs: linalg.cofactor_along(a(xs), e(xs))
+
 
 def _embedding(shape: tuple[int, ...], where: Sequence[int]) -> tuple[tuple, tuple[int, ...]]:
     """Where a value goes in zeros of `shape`: output axis k runs along the value's axis where[k] (several output
@@ -393,19 +396,21 @@ def _embedding(shape: tuple[int, ...], where: Sequence[int]) -> tuple[tuple, tup
 
 def operands(node: Node) -> tuple[Node, ...]:
     """The values a node's step receives: its operands, and for a product also the matrix A of each operand
-    inv(A), so that inv(A)*b can be solve(A, b), for a sum the matrix A of each term A', read as the view A.T (then
-    inv(A) and A' are not computed unless another step reads them)."""
+    inv(A) or cofactor(A, 2), so that inv(A)*b can be solve(A, b) and cofactor(A, 2) against a matrix go through
+    A's SVD, for a sum the matrix A of each term A', read as the view A.T (then inv(A), cofactor(A, 2) and A' are not
+    computed unless another step reads them)."""
     if node.op is Op.ADD:
         return node.args + tuple(a.args[0] for a in node.args if _is_matrix_transpose(a))
     if node.op is not Op.CONTRACT:
         return node.args
-    return node.args + tuple(a.args[0] for a in node.args if a.op is Op.INV)
+    return node.args + tuple(a.args[0] for a in node.args
+                             if a.op is Op.INV or (a.op is Op.COFACTOR and a.params.order == 2))
 
 
 def _contract_step(node: Node, sizes) -> Compiled:
     e = _NumPyEmitter(node, sizes)
     planned = plan_product(node, e.ref, e, sizes)
-    # LAPACK factorises a copy of each matrix it solves with
+    # LAPACK factorises a copy of each matrix it solves with (or takes the SVD of)
     solved = sum(_entries(a, sizes) for k, a in enumerate(e.args) if k >= len(node.args) and k in e.reads)
     return Compiled(planned.value, tuple(sorted(e.reads)), _entries(node, sizes), planned.scratch + solved)
 

@@ -6,8 +6,9 @@ The plan, in order:
 - the pairwise order of the remaining operands has the fewest multiply-adds at the planning sizes (so `A*B*x` is
   `A @ (B @ x)` when x is a vector, and `X'*(y.*s)` multiplies the vectors first);
 - each pair is done by the cheapest operation that does it: an element-wise product (with broadcasting), a matrix
-  product `@`, `solve(A, b)` for `inv(A)*b`, `tensordot`, and only where none fits a two-operand `einsum` (with its
-  path); an element-wise product `g .* f'(x)` is one operation from g and f(x) where the emitter has one (torch's
+  product `@`, `solve(A, b)` for `inv(A)*b`, the SVD of A for `cofactor(A, 2)` against a matrix (O(n^3), where
+  cofactor(A, 2) has n^4 entries), `tensordot`, and only where none fits a two-operand `einsum` (with its path); an
+  element-wise product `g .* f'(x)` is one operation from g and f(x) where the emitter has one (torch's
   `tanh_backward`: one pass, where `g .* (1 - y.^2)` is three), and f'(x) is then never computed;
 - the result is transposed to the output's order, broadcast along indices no operand carries and placed on a diagonal
   where an output index repeats (`diag(x)`).
@@ -74,6 +75,7 @@ class Emitter(Protocol):
     def tensordot(self, a: Value, b: Value, axes_a: Sequence[int], axes_b: Sequence[int]) -> Value: ...
     def einsum(self, equation: str, operands: Sequence[Value], path: Sequence[tuple[int, ...]]) -> Value: ...
     def solve(self, a: Value, b: Value) -> Value: ...
+    def cofactor_along(self, a: Value, e: Value) -> Value: ...
 
 
 @dataclass
@@ -416,6 +418,10 @@ def _sum_alone(t: _Term, keep: set, p: _Product) -> _Term:
     gone = [k for k, r in enumerate(t.labels) if r not in keep]
     if not gone:
         return t
+    if _is_second_det_derivative(t) and gone in ([0, 1], [2, 3]):
+        # summed over one pair: against a matrix of ones
+        pair, rest = (t.labels[:2], t.labels[2:]) if gone == [0, 1] else (t.labels[2:], t.labels[:2])
+        return _cofactor_times(t, rest, p.e.full([p.dims[r] for r in pair], 1.0), p)
     labels = tuple(r for r in t.labels if r in keep)
     axes = None if not labels else gone
     return p.made(labels, p.e.sum(t.value(p.ref), axes))
@@ -428,7 +434,8 @@ def _pair(a: _Term, b: _Term, keep: set, p: _Product) -> _Term:
     if not a.labels or not b.labels:
         scalar, tensor = (a, b) if not a.labels else (b, a)
         return p.made(tensor.labels, p.e.times(scalar.value(p.ref), tensor.value(p.ref)))
-    solved = _solve(a, b, keep, p) or _solve(b, a, keep, p)
+    solved = (_solve(a, b, keep, p) or _solve(b, a, keep, p) or _cofactor_along(a, b, keep, p)
+              or _cofactor_along(b, a, keep, p))
     if solved is not None:
         return solved
     shared = set(a.labels) & set(b.labels)
@@ -535,6 +542,32 @@ def _solve(a: _Term, b: _Term, keep: set, p: _Product) -> _Term | None:
             p.e.note("inv(A)*b computed as solve(A, b)")
             return p.made((free,) + rest, p.e.solve(matrix, rhs))
     return None
+
+
+def _cofactor_along(a: _Term, b: _Term, keep: set, p: _Product) -> _Term | None:
+    """cofactor(A, 2) summed against a matrix E over one pair of its axes, through the SVD (_cofactor_times). D2det
+    is symmetric in its two pairs, so either may be the one summed."""
+    if not _is_second_det_derivative(a) or len(b.labels) != 2 or set(b.labels) & keep:
+        return None
+    for pair, rest in ((a.labels[:2], a.labels[2:]), (a.labels[2:], a.labels[:2])):
+        if set(b.labels) == set(pair):
+            e = b.value(p.ref)
+            return _cofactor_times(a, rest, e if b.labels == pair else p.e.transpose(e, [1, 0]), p)
+    return None
+
+
+def _is_second_det_derivative(t: _Term) -> bool:
+    """t is an untouched operand cofactor(A, 2) on four distinct labels."""
+    return (t.node is not None and t.node.op is Op.COFACTOR and t.node.params.order == 2
+            and len(set(t.labels)) == 4)
+
+
+def _cofactor_times(t: _Term, rest: tuple, e: Value, p: _Product) -> _Term:
+    """cofactor(A, 2) (the operand t) against the matrix e over one pair, on the other pair's labels `rest`: O(n^3)
+    through the SVD of A, where cofactor(A, 2) has n^4 entries (it is then never computed)."""
+    assert t.node is not None       # an untouched operand (_is_second_det_derivative)
+    p.e.note("cofactor(A, 2) times a matrix computed through the SVD of A in O(n^3), never formed")
+    return p.made(rest, p.e.cofactor_along(p.ref(t.node.args[0]), e))
 
 
 def _einsum(a: _Term, b: _Term, keep: set, p: _Product) -> _Term:
