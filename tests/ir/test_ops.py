@@ -1,7 +1,9 @@
 """The primitive set is written down once (ir/ops.py Op), every per-primitive table covers it, and every node is
 checked against its primitive's shape rule where it is built (make) and by the validity pass (validate)."""
 import hashlib
+import itertools
 
+import numpy as np
 import pytest
 
 import chainrule as cr
@@ -9,6 +11,7 @@ from chainrule.calculus.rules import VJP
 from chainrule.codegen.emit import EMIT, NAMED_AFTER, NUMBERED
 from chainrule.errors import InternalError
 from chainrule.ir import Node, Op, checking, make, topological, validate
+from chainrule.ir.linalg import det_derivative
 from chainrule.ir.ops import LEAVES, PARAMS, ContractParams, VarParams
 from chainrule.ir.shapes import SHAPE_RULES
 from chainrule.notation.from_ir import _CONVERT
@@ -194,3 +197,19 @@ def test_functions_and_their_derivatives_pass_the_validity_pass(text, wrt):
     f = cr.parse(text, x=("n",), A=("n", "n"))
     for e in (f, cr.derivative(f, wrt), cr.hessian(f, wrt)):
         validate(e.node)
+
+
+def test_derivatives_of_det_are_symmetric_in_their_pairs_of_axes():
+    # what simplify/contract.py relies on when it lists the pairs of cofactor(A, k) sorted: at a general and a
+    # singular matrix, every permutation of the pairs leaves D^k det unchanged (and swapping within a pair does not)
+    rng = np.random.default_rng(0)
+    general = rng.standard_normal((4, 4))
+    singular = general.copy()
+    singular[3] = singular[0]
+    for a in (general, singular):
+        for k in (2, 3):
+            tensor = det_derivative(a, k)
+            for order in itertools.permutations(range(k)):
+                axes = [axis for pair in order for axis in (2 * pair, 2 * pair + 1)]
+                np.testing.assert_allclose(np.transpose(tensor, axes), tensor, atol=1e-12)
+        assert not np.allclose(np.transpose(det_derivative(a, 2), (1, 0, 2, 3)), det_derivative(a, 2))

@@ -51,3 +51,20 @@ def test_log_sum_exp_is_recognised():
 def test_symmetric_matrix_equals_its_transpose_inside_products():
     S = b.var("S", ("n", "n"), symmetric=True)
     assert b.contract([(S, "ij"), (x, "j")], "i") is b.contract([(S, "ji"), (x, "j")], "i")
+
+
+def test_a_symmetric_matrix_transposed_alone_is_the_matrix():
+    S = b.var("S", ("n", "n"), symmetric=True)
+    assert b.contract([(S, "ji")], "ij") is S
+
+
+def test_derivatives_of_det_are_one_node_in_any_order_of_their_pairs():
+    # D^k det is symmetric in its k pairs of axes (the order of differentiation does not matter): contracting a
+    # direction with either pair of cofactor(A, 2) is one node (computed once), and cofactor(A, 2) with its pairs
+    # swapped is cofactor(A, 2) (the Hessian of sum(cofactor(A).*A) is 2*cofactor(A, 2) + ..., not a sum of two forms)
+    v, d2, d3 = b.var("v", ("n", "n")), b.cofactor(A, 2), b.cofactor(A, 3)
+    assert b.contract([(v, "kl"), (d2, "klij")], "ij") is b.contract([(v, "kl"), (d2, "ijkl")], "ij")
+    assert b.contract([(d2, "klij")], "ijkl") is d2
+    assert b.contract([(d3, "mnijkl"), (A, "mn")], "ijkl") is b.contract([(d3, "ijmnkl"), (A, "mn")], "ijkl")
+    # the pairs move as units: swapping a pair's two axes is a transpose, a different tensor
+    assert b.contract([(d2, "jikl")], "ijkl") is not d2

@@ -170,6 +170,8 @@ def _einsum_of(node: Node, args: list[M]) -> M:
     if scalars and len(scalars) < len(args):
         args = [a for a, s in zip(args, specs, strict=True) if s]
         specs = tuple(s for s in specs if s)
+        if len(args) == 1 and specs[0] == out and len(set(out)) == len(out):
+            return m.mm(*scalars, args[0])          # numbers times a tensor as it is: no einsum("ijkl->ijkl", T)
         return m.mm(*scalars, _einsum_spec(specs, out, args, _label_dims(node)))
     return _einsum_spec(specs, out, args, _label_dims(node))
 

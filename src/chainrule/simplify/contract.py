@@ -270,6 +270,8 @@ def _canonical(ops: list[Operand], out: tuple, coeff: float, sizes: dict) -> Nod
         position = _positions(out)
         ops = sorted(ops, key=lambda op: (op[0].digest, tuple([position.get(label, -1) for label in op[1]])))
         ops, (in_specs, out_spec) = _first_numbering(ops, out, position)
+    if len(ops) == 1 and in_specs[0] == out_spec and len(set(out_spec)) == len(out_spec):
+        return ops[0][0]     # one operand in its own order, up to its symmetry (S' of a symmetric S)
     params = ContractParams(in_specs, out_spec)
     return make(Op.CONTRACT, tuple([n for n, _ in ops]), params, shape)
 
@@ -315,8 +317,14 @@ def _positions(out: tuple) -> dict:
 
 
 def _symmetric_order(node: Node, spec: tuple) -> tuple:
-    # A' = A for a symmetric matrix: its indices may be listed in either order, so list them sorted.
-    return tuple(sorted(spec)) if len(spec) == 2 and _is_symmetric(node) else spec
+    # A' = A for a symmetric matrix: its indices may be listed in either order, so list them sorted. The k-th
+    # derivative of det, cofactor(A, k), is symmetric in its k pairs of axes (one pair per differentiation, and the
+    # order of differentiation does not matter), so its pairs are listed sorted.
+    if len(spec) == 2 and _is_symmetric(node):
+        return tuple(sorted(spec))
+    if node.op is Op.COFACTOR and node.params.order >= 2:
+        return tuple(label for pair in sorted(zip(spec[::2], spec[1::2], strict=True)) for label in pair)
+    return spec
 
 
 def _is_symmetric(node: Node) -> bool:
