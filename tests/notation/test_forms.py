@@ -35,6 +35,14 @@ FORMS = [
     ("sum(sum(Y.*softmax(Z, 2)))", {}, "Z", 1,
      "Y.*softmax(Z, 2)-diag(sum(Y.*softmax(Z, 2), 2))*softmax(Z, 2)"),
     ("-sum(Y.*logsoftmax(X*W+b', 2))", {"b": "vector"}, "W", 1, "X'*(diag(sum(Y, 2))*softmax(X*W+b', 2)-Y)"),
+    # a row scaling by a computed vector: S_ij (S*v)_i is diag(S*v)*S (attention's softmax against values)
+    ("sum(sum(softmax(Z, 2)*V))", {}, "Z", 1,
+     "softmax(Z, 2)*diag(sum(V, 2))-diag(softmax(Z, 2)*sum(V, 2))*softmax(Z, 2)"),
+    ("sum(sum(softmax(Q*K', 2)*V))", {}, "Q", 1,
+     "(softmax(Q*K', 2)*diag(sum(V, 2))-diag(softmax(Q*K', 2)*sum(V, 2))*softmax(Q*K', 2))*K"),
+    # numbers times a tensor, and D2det in either order of its pairs: one term
+    ("det(A)^2", {}, "A", 2, '2*det(A)*cofactor(A, 2)+2*einsum("ij,kl->ijkl", cofactor(A), cofactor(A))'),
+    ("sum(cofactor(A).*A)", {}, "A", 2, '2*cofactor(A, 2)+einsum("ijklmn,mn->ijkl", cofactor(A, 3), A)'),
 ]
 LAYOUTS = [("w'*x", "w", "numerator", "x'"), ("w'*x", "w", "denominator", "x"), ("w'*x", "w", "mixed", "x"),
            ("A*x", "x", "numerator", "A"), ("A*x", "x", "denominator", "A'"), ("A*x", "x", "mixed", "A")]

@@ -607,7 +607,8 @@ class _Graph:
         return m.mm(a, ones), (ix[0],)
 
     def _split_high_degree(self) -> bool:
-        # a vector at an index shared by three or more: v_i A_ij B_ik = (A' diag(v) B)_jk
+        # a vector at an index shared by three or more: v_i A_ij B_ik = (A' diag(v) B)_jk; a chain of matrices that
+        # ends in a vector is that vector first: P_ik u_k S_ij = (diag(P*u) S)_ij
         while True:
             counts = self.counts()
             crowded = next((label for label in self._labels() if counts[label] > 2), None)
@@ -615,10 +616,33 @@ class _Graph:
                 return True
             vec = next((k for k, (_, ix) in enumerate(self.ops) if ix == (crowded,)), None)
             if vec is None:
+                vec = self._fold_branch(crowded, counts)
+            if vec is None:
                 return False
             new = next(self.fresh)
             self.ops[vec] = (m.func("diag", self.ops[vec][0], orient="m"), (crowded, new))
             self._rename_one(crowded, new, vec)
+
+    def _fold_branch(self, label, counts: dict) -> int | None:
+        """A chain of matrices from label to a vector through labels nothing else carries (P_ik u_k, where label i is
+        shared by three or more) replaced by its product, a vector on label (P*u): its position, or None."""
+        for first in (k for k, (_, ix) in enumerate(self.ops) if len(ix) == 2 and label in ix and ix[0] != ix[1]):
+            chain, members, current, k = [], [], label, first
+            while k is not None and len(self.ops[k][1]) == 2:
+                a, (i, j) = self.ops[k]
+                chain.append(a if current == i else m.transpose(a))
+                members.append(k)
+                current = j if current == i else i
+                if counts.get(current) != 2 or current in self.out:
+                    k = None
+                    break
+                k = next(n for n, (_, ix) in enumerate(self.ops) if n != k and current in ix)
+            if k is None or len(self.ops[k][1]) != 1:
+                continue
+            vector = m.mm(*chain, self.ops[k][0])
+            self.ops = [op for n, op in enumerate(self.ops) if n not in (*members, k)] + [(vector, (label,))]
+            return len(self.ops) - 1
+        return None
 
     def _labels(self) -> list:
         return list(dict.fromkeys(itertools.chain(self.out, *(ix for _, ix in self.ops))))
