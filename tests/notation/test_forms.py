@@ -40,6 +40,10 @@ FORMS = [
      "softmax(Z, 2)*diag(sum(V, 2))-diag(softmax(Z, 2)*sum(V, 2))*softmax(Z, 2)"),
     ("sum(sum(softmax(Q*K', 2)*V))", {}, "Q", 1,
      "(softmax(Q*K', 2)*diag(sum(V, 2))-diag(softmax(Q*K', 2)*sum(V, 2))*softmax(Q*K', 2))*K"),
+    # a row or column repeated over a matrix inside an element-wise product is written as the vector (implicit
+    # expansion), not as an outer product with ones: normalising rows
+    ("sum(sum(G.*X./sum(X, 2)))", {}, "X", 1, "G./sum(X, 2)-sum(X.*G./sum(X, 2).^2, 2)"),
+    ("sum(sum(G./sqrt(sum(X.^2, 2))))", {}, "X", 1, "-diag(sum(G./sqrt(sum(X.^2, 2)).^2, 2)./sqrt(sum(X.^2, 2)))*X"),
     # numbers times a tensor, and D2det in either order of its pairs: one term
     ("det(A)^2", {}, "A", 2, '2*det(A)*cofactor(A, 2)+2*einsum("ij,kl->ijkl", cofactor(A), cofactor(A))'),
     ("sum(cofactor(A).*A)", {}, "A", 2, '2*cofactor(A, 2)+einsum("ijklmn,mn->ijkl", cofactor(A, 3), A)'),
@@ -136,3 +140,13 @@ def test_hidden_layer_gradients_are_matrix_products(g, layer, rng):
         assert "einsum" not in d.text(), (wrt, d.text())
         assert cr.check(f, wrt, seed=1).ok
     assert_derivatives_reparse(f, values, ["W1", "b1", "W2", "b2"], max_order=1)
+
+
+@pytest.mark.parametrize("text", ["X./sum(X, 2)", "exp(X)./sum(exp(X), 1)", "G./sqrt(sum(X.^2, 2))", "X'./sum(X, 1)'"])
+def test_a_repeated_row_or_column_prints_as_written(text, rng):
+    # it printed as X./(X*vector(1, "m")*vector(1, "m")'): the ones of the broadcast written out
+    f = cr.parse(text, X=("n", "m"), G=("n", "m"))
+    assert "vector(1" not in f.text()
+    values = {"X": rng.uniform(0.5, 1.5, (3, 4)), "G": rng.standard_normal((3, 4))}
+    again = cr.parse(f.text(), X=("n", "m"), G=("n", "m"))
+    np.testing.assert_allclose(again.evaluate(values), f.evaluate(values), rtol=1e-12)

@@ -252,7 +252,10 @@ def _implicit_expansion(node: Node, args: list[M]) -> list[M]:
 
 def _broadcast_axis(node: Node) -> int | None:
     """0 where node is a row repeated down a matrix's rows (its operands do not carry the row index), 1 where it is
-    a column repeated across its columns; else None."""
+    a column repeated across its columns; else None. An element-wise function of a broadcast (1./(s*1')) is the
+    broadcast of the function (1./s)."""
+    while node.rank == 2 and (node.op is Op.MAP or (node.op is Op.POW and node.args[1].rank == 0)):
+        node = node.args[0]
     if node.op is not Op.CONTRACT or node.rank != 2:
         return None
     carried = set().union(*map(set, node.params.specs))
@@ -262,12 +265,45 @@ def _broadcast_axis(node: Node) -> int | None:
 
 def _vector_part(node: Node, axis: int) -> M:
     """The vector a broadcast repeats, as a row (axis 0: it varies along the columns) or a column."""
+    shown = to_mast(_repeated(node, axis))
+    return m.transpose(shown) if shown.orient == ("c" if axis == 0 else "r") else shown
+
+
+def _repeated(node: Node, axis: int) -> Node:
+    """The vector that the broadcast node (as _broadcast_axis finds it) repeats along axis."""
+    if node.op is Op.MAP:
+        return b.apply(node.params.fn, _repeated(node.args[0], axis))
+    if node.op is Op.POW:
+        return b.power(_repeated(node.args[0], axis), node.args[1])
     out = node.params.out
     kept = tuple(label for k, label in enumerate(out) if k != axis)
-    vector = b.contract(list(zip(node.args, node.params.specs, strict=True)), kept,
-                        dict(zip(out, node.shape, strict=True)))
-    shown = to_mast(vector)
-    return m.transpose(shown) if shown.orient == ("c" if axis == 0 else "r") else shown
+    return b.contract(list(zip(node.args, node.params.specs, strict=True)), kept,
+                      dict(zip(out, node.shape, strict=True)))
+
+
+def _expanded_hadamards(node: Node, specs: tuple, args: list[M]) -> tuple[tuple, list[M]]:
+    """Operands on the same two indices multiply element-wise. Where such a group has a row or column repeated
+    over the matrix (X./sum(X, 2)) beside an operand of the full shape, the group becomes one operand here, with the
+    repeated vector written as it is (MATLAB's implicit expansion), not as an outer product with ones."""
+    groups: dict[frozenset, list[int]] = {}
+    for k, spec in enumerate(specs):
+        if len(spec) == 2 and spec[0] != spec[1]:
+            groups.setdefault(frozenset(spec), []).append(k)
+    merged: dict[int, tuple[tuple, M]] = {}      # the first operand of a group -> the group's labels and product
+    dropped: set[int] = set()                     # the group's other operands
+    for members in groups.values():
+        along = [_broadcast_axis(node.args[k]) for k in members]
+        if None not in along or along.count(None) == len(along):
+            continue
+        ix = specs[members[0]]
+        parts = [args[k] if axis is None else _vector_part(node.args[k], axis)
+                 for k, axis in zip(members, along, strict=True)]
+        merged[members[0]] = (ix, m.had(*[p if specs[k] == ix else m.transpose(p)
+                                          for k, p in zip(members, parts, strict=True)]))
+        dropped.update(members[1:])
+    kept = [k for k in range(len(specs)) if k not in dropped]
+    return (tuple(merged[k][0] if k in merged else specs[k] for k in kept),
+            [merged[k][1] if k in merged else args[k] for k in kept])
 
 
 def _reduction(name: str, before: tuple[M, ...] = ()) -> Callable[[Node, list[M]], M]:
@@ -378,6 +414,7 @@ def _contract(node: Node, args: list[M]) -> M:
     if slot is not None and len(out) == 1:
         return _one_hot(node.shape, slot, _without_basis(node))     # f e_k alone
     dims = _label_dims(node)
+    specs, args = _expanded_hadamards(node, specs, args)
     shown = _outer(specs, out, args, dims) or _product(specs, out, args, dims)
     return shown if shown is not None else _einsum_of(node, args)
 
@@ -627,17 +664,16 @@ class _Graph:
         """A chain of matrices from label to a vector through labels nothing else carries (P_ik u_k, where label i is
         shared by three or more) replaced by its product, a vector on label (P*u): its position, or None."""
         for first in (k for k, (_, ix) in enumerate(self.ops) if len(ix) == 2 and label in ix and ix[0] != ix[1]):
-            chain, members, current, k = [], [], label, first
+            chain, members, current = [], [], label
+            k: int | None = first
             while k is not None and len(self.ops[k][1]) == 2:
                 a, (i, j) = self.ops[k]
                 chain.append(a if current == i else m.transpose(a))
                 members.append(k)
                 current = j if current == i else i
-                if counts.get(current) != 2 or current in self.out:
-                    k = None
-                    break
-                k = next(n for n, (_, ix) in enumerate(self.ops) if n != k and current in ix)
-            if k is None or len(self.ops[k][1]) != 1:
+                k = None if counts.get(current) != 2 or current in self.out else \
+                    next(n for n, (_, ix) in enumerate(self.ops) if n != members[-1] and current in ix)
+            if k is None:
                 continue
             vector = m.mm(*chain, self.ops[k][0])
             self.ops = [op for n, op in enumerate(self.ops) if n not in (*members, k)] + [(vector, (label,))]

@@ -251,7 +251,8 @@ def had(*factors: M) -> M:
     flat = [f for f in flat if not is_num(f, 1.0)]
     if len(flat) <= 1:
         return mm(num(coefficient), *flat)
-    orient = next((f.orient for f in flat if f.orient != "s"), "s")
+    # a matrix times a row or column repeated over it (X./sum(X, 2), implicit expansion) is a matrix
+    orient = "m" if any(f.orient == "m" for f in flat) else next((f.orient for f in flat if f.orient != "s"), "s")
     flat.sort(key=lambda f: f.kind != "sym")     # y.*exp(z) reads better than exp(z).*y
     return mm(num(coefficient), mk("had", tuple(flat), None, orient))
 
