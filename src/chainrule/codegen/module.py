@@ -451,22 +451,30 @@ def _along(function, values, directions):
 
 def _difference_error(at, exact, step, tol):
     """max |central difference of at(t) at t = 0 - exact|, relative to max(1, max |exact|), beyond the rounding of
-    at's values (16 units of roundoff of their size, over the step: a large f). Where that exceeds tol, the smallest
-    of it and the errors of the Richardson estimates (4 D(s/2) - D(s)) / 3 for s = step, step/2, whose s² terms
-    cancel: a large third derivative is not mistaken for a wrong derivative, which stays as far from each."""
+    at's values (16 units of roundoff of their size, over the step: a large f). Where that exceeds tol: beyond at's
+    noise as measured (twice its largest fourth difference at spacing step/64, over the step: a value that is
+    rounding alone), and then the smallest of it and the errors of the Richardson estimates (4 D(s/2) - D(s)) / 3 for
+    s = step, step/2, whose s² terms cancel: a large third derivative is not mistaken for a wrong derivative, which
+    stays as far from each."""
     scale = max(1.0, float(np.max(np.abs(exact), initial=0.0)))
 
     def central(s):
         up, down = at(s), at(-s)
         return (up - down) / (2 * s), 16 * np.finfo(float).eps * np.maximum(np.abs(up), np.abs(down)) / s
 
+    def beyond(numeric, allowed):
+        return float(np.max(np.maximum(np.abs(numeric - exact) - allowed, 0.0), initial=0.0)) / scale
+
     coarse, rounding = central(step)
-    error = float(np.max(np.maximum(np.abs(coarse - exact) - rounding, 0.0), initial=0.0)) / scale
+    error = beyond(coarse, rounding)
+    if error > tol:
+        fourth = sum(c * at(k * step / 64) for k, c in zip((-2, -1, 0, 1, 2), (1, -4, 6, -4, 1), strict=True))
+        error = min(error, beyond(coarse, 2 * float(np.max(np.abs(fourth), initial=0.0)) / step))
     for s in (step / 2, step / 4):
         if not error > tol:
             break
         fine = central(s)[0]
-        error = min(error, float(np.max(np.abs((4 * fine - coarse) / 3 - exact), initial=0.0)) / scale)
+        error = min(error, beyond((4 * fine - coarse) / 3, 0.0))
         coarse = fine
     return error
 

@@ -83,13 +83,16 @@ def directional_check(f, jac, x: np.ndarray, n_out: int, rng: np.random.Generato
 def _direction_error(f, x: np.ndarray, v: np.ndarray, h: float, symbolic: np.ndarray,
                      allowed: float) -> tuple[float, bool]:
     """The error of `symbolic` against the central difference D(h) along v, beyond D(h)'s rounding error (a large,
-    flat f); where that exceeds `allowed`, the smallest of it and the errors of the Richardson estimates
-    (4 D(s/2) - D(s)) / 3 for s = h and h/2 (a large third derivative, as of sin(exp(a)) at a = 9: their h² error
-    terms cancel, leaving h⁴). A wrong derivative stays as far from each estimate. The Richardson estimates are
-    judged without a rounding allowance: they amplify rounding 3- and 6-fold, and so would let a wrong derivative of
-    a large f pass."""
+    flat f). Where that exceeds `allowed`: beyond f's noise as measured (a value that is rounding alone, such as a
+    derivative of det(C*B), 0 for every B, computed from products of singular values), and then the smallest of it
+    and the errors of the Richardson estimates (4 D(s/2) - D(s)) / 3 for s = h and h/2 (a large third derivative, as
+    of sin(exp(a)) at a = 9: their h² error terms cancel, leaving h⁴). A wrong derivative stays as far from each
+    estimate. The Richardson estimates are judged without a rounding allowance: they amplify rounding 3- and 6-fold,
+    and so would let a wrong derivative of a large f pass."""
     coarse = _central(f, x, v, h)
     error, finite = _max_error(coarse.value, symbolic, coarse.rounding), coarse.finite
+    if error > allowed:
+        error = min(error, _max_error(coarse.value, symbolic, _noise(f, x, v, h) / h))
     for step in (h / 2, h / 4):
         if error <= allowed:
             break
@@ -105,6 +108,18 @@ def _central(f, x: np.ndarray, v: np.ndarray, h: float) -> _Difference:
     rounding = ROUNDING * np.maximum(np.abs(plus), np.abs(minus)) / h
     return _Difference((plus - minus) / (2 * h), np.nan_to_num(rounding),
                        bool(np.all(np.isfinite(plus)) and np.all(np.isfinite(minus))))
+
+
+def _noise(f, x: np.ndarray, v: np.ndarray, h: float) -> float:
+    """A bound on f's noise (its rounding error, as seen at nearby points): the largest fourth difference of f along
+    v at spacing d = h/64 (five values of f), d⁴ times the fourth derivative (its fourth difference at spacing h over
+    64⁴ = 1.7e7: negligible even where a step of h moves a sine's argument by 0.2) plus noise, sqrt(70) times its
+    standard deviation for independent errors; the largest over f's entries, twice, as a bound on each."""
+    d = h / 64
+    at = [np.asarray(f(x + k * d * v), dtype=float) for k in (-2, -1, 0, 1, 2)]
+    total = at[0] - 4 * at[1] + 6 * at[2] - 4 * at[3] + at[4]
+    finite = np.abs(total[np.isfinite(total)])
+    return 2 * float(np.max(finite)) if finite.size else 0.0
 
 
 def _max_error(numeric: np.ndarray, symbolic: np.ndarray, rounding: np.ndarray | float = 0.0) -> float:
