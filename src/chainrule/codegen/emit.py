@@ -226,12 +226,16 @@ class Program:
         return (id(node) not in self.known and node.op is not Op.VAR and not _inline(node)
                 and id(node) not in self._negations and id(node) not in self._expansions)
 
-    def _ref(self, user: Node) -> Ref:
+    def _ref(self, user: Node, wanted_by: Node | None = None) -> Ref:
+        """The code of user's operands; `wanted_by`: the node in the program whose roots want them, where user is
+        not in it (a negated product written into a sum)."""
         def ref(node: Node) -> Code:
-            self._wanted.setdefault(id(node), set()).update(self._wanted[id(user)])
+            self._wanted.setdefault(id(node), set()).update(self._wanted[id(wanted_by or user)])
             if id(node) in self._negations:         # written into its sums as a subtraction (see _negations)
                 x = self._negations[id(node)]
-                code = ref(x) if id(x) in self._in_order else EMIT[x.op](self.w, x, ref, self.sizes)
+                # x's own operands are read by x (a product of numbers may need them as arrays), not by the sum
+                code = ref(x) if id(x) in self._in_order else \
+                    EMIT[x.op](self.w, x, self._ref(x, wanted_by or user), self.sizes)
                 # -(a @ b) written -a @ b: the same number, and a sum's `- a @ b` needs no brackets
                 return Code(f"-{wrap(code, MUL)}", UNARY)
             if id(node) in self._expansions:        # left to the sum's own broadcasting (see _expansions)
