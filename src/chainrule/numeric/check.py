@@ -13,17 +13,21 @@ class CheckResult:
 
     `finite` is False when some compared number (the function near the point, or the derivative) was infinite or
     NaN: the point is at or past the edge of the function's domain. Such a comparison fails, unless both sides are
-    the same infinity.
+    the same infinity. The errors are those of the closest difference estimate; `beyond_rel_error` is the largest
+    relative error beyond what the differences' own error explains (see _direction_error), the one `ok` compares
+    with the tolerance (None: max_rel_error).
     """
     max_abs_error: float
     max_rel_error: float
     tolerance: float
     directions: int
     finite: bool = True
+    beyond_rel_error: float | None = None
 
     @property
     def ok(self) -> bool:
-        return bool(self.max_rel_error <= self.tolerance)
+        judged = self.max_rel_error if self.beyond_rel_error is None else self.beyond_rel_error
+        return bool(judged <= self.tolerance)
 
     def _repr_html_(self) -> str:
         """Jupyter: ok (green) or MISMATCH (red), with the errors."""
@@ -33,6 +37,8 @@ class CheckResult:
     def __str__(self) -> str:
         verdict = "ok" if self.ok else "MISMATCH"
         where = "" if self.finite else "; not finite at this point"
+        if self.ok and self.max_rel_error > self.tolerance:
+            where += "; the differences' own error explains it"
         return (f"finite-difference check: {verdict} (max abs error {self.max_abs_error:.2e}, "
                 f"max rel error {self.max_rel_error:.2e}, {self.directions} directions{where})")
 
@@ -69,37 +75,43 @@ def directional_check(f, jac, x: np.ndarray, n_out: int, rng: np.random.Generato
         directions = [(v + v.T) / 2 for v in directions]
     h = 1e-6 * max(1.0, float(np.max(np.abs(x))) if x.size else 1.0)
     jac = np.asarray(jac, dtype=float)
-    worst_abs, worst_rel, finite = 0.0, 0.0, bool(np.all(np.isfinite(jac)))
+    worst_abs, worst_rel, worst_beyond, finite = 0.0, 0.0, 0.0, bool(np.all(np.isfinite(jac)))
     axes = (tuple(range(jac.ndim - x.ndim, jac.ndim)), tuple(range(x.ndim)))
     with np.errstate(all="ignore"):  # infinities and NaN are judged below, not warned about
         for v in directions:
             symbolic = np.tensordot(jac, v, axes=axes) if x.ndim else jac * v
-            error, finite_here = _direction_error(f, x, v, h, symbolic, tolerance * _scale(symbolic))
+            error, beyond, finite_here = _direction_error(f, x, v, h, symbolic, tolerance * _scale(symbolic))
             finite = finite and finite_here
             worst_abs, worst_rel = max(worst_abs, error), max(worst_rel, error / _scale(symbolic))
-    return CheckResult(worst_abs, worst_rel, tolerance, len(directions), finite)
+            worst_beyond = max(worst_beyond, beyond / _scale(symbolic))
+    return CheckResult(worst_abs, worst_rel, tolerance, len(directions), finite, worst_beyond)
 
 
 def _direction_error(f, x: np.ndarray, v: np.ndarray, h: float, symbolic: np.ndarray,
-                     allowed: float) -> tuple[float, bool]:
-    """The error of `symbolic` against the central difference D(h) along v, beyond D(h)'s rounding error (a large,
-    flat f). Where that exceeds `allowed`: beyond f's noise as measured (a value that is rounding alone, such as a
-    derivative of det(C*B), 0 for every B, computed from products of singular values), and then the smallest of it
-    and the errors of the Richardson estimates (4 D(s/2) - D(s)) / 3 for s = h and h/2 (a large third derivative, as
-    of sin(exp(a)) at a = 9: their h² error terms cancel, leaving h⁴). A wrong derivative stays as far from each
+                     allowed: float) -> tuple[float, float, bool]:
+    """The error of `symbolic` against the closest difference estimate along v; its error beyond what the
+    differences' own error explains; whether f was finite at x +- h v.
+
+    The error beyond is that against the central difference D(h) beyond D(h)'s rounding error (a large, flat f).
+    Where that exceeds `allowed`, it is taken beyond f's noise as measured (a value that is rounding alone, such as a
+    derivative of det(C*B), 0 for every B, computed from products of singular values), and then as the smallest of
+    it and the errors of the Richardson estimates (4 D(s/2) - D(s)) / 3 for s = h and h/2 (a large third derivative,
+    as of sin(exp(a)) at a = 9: their h² error terms cancel, leaving h⁴). A wrong derivative stays as far from each
     estimate. The Richardson estimates are judged without a rounding allowance: they amplify rounding 3- and 6-fold,
     and so would let a wrong derivative of a large f pass."""
     coarse = _central(f, x, v, h)
-    error, finite = _max_error(coarse.value, symbolic, coarse.rounding), coarse.finite
-    if error > allowed:
-        error = min(error, _max_error(coarse.value, symbolic, _noise(f, x, v, h) / h))
+    finite = coarse.finite
+    error, beyond = _max_error(coarse.value, symbolic), _max_error(coarse.value, symbolic, coarse.rounding)
+    if beyond > allowed:
+        beyond = min(beyond, _max_error(coarse.value, symbolic, _noise(f, x, v, h) / h))
     for step in (h / 2, h / 4):
-        if error <= allowed:
+        if beyond <= allowed:
             break
         fine = _central(f, x, v, step)
-        error = min(error, _max_error((4 * fine.value - coarse.value) / 3, symbolic))
+        estimate = _max_error((4 * fine.value - coarse.value) / 3, symbolic)
+        error, beyond = min(error, estimate), min(beyond, estimate)
         coarse = fine
-    return error, finite
+    return error, beyond, finite
 
 
 def _central(f, x: np.ndarray, v: np.ndarray, h: float) -> _Difference:
