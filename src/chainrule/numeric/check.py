@@ -63,8 +63,8 @@ def directional_check(f, jac, x: np.ndarray, n_out: int, rng: np.random.Generato
     """Compare jac (shape F + x.shape) with (f(x+h v) - f(x-h v)) / 2h for coordinate or random directions v.
 
     A symmetric matrix variable only moves in symmetric directions: the expression may rely on x' = x.
-    The relative error divides by the largest finite entry of the symbolic side (at least 1). Errors that the
-    differences themselves may make are not counted (see _direction_error).
+    The relative error divides by the largest finite entry of the symbolic side (at least 1). The errors are
+    reported as measured, and judged beyond what the differences themselves may err by (see _direction_error).
     """
     x = np.asarray(x, dtype=float)
     if x.size <= max_directions:
