@@ -581,6 +581,25 @@ def _extremum_operand(draw, ty: Ty, depth: int) -> Gen:
     return _log_softmax(e, draw(st.sampled_from((1, 2))) if ty.kind == "mat" else None)
 
 
+def _size(draw) -> Gen:
+    """size(X, d) of a variable (a row's rows are 1, a column's columns are 1), a number in the expression."""
+    sized = leaf(draw, draw(st.sampled_from(TYPES[1:])))
+    d = draw(st.sampled_from((1, 2)))
+    rows_cols = {"row": (1,) + sized.ty.dims, "col": sized.ty.dims + (1,)}.get(sized.ty.kind, sized.ty.dims)
+    count = float(rows_cols[d - 1])
+    return Gen(f"size({sized.text}, {d})", S, lambda ns, v: count, ATOM, sized.variables)   # x is still used
+
+
+def _scaled(draw, ty: Ty, depth: int) -> Gen:
+    """An expression scaled by a size, as attention scales its scores: e/sqrt(size(K, 2)), or size(X, d)*e; the
+    size is a constant that prints after a variable, inside whatever holds e (softmax(Q*K'/sqrt(size(K, 2)), 2))."""
+    e, size = _sub(draw, ty, depth), _size(draw)
+    if draw(st.booleans()):
+        return binary("*", size, e, ty, lambda ns, p, q: p * q)
+    root = smooth("sqrt", size)
+    return binary("/", e, root, ty, lambda ns, p, q: p / q)
+
+
 def _axis_reduction(draw, ty: Ty, depth: int) -> Gen:
     """sum, mean, logsumexp, max(X, [], d), min(X, [], d) along a dimension (a column: d = 2, a row: d = 1);
     softmax(X, d), logsoftmax(X, d) of a matrix; max(e), min(e), mean(e), and sizes: size(B, 2), numel(e)."""
@@ -588,12 +607,7 @@ def _axis_reduction(draw, ty: Ty, depth: int) -> Gen:
         kind = draw(st.sampled_from(("max", "min", "mean", "size")))
         e = _extremum_operand(draw, draw(st.sampled_from(TYPES[1:])), depth - 1)
         if kind == "size":
-            sized = leaf(draw, draw(st.sampled_from(TYPES[1:])))
-            d = draw(st.sampled_from((1, 2)))
-            rows_cols = {"row": (1,) + sized.ty.dims, "col": sized.ty.dims + (1,)}.get(sized.ty.kind, sized.ty.dims)
-            count = float(rows_cols[d - 1])
-            size = Gen(f"size({sized.text}, {d})", S, lambda ns, v: count, ATOM, sized.variables)   # x is still used
-            return binary("*", size, call("mean", S, lambda ns: lambda x: ns.sum(x) / x.size, e), S,
+            return binary("*", _size(draw), call("mean", S, lambda ns: lambda x: ns.sum(x) / x.size, e), S,
                           lambda ns, p, q: p * q)
         if kind == "mean":
             return call("mean", S, lambda ns: lambda x: ns.sum(x) / x.size, e)
@@ -631,7 +645,7 @@ def _productions(ty: Ty) -> list[str]:
         names += ["transpose", "softmax"]
     if ty.kind in ("col", "row"):
         names += ["stack"]
-    names += ["special", "index", "axis"]
+    names += ["special", "index", "axis", "scaled"]
     if ty.kind == "mat":
         names += ["broadcast"]
     if (ty.kind in ("col", "row") and ty.dims[0] == 4) or (ty.kind == "mat" and 4 in ty.dims):
@@ -681,6 +695,7 @@ _PRODUCTIONS = {
     "axis": _axis_reduction,
     "broadcast": _broadcast,
     "diag": _diag,
+    "scaled": _scaled,
 }
 
 

@@ -44,6 +44,14 @@ FORMS = [
     # expansion), not as an outer product with ones: normalising rows
     ("sum(sum(G.*X./sum(X, 2)))", {}, "X", 1, "G./sum(X, 2)-sum(X.*G./sum(X, 2).^2, 2)"),
     ("sum(sum(G./sqrt(sum(X.^2, 2))))", {}, "X", 1, "-diag(sum(G./sqrt(sum(X.^2, 2)).^2, 2)./sqrt(sum(X.^2, 2)))*X"),
+    # and a row scaling already on the index joins it element-wise: x_i S_ik v_k S_ij is diag(x.*(S*v))*S
+    ("x'*softmax(Z, 2)*v", {}, "Z", 1, "diag(x)*softmax(Z, 2)*diag(v)-diag(x.*(softmax(Z, 2)*v))*softmax(Z, 2)"),
+    # a compact form keeps its name where a part of it is also a broadcast vector (softmax(Z, 2) is Z - its
+    # logsumexp along rows, and both parts hold the size): attention's scaled scores
+    ("sum(sum(softmax(Q*K'/sqrt(size(K, 2)), 2)*V.*G))", {}, "V", 1, "softmax(Q*K'/sqrt(size(K, 2)), 2)'*G"),
+    # a zero part of a stacked tensor is left out: its place stays zero
+    ("C(2:4, :).*C(2:4, :)", {"C": (4, 3)}, "C", 1,
+     'einsum("ijzl,kz->ijkl", 2*einsum("ik,jl,kl->ijkl", eye(3), eye(3), C(2:4, :)), [matrix(0, 1, 3); eye(3)])'),
     # numbers times a tensor, and D2det in either order of its pairs: one term
     ("det(A)^2", {}, "A", 2, '2*det(A)*cofactor(A, 2)+2*einsum("ij,kl->ijkl", cofactor(A), cofactor(A))'),
     ("sum(cofactor(A).*A)", {}, "A", 2, '2*cofactor(A, 2)+einsum("ijklmn,mn->ijkl", cofactor(A, 3), A)'),

@@ -20,10 +20,22 @@ def to_mast(node: Node, variables: Mapping | None = None) -> M:
     """node in matrix notation (in index notation where it has none); the sizes it holds are written after its
     variables, or those of `variables` (name -> (shape, symmetric)): size(X, 2), numel(x)."""
     order = topological([node])         # one walk for the three passes over the graph
+    return _with_axis_sums(_with_sizes(_shown(node, order), _dimension_owners(order, variables or {})))
+
+
+def _shown(node: Node, order: list[Node]) -> M:
+    """node in matrix notation before sums along a dimension and sizes are named: a part converted on its own is
+    built this way, so that it is the same tree as that part where it stands in the whole (the passes that name
+    sums and sizes run once, over the whole)."""
     hidden = _stack_terms(order)
     shown = fold(node, lambda n, args: None if id(n) in hidden else _convert(n, args), order)
     assert shown is not None, "the root is always shown"
-    return _with_axis_sums(_with_sizes(shown, _dimension_owners(order, variables or {})))
+    return shown
+
+
+def _part(node: Node) -> M:
+    """A part of the expression converted on its own (a broadcast's vector, a stack's entry), as _shown builds it."""
+    return _shown(node, topological([node]))
 
 
 def _with_axis_sums(shown: M) -> M:
@@ -198,38 +210,93 @@ def _written(labels, letter: dict) -> str:
 
 def _add(node: Node, args: list[M]) -> M:
     shifted = _logsoftmax_operand(node)
-    if shifted is not None:
-        return m.func("logsoftmax", args[shifted])      # z - logsumexp(z)
+    if shifted is not None:                             # z - logsumexp(z)
+        own = next((shown for a, shown in zip(node.args, args, strict=True) if a is shifted), None)
+        return m.func("logsoftmax", own if own is not None else _part(shifted))
     entries = _stack_entries(node.args, node.shape)
     if entries is not None:
         return m.stack(entries)
-    shown = m.add(*_implicit_expansion(node, args))
-    return _logsoftmax_along(shown) or shown
+    terms = _implicit_expansion(node, args)
+    shown = m.add(*terms)
+    # the terms as they come, and as the sum gathered them (which may pull a common factor out of two logsumexps)
+    flat = tuple(itertools.chain(*map(_opened, terms)))
+    return _logsoftmax_along(flat) or _logsoftmax_along(shown.args if shown.kind == "add" else ()) or shown
 
 
-def _logsoftmax_along(shown: M) -> M | None:
+def _logsoftmax_along(terms: tuple[M, ...]) -> M | None:
     """c*(Z - logsumexp(Z, d)) is c*logsoftmax(Z, d), the row-wise (d = 2) or column-wise log-softmax; the terms
     of Z may stand in the sum one by one (X*W + b' - logsumexp(X*W + b', 2))."""
-    if shown.kind != "add":
-        return None
-    for k, term in enumerate(shown.args):
-        c, lse = m.split_coefficient(term)
-        if not (lse.kind == "func" and lse.data == "logsumexp" and len(lse.args) == 2):
+    for k, term in enumerate(terms):
+        found = _logsumexp_term(term)
+        if found is None:
             continue
+        c, lse = found
         z = lse.args[0]
-        others = shown.args[:k] + shown.args[k + 1:]
+        others = terms[:k] + terms[k + 1:]
         if _same_terms(others, m.mm(m.num(-c), z)):
             return m.mm(m.num(-c), m.func("logsoftmax", z, lse.args[1], orient=z.orient))
     return None
 
 
+def _opened(term: M) -> tuple[M, ...]:
+    """A term's own terms: those of a sum, and of a sum repeated by a vector of ones (1*(u' + v'), 2 logsumexps
+    along columns in one outer product), each repeated the same way."""
+    if term.kind == "add":
+        return term.args
+    c, rest = m.split_coefficient(term)
+    if rest.kind != "mm" or len(rest.args) != 2:
+        return (term,)
+    left, right = rest.args
+    if _is_ones(left, "c") and right.kind == "add":
+        return tuple(m.mm(m.num(c), left, t) for t in right.args)
+    if _is_ones(right, "r") and left.kind == "add":
+        return tuple(m.mm(m.num(c), t, right) for t in left.args)
+    return (term,)
+
+
+def _logsumexp_term(term: M) -> tuple[float, M] | None:
+    """(c, logsumexp(Z, d)) where term is c times it: as a row or a column, or repeated over Z's shape by a vector
+    of ones (ones*logsumexp(Z, 1), the form where no operand of the sum has Z's whole shape)."""
+    c, rest = m.split_coefficient(term)
+    if rest.kind == "mm" and len(rest.args) == 2:
+        ones = [k for k, a in enumerate(rest.args) if _is_ones(a, "c") or _is_ones(a, "r")]
+        rest = rest.args[1 - ones[0]] if len(ones) == 1 else rest
+    rest = rest.args[0] if rest.kind == "T" else rest
+    if rest.kind == "func" and rest.data == "logsumexp" and len(rest.args) == 2:
+        return c, rest
+    return None
+
+
 def _same_terms(terms: tuple[M, ...], total: M) -> bool:
-    """The terms add up to total, term for term (in any order)."""
-    expected = total.args if total.kind == "add" else (total,)
+    """The terms add up to total, term for term (in any order): total itself, its terms, c times the terms of
+    c*(t1 + t2 + ...), or every sum in it flattened, as the sum may have been flattened or not (-(U - V) beside
+    logsumexp(-(U - V)); softmax(logsoftmax(Y, 1), 1), whose sum holds Y and its logsumexp beside their own)."""
+    readings = [(total,), total.args if total.kind == "add" else (), tuple(_flattened(total, terms))]
     c, rest = m.split_coefficient(total)
     if c != 1.0 and rest.kind == "add":
-        expected = tuple(m.mm(m.num(c), t) for t in rest.args)
-    return sorted(map(id, terms)) == sorted(map(id, expected))
+        readings.append(tuple(m.mm(m.num(c), t) for t in rest.args))
+    if rest.kind == "fill":         # a constant in a sum stands as its number
+        readings.append((m.num(c * rest.data[0]),))
+    return any(sorted(map(id, terms)) == sorted(map(id, expected)) for expected in readings)
+
+
+def _flattened(total: M, pool: tuple[M, ...]) -> list[M]:
+    """total's terms with every sum in it opened: a logsoftmax(Y, d) is Y's terms and a -logsumexp(Y, d) term of
+    pool (how the sum that holds it shows it)."""
+    if total.kind == "add":
+        return list(itertools.chain(*(_flattened(t, pool) for t in total.args)))
+    if total.kind == "func" and total.data == "logsoftmax" and len(total.args) == 2:
+        inner, axis = total.args
+        own = next((t for t in pool if _is_logsumexp_of(t, inner, axis)), None)
+        if own is not None:
+            return [*_flattened(inner, pool), own]
+    return [total]
+
+
+def _is_logsumexp_of(term: M, z: M, axis: M) -> bool:
+    """term is -logsumexp(z, axis)."""
+    found = _logsumexp_term(term)
+    return found is not None and found[0] == -1.0 and found[1].args == (z, axis)
 
 
 def _elementwise(name: str) -> Callable[[Node, list[M]], M]:
@@ -265,7 +332,7 @@ def _broadcast_axis(node: Node) -> int | None:
 
 def _vector_part(node: Node, axis: int) -> M:
     """The vector a broadcast repeats, as a row (axis 0: it varies along the columns) or a column."""
-    shown = to_mast(_repeated(node, axis))
+    shown = _part(_repeated(node, axis))
     return m.transpose(shown) if shown.orient == ("c" if axis == 0 else "r") else shown
 
 
@@ -330,17 +397,21 @@ def _marked(name: str) -> Callable[[Node, list[M]], M]:
     return convert
 
 
-def _logsoftmax_operand(node: Node) -> int | None:
-    """k where the sum is z - logsumexp(z) over every entry of z = node.args[k] (how logsoftmax(z) is stored)."""
-    if len(node.args) != 2 or not node.shape:
+def _logsoftmax_operand(node: Node) -> Node | None:
+    """z where the sum is z - logsumexp(z) over every entry of z (how logsoftmax(z) is stored), z standing in the
+    sum as itself or, a sum, as its terms (softmax(logsoftmax(x)) is exp(x - logsumexp(x) - logsumexp(...)))."""
+    if not node.shape:
         return None
-    for k, term in enumerate(node.args):
-        other = node.args[1 - k]
+    for k, other in enumerate(node.args):
         if (other.op == "contract" and len(other.args) == 2 and other.shape == () and
                 any(a.op == "const" and a.params.value == -1.0 for a in other.args)):
             lse = next(a for a in other.args if a.op != "const")
-            if lse.op == "logsumexp" and lse.args[0] is term and len(lse.params.axes) == term.rank:
-                return k
+            z = lse.args[0] if lse.op == "logsumexp" else None
+            if z is None or len(lse.params.axes) != z.rank:
+                continue
+            rest = sorted(map(id, node.args[:k] + node.args[k + 1:]))
+            if rest == [id(z)] or (z.op == "add" and rest == sorted(map(id, z.args))):
+                return z
     return None
 
 
@@ -398,8 +469,8 @@ def _without_basis(term: Node) -> M:
         return m.num(1.0)
     others = [(a, spec) for a, spec in zip(term.args, term.params.specs, strict=True) if a.op != "basis"]
     if all(a.rank == 0 for a, _ in others):
-        return fold_product([to_mast(a) for a, _ in others])
-    return to_mast(b.contract(others, (), _label_dims(term)))       # sum(A)*e_k: the sum is f
+        return fold_product([_part(a) for a, _ in others])
+    return _part(b.contract(others, (), _label_dims(term)))       # sum(A)*e_k: the sum is f
 
 
 def fold_product(factors: list[M]) -> M:
@@ -645,13 +716,17 @@ class _Graph:
 
     def _split_high_degree(self) -> bool:
         # a vector at an index shared by three or more: v_i A_ij B_ik = (A' diag(v) B)_jk; a chain of matrices that
-        # ends in a vector is that vector first: P_ik u_k S_ij = (diag(P*u) S)_ij
+        # ends in a vector is that vector first: P_ik u_k S_ij = (diag(P*u) S)_ij; and where diag(v) would leave the
+        # index crowded, such chains join v element-wise: x_i P_ik u_k S_ij = (diag(x.*(P*u)) S)_ij
         while True:
             counts = self.counts()
             crowded = next((label for label in self._labels() if counts[label] > 2), None)
             if crowded is None:
                 return True
             vec = next((k for k, (_, ix) in enumerate(self.ops) if ix == (crowded,)), None)
+            if vec is not None and counts[crowded] > 3 and self._fold_branch(crowded, counts) is not None:
+                self._merge_vectors(crowded)
+                continue
             if vec is None:
                 vec = self._fold_branch(crowded, counts)
             if vec is None:
@@ -659,6 +734,11 @@ class _Graph:
             new = next(self.fresh)
             self.ops[vec] = (m.func("diag", self.ops[vec][0], orient="m"), (crowded, new))
             self._rename_one(crowded, new, vec)
+
+    def _merge_vectors(self, label) -> None:
+        """The vectors on label multiplied element-wise into one."""
+        members = [k for k, (_, ix) in enumerate(self.ops) if ix == (label,)]
+        self.ops = [op for k, op in enumerate(self.ops) if k not in members] + [self._merged(members)]
 
     def _fold_branch(self, label, counts: dict) -> int | None:
         """A chain of matrices from label to a vector through labels nothing else carries (P_ik u_k, where label i is
@@ -818,7 +898,7 @@ def _blocks(node: Node, args: list[M]) -> M:
             shown = _constant_part(part.shape, constant)
             parts.append(shown if shown.orient in ("s", want) else own)
             continue
-        shown = to_mast(inner) if inner is not None else own
+        shown = _part(inner) if inner is not None else own
         parts.append(m.transpose(shown) if shown.orient in "cr" and shown.orient != want else shown)
     separator = ";" if node.rank == 1 or node.params.axis == 0 else ","
     return m.blocks(parts, separator, "c" if node.rank == 1 else "m")
@@ -853,9 +933,10 @@ def _tensor_blocks(node: Node, args: list[M]) -> M:
     terms, offset = [], 0
     for part, shown in zip(node.args, args, strict=True):
         n = part.shape[axis]
-        terms.append(m.einsum(spec, [shown, _placing(offset, n, total)], node.rank))
+        if _constant_value(part) != 0.0:          # a zero part adds nothing: its place stays zero
+            terms.append(m.einsum(spec, [shown, _placing(offset, n, total)], node.rank))
         offset += n
-    return m.add(*terms)
+    return m.add(*terms) if terms else m.fill(0.0, node.shape)
 
 
 def _placing(offset: int, n: int, total) -> M:
