@@ -728,11 +728,14 @@ def determinants(draw, max_depth: int = 2) -> Gen:
     other = expression_of(draw, S, draw(st.integers(0, max_depth)))
     kind = draw(st.sampled_from(("alone", "times", "plus", "smooth")))
     if kind == "alone":
-        return det
-    if kind == "smooth":
-        return smooth(draw(st.sampled_from(SMOOTH)), det)
-    return binary("*" if kind == "times" else "+", det, other, S,
-                  (lambda ns, p, q: p * q) if kind == "times" else (lambda ns, p, q: p + q))
+        e = det
+    elif kind == "smooth":
+        e = smooth(draw(st.sampled_from(SMOOTH)), det)
+    else:
+        e = binary("*" if kind == "times" else "+", det, other, S,
+                   (lambda ns, p, q: p * q) if kind == "times" else (lambda ns, p, q: p + q))
+    # det of a constant (diag([2; 2; 2])) alone is a constant: a variable gives something to differentiate
+    return e if e.variables else binary("+", e, _leaf_variable("a"), S, lambda ns, p, q: p + q)
 
 
 # ---- values --------------------------------------------------------------------------------------------------------

@@ -139,7 +139,14 @@ def test_orientation_follows_matlab(text, orient):
     ("max(X, [], 2)", "max(X, [], 2)"),
     ("size(X, 2)", "size(X, 2)"),
     ("numel(X)", "numel(X)"),
-    ("sum(x)/numel(x)", "sum(x)/numel(x)"),
+    # a sum over an axis, or every entry, divided by the entries summed prints as the mean: a layer norm's gradient
+    # reads mean(X, 2) where it read sum(X, 2)/size(X, 2); divided by another size, it stays a sum
+    ("sum(x)/numel(x)", "mean(x)"),
+    ("X - mean(X, 2)", "X-mean(X, 2)"),
+    ("mean(X', 1)", "mean(X, 2)'"),
+    ("-mean(X)", "-mean(X)"),
+    ("sum(X, 2)/size(X, 1)", "sum(X, 2)/size(X, 1)"),
+    ("sum(X)/size(X, 2)", "sum(X)/size(X, 2)"),
     ("min(x)", "-max(-x)"),
 ])
 def test_printed_forms(text, printed):

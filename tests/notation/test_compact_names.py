@@ -1,5 +1,6 @@
 """A compact form the user wrote prints back under its name, whatever its operand: softmax(Z, d), logsoftmax(Z, d)
-and logsumexp(Z, d) of a generated matrix expression Z print as the name around Z's own text.
+and logsumexp(Z, d) of a generated matrix expression Z print as the name around Z's own text, and so does mean(Z, d)
+(stored as sum(Z, d)/size(Z, d), or times 1/n where sizes are numbers), up to a number pulled out of Z.
 
 softmax(Z, d) is stored as exp(Z - logsumexp(Z, d)); the printer finds Z beside its logsumexp again. It lost the name
 where Z's text differed between the two places (a size in Z: Q*K'/sqrt(size(K, 2))), where the sum held Z's terms
@@ -11,6 +12,8 @@ varies along both axes: where Z is constant along the axis, or repeats one vecto
 logsumexp is stored gathered ((u - logsumexp(u*1', 2))*1'), and the printer does not recover the name (the function
 is then constant: 1/n for softmax).
 """
+import re
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import DECLARATIONS, SIZES, Ty, expressions
@@ -35,6 +38,20 @@ def test_a_compact_form_prints_under_its_name(e, name, d, scaled, nested):
     z = f"logsoftmax({z}, {nested})" if nested else z
     inner = cr.parse(z, **WITH_FULL).text()
     assert cr.parse(f"{name}({z}, {d})", **WITH_FULL).text() == f"{name}({inner}, {d})"
+
+
+@settings(max_examples=150, **SETTINGS)
+@given(e=expressions(max_depth=3, types=MATRICES), d=st.sampled_from((1, 2)), scaled=st.booleans())
+def test_a_mean_prints_as_a_mean(e, d, scaled):
+    """mean(Z, d) prints as mean and Z's text; a number in Z (its scaling by a size, where sizes are numbers) may
+    come out in front: mean(0.5*(P+A), 2) prints 0.5*mean(P+A, 2)."""
+    z = f"{e.text} + {FULL[e.ty.shape]}"
+    if scaled:
+        printed = cr.parse(f"mean(({z})/sqrt(size(B, 2)), {d})", **WITH_FULL).text()
+        assert re.fullmatch(rf"-?[0-9.]+\*mean\(.+, {d}\)", printed), printed
+    else:
+        inner = cr.parse(z, **WITH_FULL).text()
+        assert cr.parse(f"mean({z}, {d})", **WITH_FULL).text() == f"mean({inner}, {d})"
 
 
 def test_nested_log_softmaxes_keep_their_names():

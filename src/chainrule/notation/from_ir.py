@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import itertools
+import math
 import operator
 from collections.abc import Callable, Mapping
 from typing import NamedTuple, cast
@@ -209,94 +210,68 @@ def _written(labels, letter: dict) -> str:
 
 
 def _add(node: Node, args: list[M]) -> M:
-    shifted = _logsoftmax_operand(node)
-    if shifted is not None:                             # z - logsumexp(z)
-        own = next((shown for a, shown in zip(node.args, args, strict=True) if a is shifted), None)
-        return m.func("logsoftmax", own if own is not None else _part(shifted))
+    shifted = _logsoftmax_of(node)
+    if shifted is not None:
+        return shifted
     entries = _stack_entries(node.args, node.shape)
     if entries is not None:
         return m.stack(entries)
-    terms = _implicit_expansion(node, args)
-    shown = m.add(*terms)
-    # the terms as they come, and as the sum gathered them (which may pull a common factor out of two logsumexps)
-    flat = tuple(itertools.chain(*map(_opened, terms)))
-    return _logsoftmax_along(flat) or _logsoftmax_along(shown.args if shown.kind == "add" else ()) or shown
+    return m.add(*_implicit_expansion(node, args))
 
 
-def _logsoftmax_along(terms: tuple[M, ...]) -> M | None:
-    """c*(Z - logsumexp(Z, d)) is c*logsoftmax(Z, d), the row-wise (d = 2) or column-wise log-softmax; the terms
-    of Z may stand in the sum one by one (X*W + b' - logsumexp(X*W + b', 2))."""
+def _logsoftmax_of(node: Node) -> M | None:
+    """c*logsoftmax(z) or c*logsoftmax(Z, d) where the sum is c*(z - logsumexp(z)) (how the language stores
+    logsoftmax, and softmax under exp): one term is -c times z's logsumexp repeated over z's shape, and the others
+    add up to c*z. The builder's sum of them and -c*z is the check: it cancels them to zero in whatever grouping
+    the sum holds z's terms (flattened into it, a broadcast row split up, a log-softmax's own terms beside its
+    logsumexp, two logsumexps repeated by one product)."""
+    terms = _opened(node)
     for k, term in enumerate(terms):
-        found = _logsumexp_term(term)
+        found = _logsumexp_times(term)
         if found is None:
             continue
-        c, lse = found
-        z = lse.args[0]
-        others = terms[:k] + terms[k + 1:]
-        if _same_terms(others, m.mm(m.num(-c), z)):
-            return m.mm(m.num(-c), m.func("logsoftmax", z, lse.args[1], orient=z.orient))
+        coefficient, lse = found
+        z, axes = lse.args[0], lse.params.axes
+        rest = terms[:k] + terms[k + 1:]
+        if z.shape != node.shape or not rest or not b.is_const(b.add(*rest, *_opened(z, coefficient)), 0.0):
+            continue
+        shown = _part(z)
+        along = () if len(axes) == z.rank else (m.num(axes[0] + 1),)
+        return m.mm(m.num(-coefficient), m.func("logsoftmax", shown, *along, orient=shown.orient))
     return None
 
 
-def _opened(term: M) -> tuple[M, ...]:
-    """A term's own terms: those of a sum, and of a sum repeated by a vector of ones (1*(u' + v'), 2 logsumexps
-    along columns in one outer product), each repeated the same way."""
-    if term.kind == "add":
-        return term.args
-    c, rest = m.split_coefficient(term)
-    if rest.kind != "mm" or len(rest.args) != 2:
-        return (term,)
-    left, right = rest.args
-    if _is_ones(left, "c") and right.kind == "add":
-        return tuple(m.mm(m.num(c), left, t) for t in right.args)
-    if _is_ones(right, "r") and left.kind == "add":
-        return tuple(m.mm(m.num(c), t, right) for t in left.args)
-    return (term,)
+def _opened(x: Node, c: float = 1.0) -> list[Node]:
+    """x's terms, each times c, with every sum in it opened: a sum's terms, and those of a sum scaled or repeated
+    by a product with numbers (-(U - V) is -U and V; (u + v)*1' is u*1' and v*1')."""
+    if x.op is Op.ADD:
+        return [t for a in x.args for t in _opened(a, c)]
+    inner = [k for k, a in enumerate(x.args) if not (b.is_const(a) and a.rank == 0)]
+    if x.op is not Op.CONTRACT or len(inner) != 1 or x.args[inner[0]].op is not Op.ADD:
+        return [b.scale(c, x)]
+    (k,) = inner
+    factor = c * math.prod(a.params.value for n, a in enumerate(x.args) if n != k)
+    spec, dims = x.params.specs[k], _label_dims(x)
+    # a scalar term of the sum spreads over the sum's shape, so over the product's too
+    return [t for a in x.args[k].args
+            for t in _opened(b.contract([(a, spec if a.rank else ())], x.params.out, dims), factor)]
 
 
-def _logsumexp_term(term: M) -> tuple[float, M] | None:
-    """(c, logsumexp(Z, d)) where term is c times it: as a row or a column, or repeated over Z's shape by a vector
-    of ones (ones*logsumexp(Z, 1), the form where no operand of the sum has Z's whole shape)."""
-    c, rest = m.split_coefficient(term)
-    if rest.kind == "mm" and len(rest.args) == 2:
-        ones = [k for k, a in enumerate(rest.args) if _is_ones(a, "c") or _is_ones(a, "r")]
-        rest = rest.args[1 - ones[0]] if len(ones) == 1 else rest
-    rest = rest.args[0] if rest.kind == "T" else rest
-    if rest.kind == "func" and rest.data == "logsumexp" and len(rest.args) == 2:
-        return c, rest
-    return None
-
-
-def _same_terms(terms: tuple[M, ...], total: M) -> bool:
-    """The terms add up to total, term for term (in any order): total itself, its terms, c times the terms of
-    c*(t1 + t2 + ...), or every sum in it flattened, as the sum may have been flattened or not (-(U - V) beside
-    logsumexp(-(U - V)); softmax(logsoftmax(Y, 1), 1), whose sum holds Y and its logsumexp beside their own)."""
-    readings = [(total,), total.args if total.kind == "add" else (), tuple(_flattened(total, terms))]
-    c, rest = m.split_coefficient(total)
-    if c != 1.0 and rest.kind == "add":
-        readings.append(tuple(m.mm(m.num(c), t) for t in rest.args))
-    if rest.kind == "fill":         # a constant in a sum stands as its number
-        readings.append((m.num(c * rest.data[0]),))
-    return any(sorted(map(id, terms)) == sorted(map(id, expected)) for expected in readings)
-
-
-def _flattened(total: M, pool: tuple[M, ...]) -> list[M]:
-    """total's terms with every sum in it opened: a logsoftmax(Y, d) is Y's terms and a -logsumexp(Y, d) term of
-    pool (how the sum that holds it shows it)."""
-    if total.kind == "add":
-        return list(itertools.chain(*(_flattened(t, pool) for t in total.args)))
-    if total.kind == "func" and total.data == "logsoftmax" and len(total.args) == 2:
-        inner, axis = total.args
-        own = next((t for t in pool if _is_logsumexp_of(t, inner, axis)), None)
-        if own is not None:
-            return [*_flattened(inner, pool), own]
-    return [total]
-
-
-def _is_logsumexp_of(term: M, z: M, axis: M) -> bool:
-    """term is -logsumexp(z, axis)."""
-    found = _logsumexp_term(term)
-    return found is not None and found[0] == -1.0 and found[1].args == (z, axis)
+def _logsumexp_times(term: Node) -> tuple[float, Node] | None:
+    """(a, L) where term is the number a times the logsumexp L repeated over its operand's shape (each entry of L at
+    the operand's entries it reduced); None for any other term."""
+    if term.op is not Op.CONTRACT:
+        return None
+    lses = [k for k, a in enumerate(term.args) if a.op is Op.LOGSUMEXP]
+    numbers = [a.params.value for a in term.args if b.is_const(a) and a.rank == 0]
+    if len(lses) != 1 or len(numbers) != len(term.args) - 1:
+        return None
+    lse = term.args[lses[0]]
+    kept = [axis for axis in range(lse.args[0].rank) if axis not in lse.params.axes]
+    spread = term.shape == lse.args[0].shape or term.shape == lse.shape == ()     # a sum spreads a scalar itself
+    if not spread or term.params.specs[lses[0]] != tuple(term.params.out[a] for a in kept if term.shape):
+        return None
+    return math.prod(numbers), lse
 
 
 def _elementwise(name: str) -> Callable[[Node, list[M]], M]:
@@ -397,24 +372,6 @@ def _marked(name: str) -> Callable[[Node, list[M]], M]:
     return convert
 
 
-def _logsoftmax_operand(node: Node) -> Node | None:
-    """z where the sum is z - logsumexp(z) over every entry of z (how logsoftmax(z) is stored), z standing in the
-    sum as itself or, a sum, as its terms (softmax(logsoftmax(x)) is exp(x - logsumexp(x) - logsumexp(...)))."""
-    if not node.shape:
-        return None
-    for k, other in enumerate(node.args):
-        if (other.op == "contract" and len(other.args) == 2 and other.shape == () and
-                any(a.op == "const" and a.params.value == -1.0 for a in other.args)):
-            lse = next(a for a in other.args if a.op != "const")
-            z = lse.args[0] if lse.op == "logsumexp" else None
-            if z is None or len(lse.params.axes) != z.rank:
-                continue
-            rest = sorted(map(id, node.args[:k] + node.args[k + 1:]))
-            if rest == [id(z)] or (z.op == "add" and rest == sorted(map(id, z.args))):
-                return z
-    return None
-
-
 def _exp(node: Node, args: list[M]) -> M:
     # exp(logsoftmax(z)) is softmax(z), the form the language lowers it to; likewise along a dimension
     if args[0].kind == "func" and args[0].data == "logsoftmax":
@@ -485,9 +442,60 @@ def _contract(node: Node, args: list[M]) -> M:
     if slot is not None and len(out) == 1:
         return _one_hot(node.shape, slot, _without_basis(node))     # f e_k alone
     dims = _label_dims(node)
+    mean = _mean(node, args, dims)
+    if mean is not None:
+        return mean
     specs, args = _expanded_hadamards(node, specs, args)
     shown = _outer(specs, out, args, dims) or _product(specs, out, args, dims)
     return shown if shown is not None else _einsum_of(node, args)
+
+
+def _mean(node: Node, args: list[M], dims: dict) -> M | None:
+    """A sum of one vector or matrix over one axis or every entry, times 1/n for the n entries summed (the size
+    itself, or a number that reads shorter as a multiple of 1/n): mean(X, 2), mean(X, 1)' (a row), mean(x),
+    mean(X), 2*mean(X, 2) for 0.6666666666666666*sum(X, 2) of a 3-column X; None for any other product."""
+    specs, out = node.params.specs, node.params.out
+    tensors = [k for k, a in enumerate(node.args) if a.rank]
+    if len(tensors) != 1 or len(set(specs[tensors[0]])) != len(specs[tensors[0]]):
+        return None
+    k = tensors[0]
+    spec = specs[k]
+    summed = tuple(label for label in spec if label not in out)
+    if not summed or out != tuple(label for label in spec if label in out) or len(summed) not in (1, len(spec)):
+        return None
+    counted = tuple(dims[label] for label in summed)
+    found = next(((j, c) for j, a in enumerate(node.args) if j != k for c in [_times_count(a, counted)]
+                  if c is not None), None)
+    if found is None:
+        return None
+    j, coefficient = found
+    factors = [m.num(coefficient), *(shown for n, shown in enumerate(args) if n not in (k, j))]
+    if len(summed) == len(spec):
+        return m.mm(*factors, m.func("mean", args[k], orient="s"))
+    axis = spec.index(summed[0]) + 1
+    mean = m.func("mean", args[k], m.num(axis), orient="r" if axis == 1 else "c")
+    return m.mm(*factors, m.transpose(mean) if axis == 1 else mean)     # a vector's notation is a column
+
+
+def _times_count(a: Node, counted: tuple) -> float | None:
+    """c where a is c/n, n the product of the sizes counted: 1 for 1/sum(ones) over those sizes; for a number, c
+    where it reads shorter than a (1 for 0.25 and n = 4, 2 for 0.6666666666666666 and n = 3), else None."""
+    if a.op == "const" and a.rank == 0 and all(isinstance(d, int) for d in counted):
+        value = a.params.value
+        c = value * math.prod(counted)
+        c = float(round(c)) if math.isclose(c, round(c), rel_tol=1e-13) else c
+        return c if len(_coefficient_text(c)) < len(_coefficient_text(value)) else None
+    if a.op != "pow" or not (a.args[1].op == "const" and a.args[1].params.value == -1.0):
+        return None
+    total = a.args[0]
+    counts = total.op == "contract" and total.shape == () and len(total.args) == 1 and \
+        total.args[0].op == "const" and total.args[0].params.value == 1.0 and total.args[0].shape == counted
+    return 1.0 if counts else None
+
+
+def _coefficient_text(c: float) -> str:
+    """How a coefficient reads in front of a product: nothing for 1 and -1."""
+    return "" if abs(c) == 1.0 else repr(c)
 
 
 def _one_hot(shape: tuple, slot: int, entry: M) -> M:
