@@ -190,7 +190,7 @@ NP = SimpleNamespace(
     softmax=lambda x: np.exp(x - _np_logsumexp(x)), matmul=np.matmul, outer=np.outer, stack=np.stack,
     diag=np.diag, det=np.linalg.det, cofactor=_cofactor_by_minors(np.stack),
     concatenate=np.concatenate, reshape=np.reshape, log1p=np.log1p, expm1=np.expm1, erf=scipy_erf,
-    lse_axis=_np_lse_axis, amax=np.max, amin=np.min,
+    lse_axis=_np_lse_axis, amax=np.max, amin=np.min, inv=np.linalg.inv, eye=np.eye,
 )
 
 
@@ -208,7 +208,7 @@ def jax_namespace() -> SimpleNamespace:
         outer=jnp.outer, stack=jnp.stack, diag=jnp.diag, det=_det_by_permutations,
         cofactor=_cofactor_by_minors(jnp.stack),
         concatenate=jnp.concatenate, reshape=jnp.reshape, log1p=jnp.log1p, expm1=jnp.expm1, erf=jax.scipy.special.erf,
-        lse_axis=logsumexp, amax=jnp.max, amin=jnp.min,
+        lse_axis=logsumexp, amax=jnp.max, amin=jnp.min, inv=jnp.linalg.inv, eye=jnp.eye,
     )
 
 
@@ -448,6 +448,23 @@ def _diag(draw, ty: Ty, depth: int) -> Gen:
     return e if e.ty == ty else transpose(e)
 
 
+def _symmetric(draw, ty: Ty, depth: int) -> Gen:
+    """A square matrix symmetric by how it is built, as covariances and Gram matrices are: E*E', E'*E, E + E', and
+    inv(E*E' + 2*eye(n)) (its eigenvalues at least 2) (the builder lists a symmetric operand's indices in one order,
+    so S and S' become one node)."""
+    n, k = ty.dims[0], draw(st.sampled_from(SIZES))
+    kind = draw(st.sampled_from(("outer", "inner", "sum", "inverse")))
+    e = parenthesised(expression_of(draw, Ty("mat", (k, n) if kind == "inner" else (n, n) if kind == "sum"
+                                             else (n, k)), depth - 1))
+    if kind == "sum":
+        return binary("+", e, transpose(e), ty, lambda ns, p, q: p + q)
+    if kind == "inverse":
+        return Gen(f"inv({e.text}*{e.text}' + 2*eye({n}))", ty,
+                   lambda ns, v: ns.inv(ns.matmul(e(ns, v), ns.transpose(e(ns, v))) + 2 * ns.eye(n)),
+                   ATOM, e.variables, e.kinks)
+    return matmul(e, transpose(e)) if kind == "outer" else matmul(transpose(e), e)
+
+
 def _special(draw, ty: Ty, depth: int) -> Gen:
     """log1p (of a positive argument), expm1 (of a bounded one) and erf."""
     name = draw(st.sampled_from(("log1p", "expm1", "erf")))
@@ -652,6 +669,8 @@ def _productions(ty: Ty) -> list[str]:
         names += ["blocks"]
     if ty.kind in ("col", "row") or (ty.kind == "mat" and ty.dims[0] == ty.dims[1]):
         names += ["diag"]
+    if ty.kind == "mat" and ty.dims[0] == ty.dims[1]:
+        names += ["symmetric"]
     return names
 
 
@@ -696,6 +715,7 @@ _PRODUCTIONS = {
     "broadcast": _broadcast,
     "diag": _diag,
     "scaled": _scaled,
+    "symmetric": _symmetric,
 }
 
 

@@ -23,6 +23,7 @@ from ..errors import InternalError
 from ..ir import Node, Op, make
 from ..ir.ops import ConstParams, ContractParams
 from .constructors import Constructors
+from .symmetric import is_symmetric
 
 Label = Hashable
 Operand = tuple[Node, tuple]
@@ -320,15 +321,10 @@ def _symmetric_order(node: Node, spec: tuple) -> tuple:
     # A' = A for a symmetric matrix: its indices may be listed in either order, so list them sorted. The k-th
     # derivative of det, cofactor(A, k), is symmetric in its k pairs of axes (one pair per differentiation, and the
     # order of differentiation does not matter), so its pairs are listed sorted.
-    if len(spec) == 2 and _is_symmetric(node):
+    if len(spec) == 2 and is_symmetric(node):
         return tuple(sorted(spec))
     if node.op is Op.COFACTOR and node.params.order >= 2:
         return tuple(label for pair in sorted(zip(spec[::2], spec[1::2], strict=True)) for label in pair)
     return spec
 
 
-def _is_symmetric(node: Node) -> bool:
-    # a symmetric variable, or the inverse of one: inv(S)' = inv(S')= inv(S)
-    if node.op is Op.INV:
-        node = node.args[0]
-    return node.op is Op.VAR and node.params.symmetric
