@@ -269,7 +269,7 @@ def _logsumexp_times(term: Node) -> tuple[float, Node] | None:
     lse = term.args[lses[0]]
     kept = [axis for axis in range(lse.args[0].rank) if axis not in lse.params.axes]
     spread = term.shape == lse.args[0].shape or term.shape == lse.shape == ()     # a sum spreads a scalar itself
-    if not spread or term.params.specs[lses[0]] != tuple(term.params.out[a] for a in kept if term.shape):
+    if not spread or term.params.specs[lses[0]] != tuple(term.params.out[a] for a in kept):
         return None
     return math.prod(numbers), lse
 
@@ -452,8 +452,8 @@ def _contract(node: Node, args: list[M]) -> M:
 
 def _mean(node: Node, args: list[M], dims: dict) -> M | None:
     """A sum of one vector or matrix over one axis or every entry, times 1/n for the n entries summed (the size
-    itself, or a number that reads shorter as a multiple of 1/n): mean(X, 2), mean(X, 1)' (a row), mean(x),
-    mean(X), 2*mean(X, 2) for 0.6666666666666666*sum(X, 2) of a 3-column X; None for any other product."""
+    itself, or a number that reads shorter as a multiple of 1/n): mean(X, 2), mean(X, 1) (a row), mean(x), mean(X),
+    2*mean(X, 2) for 0.6666666666666666*sum(X, 2) of a 3-column X; None for any other product."""
     specs, out = node.params.specs, node.params.out
     tensors = [k for k, a in enumerate(node.args) if a.rank]
     if len(tensors) != 1 or len(set(specs[tensors[0]])) != len(specs[tensors[0]]):
